@@ -1,0 +1,182 @@
+"""Template libraries behind one small interface.
+
+The default library is AURA's own ``aura_compression.TemplateLibrary``, read at run
+time from the installed package (never copied into this repository). A JSON file of
+``{id: pattern}`` (or a list of ``{id, pattern}`` as served by ``GET /templates``)
+is the alternative. Patterns use ``{0}``, ``{1}`` slots; a slot may repeat.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from .errors import InputError
+
+_SLOT_RE = re.compile(r"\{(\d+)\}")
+
+
+def slot_count(pattern: str) -> int:
+    """Number of distinct slots in a pattern (``{0} and {1} ... {0}`` has 2)."""
+    return len({int(m) for m in _SLOT_RE.findall(pattern)})
+
+
+class TemplateLibrary(Protocol):
+    """What aura-lab needs of a template library."""
+
+    def ids(self) -> list[int]: ...
+    def pattern(self, template_id: int) -> str: ...
+    def slot_count(self, template_id: int) -> int: ...
+    def format(self, template_id: int, slots: Iterable[str]) -> str: ...
+    def match(self, text: str) -> tuple[int, list[str]] | None: ...
+
+
+class PatternLibrary:
+    """A template library built from ``{id: pattern}``; matching is a full-text regex."""
+
+    def __init__(self, patterns: dict[int, str], source: str = "<patterns>"):
+        self.source = source
+        self._patterns = dict(sorted(patterns.items()))
+        self._regexes = {tid: _compile(p) for tid, p in self._patterns.items()}
+        # Most specific first: more literal characters wins, as a human would read it.
+        self._match_order = sorted(
+            self._patterns, key=lambda t: -len(_SLOT_RE.sub("", self._patterns[t]))
+        )
+
+    def ids(self) -> list[int]:
+        return list(self._patterns)
+
+    def pattern(self, template_id: int) -> str:
+        try:
+            return self._patterns[template_id]
+        except KeyError:
+            raise InputError(f"unknown template id {template_id}", where=self.source) from None
+
+    def slot_count(self, template_id: int) -> int:
+        return slot_count(self.pattern(template_id))
+
+    def format(self, template_id: int, slots: Iterable[str]) -> str:
+        values = list(slots)
+        need = self.slot_count(template_id)
+        if len(values) != need:
+            raise InputError(
+                f"template {template_id} takes {need} slot(s), got {len(values)}",
+                where=self.source,
+            )
+        return _SLOT_RE.sub(lambda m: values[int(m.group(1))], self.pattern(template_id))
+
+    def match(self, text: str) -> tuple[int, list[str]] | None:
+        for tid in self._match_order:
+            m = self._regexes[tid].fullmatch(text)
+            if m:
+                n = slot_count(self._patterns[tid])
+                return tid, [m.group(f"s{i}") for i in range(n)]
+        return None
+
+    def to_records(self) -> list[dict]:
+        """The ``GET /templates`` form: ``[{id, pattern, slots}]``."""
+        return [
+            {"id": tid, "pattern": p, "slots": slot_count(p)} for tid, p in self._patterns.items()
+        ]
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+
+def _compile(pattern: str) -> re.Pattern:
+    parts, seen, pos = [], set(), 0
+    for m in _SLOT_RE.finditer(pattern):
+        parts.append(re.escape(pattern[pos : m.start()]))
+        idx = int(m.group(1))
+        parts.append(f"(?P=s{idx})" if idx in seen else f"(?P<s{idx}>.+?)")
+        seen.add(idx)
+        pos = m.end()
+    parts.append(re.escape(pattern[pos:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@contextmanager
+def scratch_cwd(path: str | os.PathLike | None = None):
+    """Run a block in a scratch working directory.
+
+    aura-compression writes ``.aura_cache/`` and friends into the current directory,
+    even for a bare ``TemplateLibrary()``: never let it touch the repository.
+    """
+    old = os.getcwd()
+    tmp = None
+    if path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="aura-lab-scratch-")
+        path = tmp.name
+    Path(path).mkdir(parents=True, exist_ok=True)
+    os.chdir(path)
+    try:
+        yield Path(path)
+    finally:
+        os.chdir(old)
+        if tmp is not None:
+            tmp.cleanup()
+
+
+@lru_cache(maxsize=1)
+def _aura_patterns() -> tuple[tuple[int, str], ...]:
+    try:
+        from aura_compression import TemplateLibrary as _AuraLibrary
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise InputError(
+            "the aura-compression package is not installed",
+            fix="pip install aura-compression==2.0.2, or pass a template JSON file",
+        ) from None
+    with scratch_cwd():
+        lib = _AuraLibrary()
+        patterns = lib.list_templates()
+        try:
+            lib.shutdown()
+        except Exception:  # its shutdown is best effort; the patterns are already read
+            pass
+    return tuple(sorted(patterns.items()))
+
+
+def aura_library() -> PatternLibrary:
+    """AURA's built-in template library, as installed."""
+    return PatternLibrary(dict(_aura_patterns()), source="aura_compression.TemplateLibrary")
+
+
+def load_template_file(path: str | os.PathLike) -> PatternLibrary:
+    """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", where=str(path), fix="check the path") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise InputError(f"invalid JSON: {exc}", where=f"{path}:{line}") from None
+    if isinstance(data, dict) and "templates" in data and isinstance(data["templates"], (dict, list)):
+        data = data["templates"]
+    patterns: dict[int, str] = {}
+    items = data.items() if isinstance(data, dict) else (
+        ((d.get("id"), d.get("pattern")) if isinstance(d, dict) else (None, None)) for d in data
+    ) if isinstance(data, list) else None
+    if items is None:
+        raise InputError("expected an object {id: pattern} or a list of {id, pattern}", where=str(path))
+    for key, pattern in items:
+        try:
+            tid = int(key)
+        except (TypeError, ValueError):
+            raise InputError(f"template id {key!r} is not an integer", where=str(path)) from None
+        if not isinstance(pattern, str) or not pattern:
+            raise InputError(f"template {tid}: pattern must be a non-empty string", where=str(path))
+        patterns[tid] = pattern
+    return PatternLibrary(patterns, source=str(path))
+
+
+def load_templates(source: str | os.PathLike | None = None) -> PatternLibrary:
+    """``None`` or ``"aura"``: AURA's library; otherwise a template JSON file."""
+    if source is None or str(source) == "aura":
+        return aura_library()
+    return load_template_file(source)

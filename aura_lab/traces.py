@@ -1,0 +1,253 @@
+"""The one chokepoint for trace records: schema, writer and loaders.
+
+A run folder ``data/traces/<run_id>/`` holds ``manifest.json``, ``summary.json`` and
+``traces/part-<shard>-<seq>.parquet``. Every part file is complete on its own: the
+writer closes a part every ``flush_rows`` records or ``flush_seconds``, so memory is
+bounded and a run killed hard loses at most the records of the part being filled.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import InputError
+
+# One record per message and codec. Sizes in UTF-8 bytes, lengths in characters
+# (length_chars) and bytes (length_bytes), times in UTC nanoseconds, latency in ms,
+# compress/decompress times in microseconds.
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("phase", pa.string()),  # warmup | main
+        ("codec", pa.string()),
+        ("server_url", pa.string()),
+        ("user_id", pa.int32()),
+        ("role", pa.string()),  # ai | human
+        ("turn", pa.int32()),
+        ("source", pa.string()),  # corpus | template | multi-template | short
+        ("template_id", pa.int32()),  # first template the generator used, null if none
+        ("template_ids", pa.list_(pa.int32())),
+        ("slot_values", pa.list_(pa.list_(pa.string()))),  # aligned with template_ids
+        ("target_min", pa.int32()),  # target length range, characters
+        ("target_max", pa.int32()),
+        ("text", pa.string()),
+        ("length_chars", pa.int32()),
+        ("length_bytes", pa.int32()),
+        ("scheduled_at", pa.timestamp("ns", tz="UTC")),
+        ("sent_at", pa.timestamp("ns", tz="UTC")),
+        ("received_at", pa.timestamp("ns", tz="UTC")),
+        ("latency_ms", pa.float64()),  # received - scheduled (open loop) or - sent
+        ("status", pa.string()),  # ok | error
+        ("error_kind", pa.string()),  # timeout | closed | refused | server_error | bad_reply | ...
+        ("error", pa.string()),
+        ("method", pa.string()),  # upper-case, as the server said
+        ("server_template_id", pa.int32()),
+        ("original_size", pa.int32()),
+        ("compressed_size", pa.int32()),
+        ("ratio", pa.float64()),  # original_size / compressed_size
+        ("roundtrip_ok", pa.bool_()),
+        ("compress_us", pa.float64()),
+        ("decompress_us", pa.float64()),
+        ("reconnects", pa.int32()),  # reconnects this user had made before this message
+    ]
+)
+COLUMNS = SCHEMA.names
+CATEGORICAL = ["run_id", "phase", "codec", "server_url", "role", "source", "status", "error_kind", "method"]
+
+
+def now_ns() -> int:
+    """Wall clock in UTC nanoseconds (for trace timestamps)."""
+    return time.time_ns()
+
+
+class TraceWriter:
+    """Append trace records (dicts keyed by ``COLUMNS``) to part files in ``folder``."""
+
+    def __init__(self, folder: str | Path, shard: int = 0, flush_rows: int = 10_000,
+                 flush_seconds: float = 2.0):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.shard = shard
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._rows: list[dict] = []
+        self._seq = 0
+        self._last_flush = time.monotonic()
+        self.written = 0
+
+    def write(self, record: dict) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= self.flush_rows or (
+            time.monotonic() - self._last_flush >= self.flush_seconds
+        ):
+            self.flush()
+
+    def write_many(self, records: Iterable[dict]) -> None:
+        for record in records:
+            self.write(record)
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._rows:
+            return
+        table = records_to_table(self._rows)
+        final = self.folder / f"part-{self.shard:04d}-{self._seq:06d}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(final)  # a part file is there whole or not at all
+        self._seq += 1
+        self.written += len(self._rows)
+        self._rows = []
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def records_to_table(records: Sequence[dict]) -> pa.Table:
+    columns = {name: [r.get(name) for r in records] for name in COLUMNS}
+    for name in ("scheduled_at", "sent_at", "received_at"):
+        columns[name] = pa.array(columns[name], type=pa.int64()).cast(SCHEMA.field(name).type)
+    return pa.table(
+        {n: (c if isinstance(c, pa.Array) else pa.array(c, type=SCHEMA.field(n).type))
+         for n, c in columns.items()},
+        schema=SCHEMA,
+    )
+
+
+def empty_frame() -> pd.DataFrame:
+    return _to_frame(SCHEMA.empty_table())
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    for name in CATEGORICAL:
+        if name in df:
+            df[name] = df[name].astype("category")
+    for name in ("server_template_id", "template_id", "original_size", "compressed_size"):
+        if name in df:
+            df[name] = df[name].astype("Int64")
+    if "roundtrip_ok" in df:
+        df["roundtrip_ok"] = df["roundtrip_ok"].astype("boolean")
+    return df
+
+
+def part_files(run_folder: Path) -> list[Path]:
+    return sorted((run_folder / "traces").glob("part-*.parquet"))
+
+
+def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+    """Traces as a DataFrame, from one run folder, several, a folder of runs, or the
+    peer's JSONL trace folder (``user_<id>_traces.jsonl``)."""
+    if isinstance(path, (list, tuple)):
+        frames = [load_traces(p) for p in path]
+        return _concat(frames)
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such trace folder", where=str(path), fix="give a run folder under data/traces/")
+    if path.is_file() and path.suffix == ".parquet":
+        return _to_frame(pq.read_table(path, schema=SCHEMA))
+    if (path / "traces").is_dir():
+        parts = part_files(path)
+        if not parts:
+            return empty_frame()
+        return _to_frame(pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts))
+    peer = sorted(path.glob("user_*_traces.jsonl"))
+    if peer:
+        return load_peer_traces(path)
+    runs = sorted(p for p in path.iterdir() if (p / "traces").is_dir()) if path.is_dir() else []
+    if runs:
+        return _concat([load_traces(r) for r in runs])
+    raise InputError(
+        "not a run folder, a folder of runs, or a peer trace folder",
+        where=str(path),
+        fix="expected traces/part-*.parquet or user_<id>_traces.jsonl inside",
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)] or [empty_frame()]
+    df = pd.concat([f.astype({c: "object" for c in CATEGORICAL if c in f}) for f in frames],
+                   ignore_index=True)
+    for name in CATEGORICAL:
+        if name in df:
+            df[name] = df[name].astype("category")
+    return df
+
+
+def load_peer_traces(folder: str | Path) -> pd.DataFrame:
+    """The peer's per-user JSONL traces, mapped onto aura-lab's schema.
+
+    Its timestamps are local time without a zone: they are read as the local time of
+    this machine and converted to UTC.
+    """
+    folder = Path(folder)
+    records = []
+    for file in sorted(folder.glob("user_*_traces.jsonl")):
+        with file.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"invalid JSON: {exc.msg}", where=f"{file}:{lineno}") from None
+                if not isinstance(row, dict):
+                    raise InputError("expected a JSON object", where=f"{file}:{lineno}")
+                records.append(_peer_record(row, file, lineno))
+    return _to_frame(records_to_table(records)) if records else empty_frame()
+
+
+def _peer_record(row: dict, file: Path, lineno: int) -> dict:
+    def num(key, kind=float):
+        value = row.get(key)
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{key!r} must be a number, got {value!r}", where=f"{file}:{lineno}") from None
+
+    text = row.get("message")
+    ts = row.get("timestamp")
+    received = None
+    if ts:
+        try:
+            dt = datetime.fromisoformat(str(ts))
+        except ValueError:
+            raise InputError(f"'timestamp' is not ISO 8601: {ts!r}", where=f"{file}:{lineno}") from None
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # local time, as the peer wrote it
+        received = int(dt.astimezone(timezone.utc).timestamp() * 1e9)
+    method = row.get("method")
+    return {
+        "run_id": f"peer:{file.parent.name}",
+        "phase": "main",
+        "codec": "peer",
+        "user_id": num("user_id", int),
+        "turn": num("turn", int),
+        "source": None,
+        "text": text,
+        "length_chars": num("message_length", int) if row.get("message_length") is not None
+        else (len(text) if isinstance(text, str) else None),
+        "length_bytes": len(text.encode("utf-8")) if isinstance(text, str) else None,
+        "received_at": received,
+        "latency_ms": num("latency_ms"),
+        "status": "ok" if method else "error",
+        "method": str(method).upper() if method else None,
+        "original_size": num("original_size", int),
+        "compressed_size": num("compressed_size", int),
+        "ratio": num("compression_ratio"),
+    }
