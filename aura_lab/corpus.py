@@ -1,0 +1,140 @@
+"""Corpus JSONL loader (the peer's format, PEER.md).
+
+One JSON object a line: text under ``message``, ``text`` or ``content``; ``weight``
+(a number >= 0, default 1.0); ``category`` ``ai`` | ``human`` (absent: usable by either
+role); unknown keys are kept in ``extra``. Blank lines are skipped. Every error names
+the file and line.
+"""
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+TEXT_KEYS = ("message", "text", "content")
+CATEGORIES = ("ai", "human")
+
+
+@dataclass(frozen=True)
+class CorpusMessage:
+    text: str
+    category: str | None
+    weight: float
+    line: int
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def length(self) -> int:
+        """Length in characters."""
+        return len(self.text)
+
+
+@dataclass
+class Corpus:
+    path: str
+    messages: list[CorpusMessage]
+    sha256: str
+
+    def __post_init__(self):
+        self._pools: dict[str, tuple[list[CorpusMessage], list[float]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def for_role(self, role: str) -> list[CorpusMessage]:
+        """Messages of this category, plus uncategorised ones (usable by either role)."""
+        return [m for m in self.messages if m.category in (role, None) and m.weight > 0]
+
+    def sample(self, role: str, low: int, high: int, rng: random.Random, tries: int = 50) -> CorpusMessage | None:
+        """A message of ``role`` drawn by weight whose length (characters) is within
+        ``[low, high]``; ``None`` after ``tries`` draws that did not fit."""
+        if role not in self._pools:
+            pool = self.for_role(role)
+            self._pools[role] = (pool, list(itertools.accumulate(m.weight for m in pool)))
+        pool, cumulative = self._pools[role]
+        if not pool:
+            return None
+        total = cumulative[-1]
+        for _ in range(tries):
+            message = pool[min(bisect.bisect_right(cumulative, rng.random() * total), len(pool) - 1)]
+            if low <= message.length <= high:
+                return message
+        return None
+
+    def duplicates(self) -> dict[str, list[int]]:
+        """Texts that occur more than once, with their line numbers."""
+        lines: dict[str, list[int]] = {}
+        for m in self.messages:
+            lines.setdefault(m.text, []).append(m.line)
+        return {t: ls for t, ls in lines.items() if len(ls) > 1}
+
+    def summary(self) -> dict:
+        by_cat = Counter(m.category or "uncategorised" for m in self.messages)
+        dups = self.duplicates()
+        return {
+            "path": self.path,
+            "messages": len(self.messages),
+            "by_category": dict(by_cat),
+            "duplicate_texts": len(dups),
+            "duplicate_lines": sum(len(v) - 1 for v in dups.values()),
+            "sha256": self.sha256,
+        }
+
+
+def load_corpus(path: str | Path) -> Corpus:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("corpus file not found", where=str(path), fix="check the path or omit --corpus") from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a corpus file", where=str(path)) from None
+    messages = []
+    for lineno, line_bytes in enumerate(raw.splitlines(), 1):
+        where = f"{path}:{lineno}"
+        try:
+            line = line_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not valid UTF-8 at byte {exc.start}", where=where,
+                             fix="save the file as UTF-8") from None
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise InputError(f"invalid JSON: {msg}", where=where, fix="one JSON object per line") from None
+        messages.append(_message(obj, where, lineno))
+    return Corpus(str(path), messages, hashlib.sha256(raw).hexdigest())
+
+
+def _message(obj, where: str, lineno: int) -> CorpusMessage:
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", where=where)
+    key = next((k for k in TEXT_KEYS if k in obj), None)
+    if key is None:
+        raise InputError("no text", where=where, fix="put the text under 'message', 'text' or 'content'")
+    text = obj[key]
+    if not isinstance(text, str):
+        raise InputError(f"{key!r} must be a string, got {type(text).__name__}", where=where)
+    if not text.strip():
+        raise InputError(f"{key!r} is empty", where=where, fix="remove the line or give it text")
+    weight = obj.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise InputError(f"'weight' must be a number >= 0, got {json.dumps(weight)}", where=where)
+    category = obj.get("category")
+    if category is not None:
+        if not isinstance(category, str) or category.lower() not in CATEGORIES:
+            raise InputError(f"unknown category {json.dumps(category)}", where=where,
+                             fix="use 'ai' or 'human', or leave it out")
+        category = category.lower()
+    extra = {k: v for k, v in obj.items() if k not in (key, "weight", "category")}
+    return CorpusMessage(text, category, float(weight), lineno, extra)

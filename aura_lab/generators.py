@@ -1,0 +1,313 @@
+"""Realistic chat traffic: pure, seeded, no I/O.
+
+Each simulated user is AI or human for the whole conversation (``ai_ratio``) and sends
+only its own side, as the peer does. A user's messages depend on ``(seed, user_id)``
+and the config alone: every user has its own random streams, so the traffic is the same
+whatever order users are generated or scheduled in. (An adaptive selector that learns
+from replies is the one exception: its choices depend on the replies seen so far.)
+
+A message is, with probability ``corpus_weight``, a corpus message of the user's role
+whose length fits the target range; otherwise it is synthesised from templates:
+``single`` (one template padded with further single templates up to the minimum length),
+``multi`` (two or three sentences from different templates) or ``short`` (one template
+alone). Slot values come from the metadata's ``slot_examples`` or built-in fillers.
+
+Try it: ``python -m aura_lab.generators`` prints a sample.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from .corpus import Corpus, load_corpus
+from .lengths import PEER_LENGTHS, LengthModel
+from .metadata import Metadata, load_metadata
+from .selection import Selector, UniformSelector
+from .templates import PatternLibrary, load_templates
+
+# source of a message, as recorded in traces
+SOURCES = ("corpus", "template", "multi-template", "short")
+# the declared synthesis mix; tests check that the code delivers it
+SYNTHESIS_MIX = {"template": 0.70, "multi-template": 0.10, "short": 0.20}
+MAX_ATTEMPTS = 12  # bounded retries to land a synthesised message inside its range
+
+# Used when a template has no slot_examples: generic, readable chat fragments.
+BUILTIN_FILLERS = [
+    "the configuration file", "your account settings", "the latest release", "this function",
+    "the error message", "a quick summary", "the second option", "your last question",
+    "the database connection", "real-time data", "the project timeline", "a simple example",
+    "the test results", "the shopping list", "the travel itinerary", "a healthy breakfast",
+    "the monthly budget", "the API documentation", "the login page", "a short paragraph",
+]
+
+
+@dataclass(frozen=True)
+class GeneratedMessage:
+    """One message and where it came from. Lengths are in characters."""
+
+    user_id: int
+    turn: int
+    n_turns: int
+    role: str
+    text: str
+    source: str
+    template_ids: tuple[int, ...] = ()
+    slot_values: tuple[tuple[str, ...], ...] = ()
+    target_min: int = 0
+    target_max: int = 0
+
+    @property
+    def template_id(self) -> int | None:
+        return self.template_ids[0] if self.template_ids else None
+
+    @property
+    def in_range(self) -> bool:
+        return self.target_min <= len(self.text) <= self.target_max
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["template_ids"] = list(self.template_ids)
+        d["slot_values"] = [list(v) for v in self.slot_values]
+        d["length"] = len(self.text)
+        return d
+
+
+@dataclass
+class GeneratorConfig:
+    seed: int = 42
+    ai_ratio: float = 0.5
+    corpus_weight: float = 0.3
+    turns: tuple[int, int] = (5, 50)  # conversation length range, inclusive
+    messages_per_user: int | None = None  # overrides ``turns``
+    length_model: LengthModel = field(default_factory=lambda: PEER_LENGTHS)
+    corpus: Corpus | None = None
+    metadata: Metadata | None = None
+    library: PatternLibrary | None = None
+    corpus_tries: int = 50
+
+    def __post_init__(self):
+        for name in ("ai_ratio", "corpus_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {value}")
+        low, high = self.turns
+        if not 1 <= low <= high:
+            raise ValueError(f"turns must be MIN-MAX with 1 <= MIN <= MAX, got {low}-{high}")
+        if self.messages_per_user is not None and self.messages_per_user < 1:
+            raise ValueError(f"messages_per_user must be >= 1, got {self.messages_per_user}")
+        if self.library is None:
+            self.library = load_templates(None)
+
+
+class TemplatePools:
+    """The library split by role (questions and greetings are the human's side)."""
+
+    def __init__(self, library: PatternLibrary):
+        self.library = library
+        human, ai = [], []
+        for tid in library.ids():
+            pattern = library.pattern(tid)
+            if library.slot_count(tid) == 0:
+                human.append(tid)
+                ai.append(tid)
+            elif pattern.rstrip().endswith("?") or pattern.startswith(("Hello", "Thanks", "I appreciate")):
+                human.append(tid)
+            else:
+                ai.append(tid)
+        self.by_role = {"ai": ai or library.ids(), "human": human or library.ids()}
+        self.with_slots = {r: [t for t in ids if library.slot_count(t)] or ids for r, ids in self.by_role.items()}
+
+
+class Synthesiser:
+    """Builds one user's messages. Holds that user's random streams."""
+
+    def __init__(self, config: GeneratorConfig, user_id: int, selector: Selector, pools: TemplatePools):
+        self.config = config
+        self.user_id = user_id
+        self.selector = selector
+        self.pools = pools
+        self.library = pools.library
+        self.rng = random.Random(f"aura-lab:{config.seed}:{user_id}")
+        self._slot_rngs: dict[int, random.Random] = {}
+
+    def _slot_rng(self, template_id: int) -> random.Random:
+        # per-template stream inside this user's stream: adding a template use elsewhere
+        # in the conversation does not shift the slot values chosen for another template
+        if template_id not in self._slot_rngs:
+            self._slot_rngs[template_id] = random.Random(
+                f"aura-lab:{self.config.seed}:{self.user_id}:t{template_id}")
+        return self._slot_rngs[template_id]
+
+    def _examples(self, template_id: int, slot: int) -> list[str]:
+        meta = self.config.metadata
+        return (meta.examples(template_id, slot) if meta else []) or BUILTIN_FILLERS
+
+    def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
+        rng = self._slot_rng(template_id)
+        slots = tuple(rng.choice(self._examples(template_id, i))
+                      for i in range(self.library.slot_count(template_id)))
+        return self.library.format(template_id, slots), slots
+
+    def message(self, turn: int, n_turns: int, role: str) -> GeneratedMessage:
+        low, high = self.config.length_model.target_range(role, turn, n_turns, self.rng)
+        base = dict(user_id=self.user_id, turn=turn, n_turns=n_turns, role=role,
+                    target_min=low, target_max=high)
+        corpus = self.config.corpus
+        if corpus is not None and self.rng.random() < self.config.corpus_weight:
+            found = corpus.sample(role, low, high, self.rng, self.config.corpus_tries)
+            if found is not None:
+                return GeneratedMessage(text=found.text, source="corpus", **base)
+        kind = self.rng.choices(list(SYNTHESIS_MIX), weights=list(SYNTHESIS_MIX.values()))[0]
+        best = None
+        for _ in range(MAX_ATTEMPTS):
+            parts = self._compose(kind, role, low)
+            text = join_sentences(p[0] for p in parts)
+            miss = max(low - len(text), len(text) - high, 0)
+            if best is None or miss < best[0]:
+                best = (miss, text, parts)
+            if miss == 0:
+                break
+        _, text, parts = best
+        return GeneratedMessage(
+            text=text, source=kind, template_ids=tuple(p[2] for p in parts),
+            slot_values=tuple(p[1] for p in parts), **base)
+
+    def _compose(self, kind: str, role: str, low: int) -> list[tuple[str, tuple[str, ...], int]]:
+        pool = self.pools.by_role[role]
+        if kind == "multi-template":
+            count = self.rng.choice((2, 3))
+            chosen: list[int] = []
+            while len(chosen) < count:
+                tid = self.selector.choose(self.pools.with_slots[role], self.rng)
+                if tid not in chosen or len(set(self.pools.with_slots[role])) < count:
+                    chosen.append(tid)
+            return [(*self._fill(t), t) for t in chosen]
+        parts = [(*self._fill(tid), tid) for tid in [self.selector.choose(pool, self.rng)]]
+        if kind == "short":
+            return parts
+        length = len(parts[0][0])
+        while length < low:  # pad with further single templates up to the minimum
+            tid = self.selector.choose(self.pools.with_slots[role], self.rng)
+            text, slots = self._fill(tid)
+            parts.append((text, slots, tid))
+            length += 2 + len(text)
+        return parts
+
+
+def join_sentences(sentences) -> str:
+    """Join sentences with a space, ending a bare one ("Definitely") with a full stop."""
+    out = list(sentences)
+    for i in range(len(out) - 1):
+        if not out[i].rstrip().endswith((".", "?", "!", ":", "`")):
+            out[i] = out[i] + "."
+    return " ".join(out)
+
+
+def user_profile(config: GeneratorConfig, user_id: int) -> tuple[str, int]:
+    """(role, number of turns) of a user: fixed by (seed, user_id)."""
+    rng = random.Random(f"aura-lab:{config.seed}:{user_id}:profile")
+    role = "ai" if rng.random() < config.ai_ratio else "human"
+    n_turns = config.messages_per_user or rng.randint(*config.turns)
+    return role, n_turns
+
+
+def user_messages(config: GeneratorConfig, user_id: int, selector: Selector | None = None,
+                  pools: TemplatePools | None = None) -> Iterator[GeneratedMessage]:
+    """The conversation of one user, message by message (lazily)."""
+    role, n_turns = user_profile(config, user_id)
+    synth = Synthesiser(config, user_id, selector or UniformSelector(), pools or TemplatePools(config.library))
+    for turn in range(n_turns):
+        yield synth.message(turn, n_turns, role)
+
+
+def generate(config: GeneratorConfig, n: int, first_user: int = 0) -> list[GeneratedMessage]:
+    """``n`` messages: whole conversations of users ``first_user``, ``first_user+1``, ..."""
+    pools = TemplatePools(config.library)
+    out: list[GeneratedMessage] = []
+    user = first_user
+    while len(out) < n:
+        for message in user_messages(config, user, pools=pools):
+            out.append(message)
+            if len(out) == n:
+                break
+        user += 1
+    return out
+
+
+def config_from_files(corpus: str | None, metadata: str | None, templates: str | None = None,
+                      **options) -> GeneratorConfig:
+    """A config whose corpus, metadata and library are read from files (defaults: the
+    project's own ``corpora/``; pass ``"none"`` to go without)."""
+    from . import paths
+
+    library = load_templates(templates)
+    corpus_obj = None
+    if corpus != "none":
+        corpus_path = corpus or paths.DEFAULT_CORPUS
+        if corpus or corpus_path.exists():
+            corpus_obj = load_corpus(corpus_path)
+    meta_obj = None
+    if metadata != "none":
+        meta_path = metadata or paths.DEFAULT_METADATA
+        if metadata or meta_path.exists():
+            meta_obj = load_metadata(meta_path, library)
+    return GeneratorConfig(corpus=corpus_obj, metadata=meta_obj, library=library, **options)
+
+
+def format_table(messages: list[GeneratedMessage], width: int = 70) -> str:
+    rows = [f"{'user':>4} {'turn':>4} {'role':<5} {'source':<14} {'len':>4} {'range':<9} {'templates':<12} text"]
+    for m in messages:
+        text = m.text.replace("\n", "\\n")
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        rows.append(f"{m.user_id:>4} {m.turn:>4} {m.role:<5} {m.source:<14} {len(m.text):>4} "
+                    f"{f'{m.target_min}-{m.target_max}':<9} {','.join(map(str, m.template_ids)) or '-':<12} {text}")
+    return "\n".join(rows)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=20, help="messages to print (default 20)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--corpus", help="corpus JSONL (default corpora/chat.jsonl; 'none' for no corpus)")
+    parser.add_argument("--metadata", help="template metadata JSON (default corpora/metadata.json; 'none')")
+    parser.add_argument("--templates", help="template JSON file instead of AURA's library")
+    parser.add_argument("--corpus-weight", type=float, default=0.3)
+    parser.add_argument("--ai-ratio", type=float, default=0.5)
+    parser.add_argument("--format", choices=("table", "jsonl"), default="table")
+
+
+def _command(args) -> int:
+    from .errors import InputError
+
+    if args.n < 1:
+        raise InputError(f"must be >= 1, got {args.n}", where="--n")
+    try:
+        config = config_from_files(args.corpus, args.metadata, args.templates, seed=args.seed,
+                                   corpus_weight=args.corpus_weight, ai_ratio=args.ai_ratio)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    for warning in (config.metadata.warnings if config.metadata else []):
+        print(f"warning: {warning}")
+    messages = generate(config, args.n)
+    if args.format == "jsonl":
+        for m in messages:
+            print(json.dumps(m.to_dict(), ensure_ascii=False))
+    else:
+        print(format_table(messages))
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("generate", help="print generated messages with their provenance")
+    add_arguments(parser)
+    parser.set_defaults(func=_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    from .cli import main
+
+    sys.exit(main(["generate", *sys.argv[1:]]))
