@@ -8,6 +8,7 @@ bounded and a run killed hard loses at most the records of the part being filled
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,33 +79,46 @@ class TraceWriter:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self._rows: list[dict] = []
+        self._lock = threading.Lock()  # write() in the event loop, flush() may run in a thread
         self._seq = 0
         self._last_flush = time.monotonic()
         self.written = 0
 
     def write(self, record: dict) -> None:
-        self._rows.append(record)
-        if len(self._rows) >= self.flush_rows or (
-            time.monotonic() - self._last_flush >= self.flush_seconds
-        ):
+        with self._lock:
+            self._rows.append(record)
+        if self.due():
             self.flush()
+
+    def due(self) -> bool:
+        """True when the buffer is full or old enough to be written out."""
+        return bool(self._rows) and (
+            len(self._rows) >= self.flush_rows
+            or time.monotonic() - self._last_flush >= self.flush_seconds
+        )
+
+    @property
+    def buffered(self) -> int:
+        return len(self._rows)
 
     def write_many(self, records: Iterable[dict]) -> None:
         for record in records:
             self.write(record)
 
     def flush(self) -> None:
-        self._last_flush = time.monotonic()
-        if not self._rows:
+        with self._lock:
+            self._last_flush = time.monotonic()
+            rows, self._rows = self._rows, []
+            seq = self._seq
+            self._seq += 1 if rows else 0
+        if not rows:
             return
-        table = records_to_table(self._rows)
-        final = self.folder / f"part-{self.shard:04d}-{self._seq:06d}.parquet"
+        table = records_to_table(rows)
+        final = self.folder / f"part-{self.shard:04d}-{seq:06d}.parquet"
         tmp = final.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(final)  # a part file is there whole or not at all
-        self._seq += 1
-        self.written += len(self._rows)
-        self._rows = []
+        self.written += len(rows)
 
     def close(self) -> None:
         self.flush()
@@ -230,7 +244,9 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
             raise InputError(f"'timestamp' is not ISO 8601: {ts!r}", where=f"{file}:{lineno}") from None
         if dt.tzinfo is None:
             dt = dt.astimezone()  # local time, as the peer wrote it
-        received = int(dt.astimezone(timezone.utc).timestamp() * 1e9)
+        # exact integer arithmetic: a float of epoch seconds loses the microseconds
+        since_epoch = dt.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+        received = (since_epoch.days * 86_400 + since_epoch.seconds) * 10**9 + since_epoch.microseconds * 1000
     method = row.get("method")
     return {
         "run_id": f"peer:{file.parent.name}",

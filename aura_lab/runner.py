@@ -1,0 +1,529 @@
+"""The main job: play realistic conversations against servers and record everything.
+
+``run(...)`` blocks (in a plain script, and inside a Jupyter cell whose event loop is
+already running: there it runs the run's own loop in a worker thread rather than
+patching the notebook's loop); ``await arun(...)`` is the coroutine. Both return a
+:class:`Run`. The options are those of ``aura-lab run`` (:class:`RunConfig`).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import random
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, paths
+from .engine import Engine, EngineSettings, Group, ThinkTime
+from .errors import InputError
+from .generators import GeneratorConfig, config_from_files, generate
+from .selection import make_selector
+from .summary import format_summary, summarise
+from .templates import PatternLibrary, load_templates
+from .traces import TraceWriter, load_traces
+
+DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run. Times in seconds, sizes in bytes."""
+
+    users: int = 10
+    ramp_up: float = 0.0
+    turns: tuple[int, int] = (5, 50)
+    messages_per_user: int | None = None
+    duration: float | None = None
+    think_time: str = "uniform:0.1,2.0"
+    arrival_rate: float | None = None  # messages per second per user (open loop)
+    seed: int = 42
+    corpus: str | None = None  # None: corpora/chat.jsonl; "none": no corpus
+    metadata: str | None = None  # None: corpora/metadata.json; "none": none
+    templates: str | None = None  # a template JSON file (else learnt from the server)
+    corpus_weight: float = 0.3
+    ai_ratio: float = 0.5
+    warmup_messages: int = 0
+    auto_adjust: bool = True
+    selection: str = "uniform"
+    explore: float = 0.3
+    codecs: tuple[str, ...] = DEFAULT_CODECS
+    urls: tuple[str, ...] | None = None
+    min_compression_size: int = 35
+    trace_dir: str = str(paths.DEFAULT_TRACE_DIR)
+    export: str | None = None
+    peer_traces: str | None = None
+    debug: bool = False
+    quiet: bool = False
+    workers: int = 1
+    scheduler: str | None = None
+    report: bool = False
+    timeout: float = 10.0  # per message
+    max_duration: float = 3600.0  # hard ceiling on the main phase
+    run_id: str | None = None
+    in_process_servers: bool = False  # tests: embedded servers on threads of this process
+    progress: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.codecs, str):
+            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
+        if isinstance(self.urls, str):
+            self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
+        if isinstance(self.turns, str):
+            self.turns = parse_turns(self.turns)
+        self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)
+        self.urls = tuple(self.urls) if self.urls else None
+
+    def validate(self) -> "RunConfig":
+        def need(ok: bool, option: str, message: str):
+            if not ok:
+                raise InputError(message, where=option)
+
+        need(isinstance(self.users, int) and self.users >= 1, "--users", f"must be a whole number >= 1, got {self.users}")
+        need(self.ramp_up >= 0, "--ramp-up", f"must be >= 0 seconds, got {self.ramp_up}")
+        need(self.messages_per_user is None or self.messages_per_user >= 1, "--messages-per-user",
+             f"must be >= 1, got {self.messages_per_user}")
+        need(1 <= self.turns[0] <= self.turns[1], "--turns", f"must be MIN-MAX with 1 <= MIN <= MAX, got {self.turns}")
+        need(self.duration is None or self.duration > 0, "--duration", f"must be > 0 seconds, got {self.duration}")
+        need(self.arrival_rate is None or self.arrival_rate > 0, "--arrival-rate",
+             f"must be > 0 messages per second, got {self.arrival_rate}")
+        need(0 <= self.corpus_weight <= 1, "--corpus-weight", f"must be within 0..1, got {self.corpus_weight}")
+        need(0 <= self.ai_ratio <= 1, "--ai-ratio", f"must be within 0..1, got {self.ai_ratio}")
+        need(0 <= self.explore <= 1, "--explore", f"must be within 0..1, got {self.explore}")
+        need(self.warmup_messages >= 0, "--warmup-messages", f"must be >= 0, got {self.warmup_messages}")
+        need(self.min_compression_size >= 0, "--min-compression-size", f"must be >= 0, got {self.min_compression_size}")
+        need(self.timeout > 0, "--timeout", f"must be > 0 seconds, got {self.timeout}")
+        need(self.workers >= 1, "--workers", f"must be >= 1, got {self.workers}")
+        need(self.selection in ("uniform", "epsilon-greedy"), "--selection",
+             f"must be uniform or epsilon-greedy, got {self.selection!r}")
+        try:
+            ThinkTime.parse(self.think_time)
+        except ValueError as exc:
+            raise InputError(str(exc), where="--think-time") from None
+        if self.urls:
+            for url in self.urls:
+                check_url(url)
+        else:
+            need(bool(self.codecs), "--codec", "give at least one codec")
+            from .codecs import codec_names
+
+            for codec in self.codecs:
+                need(codec in codec_names(), "--codec",
+                     f"unknown codec {codec!r}; choose from {', '.join(codec_names())}")
+        return self
+
+
+def parse_turns(text: str) -> tuple[int, int]:
+    try:
+        low, _, high = str(text).partition("-")
+        return int(low), int(high or low)
+    except ValueError:
+        raise InputError(f"expected MIN-MAX such as 5-50, got {text!r}", where="--turns") from None
+
+
+def check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"bad URL {url!r}: {exc}", where="--url") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise InputError(f"bad URL {url!r}", where="--url", fix="use ws://HOST:PORT, e.g. ws://127.0.0.1:8765")
+    del port
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) run: its folder, manifest, summary and traces."""
+
+    path: Path
+    manifest: dict
+    summary: dict
+    _traces: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    @property
+    def status(self) -> str:
+        return self.manifest["status"]
+
+    @property
+    def traces(self) -> pd.DataFrame:
+        if self._traces is None:
+            self._traces = load_traces(self.path)
+        return self._traces
+
+    def summary_text(self) -> str:
+        return format_summary(self.summary, title=f"run {self.run_id} ({self.status})")
+
+    def __repr__(self) -> str:
+        return f"Run({self.run_id!r}, status={self.status!r}, path={str(self.path)!r})"
+
+
+def load_run(path: str | Path) -> Run:
+    path = Path(path)
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no manifest.json: not a run folder", where=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", where=f"{path / 'manifest.json'}:{exc.lineno}") from None
+    summary_file = path / "summary.json"
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() \
+        else summarise(load_traces(path))
+    return Run(path, manifest, summary)
+
+
+def run(config: RunConfig | None = None, **options) -> Run:
+    """Blocking run. Inside a running event loop (Jupyter) it runs in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(arun(config, **options))
+    box: dict = {}
+    stop = threading.Event()
+
+    def worker():
+        try:
+            box["run"] = asyncio.run(arun(config, _stop_flag=stop, **options))
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=worker, name="aura-lab-run", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:  # the notebook's interrupt button
+        stop.set()
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["run"]
+
+
+def _versions(codecs) -> dict:
+    out = {"aura-lab": __version__, "python": platform.python_version()}
+    for package in ("aura-compression", "websockets", "zstandard", "brotli", "pandas", "pyarrow"):
+        try:
+            out[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _http_json(ws_url: str, route: str, timeout: float = 5.0):
+    url = ws_url.replace("wss://", "https://").replace("ws://", "http://").rstrip("/") + route
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except Exception:  # a server without the route (the peer's) simply has no answer
+        return None
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+class _Printer:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, text: str = "") -> None:
+        if not self.quiet:
+            from tqdm.auto import tqdm
+
+            tqdm.write(text)
+
+
+async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event | None = None, **options) -> Run:
+    config = dataclasses.replace(config, **options) if config else RunConfig(**options)
+    config.validate()
+    say = _Printer(config.quiet)
+    try:
+        gen_config = config_from_files(config.corpus, config.metadata, None, seed=config.seed,
+                                       ai_ratio=config.ai_ratio, corpus_weight=config.corpus_weight,
+                                       turns=config.turns, messages_per_user=config.messages_per_user)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    run_id = config.run_id or f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    folder = Path(config.trace_dir) / run_id
+    if (folder / "manifest.json").exists():
+        raise InputError("a run with this id exists already", where=str(folder), fix="choose another --run-id")
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "run_id": run_id,
+        "status": "running",
+        "started_at": _utc_now(),
+        "ended_at": None,
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
+        "seed": config.seed,
+        "versions": _versions(config.codecs),
+        "files": {
+            "corpus": gen_config.corpus.summary() if gen_config.corpus else None,
+            "metadata": gen_config.metadata.summary() if gen_config.metadata else None,
+            "metadata_warnings": gen_config.metadata.warnings if gen_config.metadata else [],
+        },
+        "servers": [],
+        "warmup": None,
+        "notes": [],
+        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+    for warning in manifest["files"]["metadata_warnings"]:
+        say(f"warning: {warning}")
+    if config.selection == "epsilon-greedy":
+        manifest["notes"].append("epsilon-greedy selection learns from replies: its template choices, "
+                                 "and so the traffic, depend on the order replies arrive")
+    with contextlib.ExitStack() as stack:
+        groups = _start_servers(config, stack, manifest)
+        gen_config.library = _learn_templates(config, groups, manifest)
+        _write_json(folder / "manifest.json", manifest)
+        writer = TraceWriter(folder / "traces", shard=0)
+        status = "complete"
+        try:
+            status = await _run_phases(config, gen_config, groups, writer, manifest, run_id, say, _stop_flag)
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            writer.close()
+            manifest["status"] = status
+            manifest["ended_at"] = _utc_now()
+            _write_json(folder / "manifest.json", manifest)
+    traces = load_traces(folder)
+    summary = summarise(traces)
+    summary["warmup"] = manifest.get("warmup")
+    _write_json(folder / "summary.json", summary)
+    result = Run(folder, manifest, summary, traces)
+    _write_extras(config, result)
+    say(result.summary_text())
+    say(f"\ntraces: {folder}")
+    if config.report:
+        from .report import render_report
+
+        html = render_report(folder)
+        say(f"report: {html}")
+    return result
+
+
+def _start_servers(config: RunConfig, stack: contextlib.ExitStack, manifest: dict) -> list[Group]:
+    if config.urls:
+        health = _http_json(config.urls[0], "/health") or {}
+        label = str(health.get("codec") or "external")
+        manifest["servers"] = [{"url": u, "codec": label, "embedded": False} for u in config.urls]
+        return [Group(label, list(config.urls))]
+    from .server import serve_many
+
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-servers-"))
+    handles = stack.enter_context(serve_many(list(config.codecs), min_compression_size=config.min_compression_size,
+                                             in_process=config.in_process_servers, workdir=scratch))
+    for handle in handles:
+        manifest["servers"].append({"url": handle.url, "codec": handle.codec, "embedded": True,
+                                    "health": _http_json(handle.url, "/health")})
+    return [Group(h.codec, [h.url]) for h in handles]
+
+
+def _learn_templates(config: RunConfig, groups: list[Group], manifest: dict) -> PatternLibrary:
+    """--templates FILE when given; else the primary server's GET /templates; else the
+    installed aura-compression library."""
+    if config.templates:
+        manifest["templates_from"] = config.templates
+        return load_templates(config.templates)
+    served = _http_json(groups[0].urls[0], "/templates")
+    if isinstance(served, list) and served:
+        try:
+            library = PatternLibrary({int(t["id"]): str(t["pattern"]) for t in served},
+                                     source=f"{groups[0].urls[0]}/templates")
+            manifest["templates_from"] = library.source
+            return library
+        except (KeyError, TypeError, ValueError):
+            manifest["notes"].append("the server's /templates answer was malformed; used the installed library")
+    manifest["templates_from"] = "aura_compression.TemplateLibrary (installed)"
+    return load_templates(None)
+
+
+async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say, stop_flag) -> str:
+    selector = make_selector(config.selection, config.explore)
+    settings = EngineSettings(run_id=run_id, think_time=ThinkTime.parse(config.think_time),
+                              arrival_rate=config.arrival_rate, ramp_up=config.ramp_up, timeout=config.timeout)
+    loop = asyncio.get_running_loop()
+    engines: list[Engine] = []
+
+    def interrupt(reason="interrupted"):
+        for engine in engines:
+            engine.stop(reason)
+
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, interrupt)
+                installed.append(sig)
+    watcher = None
+    if stop_flag is not None:
+        async def watch():
+            while not stop_flag.is_set():
+                await asyncio.sleep(0.1)
+            interrupt()
+        watcher = asyncio.ensure_future(watch())
+    try:
+        if config.warmup_messages:
+            engine = Engine(settings, gen_config, groups, writer, selector, 1)
+            engines.append(engine)
+            await _warmup(config, gen_config, engine, manifest, say)
+            if engine.stop_reason == "interrupted":
+                return "interrupted"
+            if config.selection == "epsilon-greedy" and hasattr(selector, "explore"):
+                selector.explore = manifest["warmup"]["explore_after"]
+        if config.workers > 1 or config.scheduler:
+            from .distributed import run_distributed
+
+            interrupted = await run_distributed(config, gen_config, groups, writer.folder, manifest, run_id, say,
+                                                engines_stop=lambda: interrupt)
+            return "interrupted" if interrupted else "complete"
+        engine = Engine(settings, gen_config, groups, writer, selector, config.users,
+                        debug=_debug_printer(config, say) if config.debug else None)
+        engines.append(engine)
+        users = list(range(config.users))
+        planned = engine.planned_messages(users)
+        manifest["planned_messages"] = planned
+        progress = _progress(config, planned, engine)
+        flusher = asyncio.ensure_future(_flush_periodically(writer))
+        deadline = min(config.duration or config.max_duration, config.max_duration)
+        try:
+            await engine.run_users(users, deadline_s=deadline)
+        finally:
+            flusher.cancel()
+            if progress is not None:
+                progress.close()
+        if engine.stop_reason == "interrupted":
+            say(f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "
+                "every record so far is kept")
+            return "interrupted"
+        if engine.stop_reason == "duration":
+            manifest["notes"].append(f"stopped by the duration limit ({deadline:g} s) after "
+                                     f"{engine.tally.messages} of {planned} planned messages")
+        return "complete"
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _flush_periodically(writer: TraceWriter) -> None:
+    while True:
+        await asyncio.sleep(0.25)
+        if writer.due():
+            await asyncio.to_thread(writer.flush)
+
+
+def _progress(config: RunConfig, planned: int, engine: Engine):
+    if config.quiet or not config.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=planned, unit="msg", desc=f"{engine.groups[0].label}", dynamic_ncols=True,
+               file=sys.stderr, mininterval=0.5)
+    last = [0.0]
+
+    def tick():
+        bar.update(1)
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            ratio = engine.tally.ratio()
+            bar.set_postfix(ratio=f"{ratio:.3f}" if ratio else "-", errors=engine.tally.errors, refresh=False)
+
+    engine.on_message = tick
+    return bar
+
+
+def _debug_printer(config: RunConfig, say):
+    """The peer's debug sample lines: tagged messages plus 5% at random (seeded)."""
+    rng = random.Random(f"aura-lab:{config.seed}:debug")
+
+    def show(message, record):
+        tags = []
+        ratio, latency = record["ratio"], record["latency_ms"]
+        if ratio is not None and ratio > 5:
+            tags.append("EXCELLENT")
+        if ratio is not None and ratio < 0.98:
+            tags.append("EXPANSION")
+        if latency is not None and latency > 10:
+            tags.append("HIGH_LAT")
+        if record["status"] != "ok":
+            tags.append("ERROR")
+        if not tags and rng.random() >= 0.05:
+            return
+        text = message.text if len(message.text) <= 60 else message.text[:57] + "..."
+        ratio_text = f"{ratio:.2f}:1" if ratio is not None else "-"
+        latency_text = f"{latency:.2f}ms" if latency is not None else "-"
+        tag_text = f" [{', '.join(tags)}]" if tags else ""
+        say(f"[DEBUG User {message.user_id} Turn {message.turn}] {record['method'] or record['error_kind']} "
+            f"{ratio_text} {latency_text}{tag_text} | {json.dumps(text, ensure_ascii=False)}")
+
+    return show
+
+
+async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> None:
+    """N messages on their own connection, no think time; then the peer's checks."""
+    from .analysis.warmup import analyse_warmup, recommend_adjustments
+
+    warmup_user = 1_000_000  # outside the main users' ids: its own random streams
+    messages = [dataclasses.replace(m, user_id=warmup_user)
+                for m in generate(gen_config, config.warmup_messages, first_user=warmup_user)]
+    say(f"warmup: {len(messages)} messages on {engine.groups[0].label}")
+    await engine.run_user(warmup_user, phase="warmup", messages=messages, think=False)
+    engine.writer.flush()
+    traces = load_traces(engine.writer.folder.parent)
+    primary = traces[traces["codec"].astype(str) == engine.groups[0].label]
+    report = analyse_warmup(primary)
+    for warning in report.warnings:
+        say(f"warmup warning: {warning}")
+    explore_after = min(config.explore, 0.2) if config.selection == "epsilon-greedy" else config.explore
+    record = {"report": report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report),
+              "corpus_weight_before": config.corpus_weight, "explore_before": config.explore,
+              "corpus_weight_after": config.corpus_weight, "explore_after": explore_after,
+              "adjusted": False, "reasons": []}
+    if config.auto_adjust:
+        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, explore_after)
+        record.update(corpus_weight_after=weight, explore_after=explore, reasons=list(reasons),
+                      adjusted=(weight != config.corpus_weight or explore != explore_after))
+        gen_config.corpus_weight = weight
+        for reason in reasons:
+            say(f"warmup adjustment: {reason}")
+    manifest["warmup"] = record
+
+
+def _write_extras(config: RunConfig, result: Run) -> None:
+    from .export import peer_export, write_peer_traces
+
+    if config.export:
+        _write_json(Path(config.export), peer_export(result))
+    if config.peer_traces:
+        write_peer_traces(result.traces, Path(config.peer_traces))
