@@ -147,8 +147,13 @@ class Synthesiser:
 
     def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
         rng = self._slot_rng(template_id)
-        slots = tuple(rng.choice(self._examples(template_id, i))
-                      for i in range(self.library.slot_count(template_id)))
+        lists = [self._examples(template_id, i) for i in range(self.library.slot_count(template_id))]
+        if len(lists) > 1 and len({len(values) for values in lists}) == 1:
+            # metadata written as aligned rows ("capital", "France", "Paris"): keep a row together
+            row = rng.randrange(len(lists[0]))
+            slots = tuple(values[row] for values in lists)
+        else:
+            slots = tuple(rng.choice(values) for values in lists)
         return self.library.format(template_id, slots), slots
 
     def message(self, turn: int, n_turns: int, role: str) -> GeneratedMessage:
@@ -180,9 +185,13 @@ class Synthesiser:
         if kind == "multi-template":
             count = self.rng.choice((2, 3))
             chosen: list[int] = []
+            draws = 0
             while len(chosen) < count:
                 tid = self.selector.choose(self.pools.with_slots[role], self.rng)
-                if tid not in chosen or len(set(self.pools.with_slots[role])) < count:
+                draws += 1
+                # a selector that insists on one template (a fixed choice, a converged
+                # bandit) would otherwise loop forever: after enough draws, repeat it
+                if tid not in chosen or len(set(self.pools.with_slots[role])) < count or draws > 10 * count:
                     chosen.append(tid)
             return [(*self._fill(t), t) for t in chosen]
         parts = [(*self._fill(tid), tid) for tid in [self.selector.choose(pool, self.rng)]]

@@ -372,8 +372,10 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
                               arrival_rate=config.arrival_rate, ramp_up=config.ramp_up, timeout=config.timeout)
     loop = asyncio.get_running_loop()
     engines: list[Engine] = []
+    stop_requested = asyncio.Event()
 
     def interrupt(reason="interrupted"):
+        stop_requested.set()
         for engine in engines:
             engine.stop(reason)
 
@@ -403,7 +405,7 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
             from .distributed import run_distributed
 
             interrupted = await run_distributed(config, gen_config, groups, writer.folder, manifest, run_id, say,
-                                                engines_stop=lambda: interrupt)
+                                                stop_requested)
             return "interrupted" if interrupted else "complete"
         engine = Engine(settings, gen_config, groups, writer, selector, config.users,
                         debug=_debug_printer(config, say) if config.debug else None)

@@ -1,0 +1,146 @@
+"""Runs larger than one process: users sharded by id over Dask workers.
+
+Each shard is a plain synchronous task that runs its own event loop (not a coroutine
+on the worker's loop) and writes its own Parquet parts; the summary is computed from all
+parts. With uniform selection a sharded run sends exactly the traffic of a one-process
+run of the same seed: every user's messages depend on (seed, user_id) alone.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+
+from .engine import Engine, EngineSettings, Group, ThinkTime
+from .generators import config_from_files
+from .selection import make_selector
+from .templates import PatternLibrary
+from .traces import TraceWriter
+
+
+@dataclass
+class ShardJob:
+    shard: int  # 1.. (shard 0 is the main process: warmup)
+    n_shards: int
+    run_id: str
+    users: int
+    folder: str
+    groups: list[tuple[str, list[str]]]
+    patterns: dict[int, str]
+    corpus: str | None
+    metadata: str | None
+    generator_options: dict
+    selection: str
+    explore: float
+    think_time: str
+    arrival_rate: float | None
+    ramp_up: float
+    timeout: float
+    deadline_s: float
+    stop_event: str  # name of the Dask Event that stops every shard
+
+
+def run_shard(job: ShardJob) -> dict:
+    """Runs in a worker process: its own event loop, its own trace parts."""
+    return asyncio.run(_run_shard(job))
+
+
+async def _run_shard(job: ShardJob) -> dict:
+    gen_config = config_from_files(job.corpus, job.metadata, None, **job.generator_options)
+    gen_config.library = PatternLibrary(job.patterns, source="run")
+    settings = EngineSettings(run_id=job.run_id, think_time=ThinkTime.parse(job.think_time),
+                              arrival_rate=job.arrival_rate, ramp_up=job.ramp_up, timeout=job.timeout)
+    writer = TraceWriter(job.folder, shard=job.shard)
+    engine = Engine(settings, gen_config, [Group(label, urls) for label, urls in job.groups], writer,
+                    make_selector(job.selection, job.explore), job.users)
+    users = [u for u in range(job.users) if u % job.n_shards == job.shard - 1]
+    watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
+    try:
+        await engine.run_users(users, deadline_s=job.deadline_s)
+    finally:
+        watcher.cancel()
+        writer.close()
+    return {"shard": job.shard, "users": len(users), "messages": engine.tally.messages,
+            "stop_reason": engine.stop_reason, "written": writer.written}
+
+
+async def _watch_stop(name: str, engine: Engine) -> None:
+    from distributed import Event, get_client
+
+    event = Event(name, client=get_client())
+    while True:
+        if await asyncio.to_thread(event.is_set):
+            engine.stop("interrupted")
+            return
+        await asyncio.sleep(0.5)
+
+
+def _rows_written(folder, shards_from: int = 1) -> int:
+    total = 0
+    for part in folder.glob("part-*.parquet"):
+        if int(part.name.split("-")[1]) >= shards_from:
+            try:
+                total += pq.read_metadata(part).num_rows
+            except Exception:  # being renamed into place: counted next time
+                pass
+    return total
+
+
+async def run_distributed(config, gen_config, groups: list[Group], folder, manifest: dict, run_id: str, say,
+                          stop_requested: asyncio.Event) -> bool:
+    """Run the main phase on Dask; True when it was interrupted (``stop_requested``
+    set by the runner's Ctrl-C handler is passed on to every shard)."""
+    from distributed import Client, Event, LocalCluster
+
+    cluster = None
+    if config.scheduler:
+        client = await asyncio.to_thread(Client, config.scheduler, timeout=30)
+        n_shards = max(config.workers, len(client.scheduler_info()["workers"]) or 1)
+    else:
+        cluster = await asyncio.to_thread(
+            LocalCluster, n_workers=config.workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR)
+        client = await asyncio.to_thread(Client, cluster)
+        n_shards = config.workers
+    stop_name = f"aura-lab-stop-{run_id}"
+    stop_event = Event(stop_name, client=client)
+    interrupted = False
+    try:
+        deadline = min(config.duration or config.max_duration, config.max_duration)
+        jobs = [ShardJob(
+            shard=k + 1, n_shards=n_shards, run_id=run_id, users=config.users, folder=str(folder),
+            groups=[(g.label, g.urls) for g in groups],
+            patterns={t: gen_config.library.pattern(t) for t in gen_config.library.ids()},
+            corpus=config.corpus, metadata=config.metadata,
+            generator_options=dict(seed=config.seed, ai_ratio=config.ai_ratio, corpus_weight=gen_config.corpus_weight,
+                                   turns=config.turns, messages_per_user=config.messages_per_user),
+            selection=config.selection, explore=config.explore, think_time=config.think_time,
+            arrival_rate=config.arrival_rate, ramp_up=config.ramp_up, timeout=config.timeout,
+            deadline_s=deadline, stop_event=stop_name) for k in range(n_shards)]
+        manifest["workers"] = {"shards": n_shards, "scheduler": config.scheduler or "LocalCluster"}
+        futures = client.map(run_shard, jobs, pure=False)
+        say(f"running {config.users} users on {n_shards} Dask workers")
+        gathering = asyncio.ensure_future(asyncio.to_thread(client.gather, futures))
+        last = time.monotonic()
+        while not gathering.done():
+            await asyncio.wait({gathering}, timeout=0.5)
+            if stop_requested.is_set() and not stop_event.is_set():
+                await asyncio.to_thread(stop_event.set)
+            if time.monotonic() - last > 5 and not config.quiet:
+                last = time.monotonic()
+                say(f"  {_rows_written(folder) // max(1, len(groups))} messages so far")
+        results = await gathering
+        manifest["workers"]["results"] = results
+        interrupted = stop_requested.is_set() or any(r["stop_reason"] == "interrupted" for r in results)
+    except asyncio.CancelledError:
+        stop_event.set()
+        interrupted = True
+        raise
+    finally:
+        await asyncio.to_thread(client.close)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.close)
+    return interrupted
