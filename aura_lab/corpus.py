@@ -109,11 +109,19 @@ def load_corpus(path: str | Path) -> Corpus:
             continue
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        except (ValueError, RecursionError) as exc:  # ValueError: also a number over 4300 digits
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+                "nested too deeply" if isinstance(exc, RecursionError) else str(exc))
             raise InputError(f"invalid JSON: {msg}", where=where, fix="one JSON object per line") from None
         messages.append(_message(obj, where, lineno))
     return Corpus(str(path), messages, hashlib.sha256(raw).hexdigest())
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _message(obj, where: str, lineno: int) -> CorpusMessage:
@@ -128,7 +136,7 @@ def _message(obj, where: str, lineno: int) -> CorpusMessage:
     if not text.strip():
         raise InputError(f"{key!r} is empty", where=where, fix="remove the line or give it text")
     weight = obj.get("weight", 1.0)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not _finite(weight) or weight < 0:
         raise InputError(f"'weight' must be a number >= 0, got {json.dumps(weight)}", where=where)
     category = obj.get("category")
     if category is not None:

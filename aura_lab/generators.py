@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
@@ -168,7 +169,7 @@ class Synthesiser:
         kind = self.rng.choices(list(SYNTHESIS_MIX), weights=list(SYNTHESIS_MIX.values()))[0]
         best = None
         for _ in range(MAX_ATTEMPTS):
-            parts = self._compose(kind, role, low)
+            parts = self._compose(kind, role, low, high)
             text = join_sentences(p[0] for p in parts)
             miss = max(low - len(text), len(text) - high, 0)
             if best is None or miss < best[0]:
@@ -180,29 +181,51 @@ class Synthesiser:
             text=text, source=kind, template_ids=tuple(p[2] for p in parts),
             slot_values=tuple(p[1] for p in parts), **base)
 
-    def _compose(self, kind: str, role: str, low: int) -> list[tuple[str, tuple[str, ...], int]]:
-        pool = self.pools.by_role[role]
+    def _grow(self, part: tuple[str, tuple[str, ...], int], need: int) -> tuple[str, tuple[str, ...], int]:
+        """Lengthen a sentence to ``need`` characters by listing more example values in its
+        last slot ("a, b and c"), as people do; a template without slots stays as it is."""
+        text, slots, tid = part
+        if not slots or len(text) >= need:
+            return part
+        last = len(slots) - 1
+        rng = self._slot_rng(tid)
+        extra = [v for v in self._examples(tid, last) if v != slots[last]]
+        rng.shuffle(extra)
+        values = [slots[last]]
+        for value in extra[:8]:
+            values.append(value)
+            listed = ", ".join(values[:-1]) + " and " + values[-1]
+            slots = (*slots[:last], listed)
+            text = self.library.format(tid, slots)
+            if len(text) >= need:
+                break
+        return text, slots, tid
+
+    def _compose(self, kind: str, role: str, low: int, high: int) -> list[tuple[str, tuple[str, ...], int]]:
+        pool, fillable = self.pools.by_role[role], self.pools.with_slots[role]
         if kind == "multi-template":
-            count = self.rng.choice((2, 3))
+            count = 2 if high < 80 else self.rng.choice((2, 3))
             chosen: list[int] = []
             draws = 0
             while len(chosen) < count:
-                tid = self.selector.choose(self.pools.with_slots[role], self.rng)
+                tid = self.selector.choose(fillable, self.rng)
                 draws += 1
                 # a selector that insists on one template (a fixed choice, a converged
                 # bandit) would otherwise loop forever: after enough draws, repeat it
-                if tid not in chosen or len(set(self.pools.with_slots[role])) < count or draws > 10 * count:
+                if tid not in chosen or len(set(fillable)) < count or draws > 10 * count:
                     chosen.append(tid)
-            return [(*self._fill(t), t) for t in chosen]
-        parts = [(*self._fill(tid), tid) for tid in [self.selector.choose(pool, self.rng)]]
-        if kind == "short":
-            return parts
-        length = len(parts[0][0])
-        while length < low:  # pad with further single templates up to the minimum
-            tid = self.selector.choose(self.pools.with_slots[role], self.rng)
-            text, slots = self._fill(tid)
-            parts.append((text, slots, tid))
-            length += 2 + len(text)
+            parts = [(*self._fill(t), t) for t in chosen]
+        else:
+            tid = self.selector.choose(pool, self.rng)
+            parts = [(*self._fill(tid), tid)]
+        length = len(join_sentences(p[0] for p in parts))
+        if kind == "template":
+            while length < low:  # pad with further single templates up to the minimum
+                tid = self.selector.choose(fillable, self.rng)
+                parts.append((*self._fill(tid), tid))
+                length += 2 + len(parts[-1][0])
+        elif length < low:  # one sentence (or a few) whose last slot lists more values
+            parts[-1] = self._grow(parts[-1], len(parts[-1][0]) + low - length)
         return parts
 
 
@@ -298,7 +321,7 @@ def _command(args) -> int:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     for warning in (config.metadata.warnings if config.metadata else []):
-        print(f"warning: {warning}")
+        print(f"warning: {warning}", file=sys.stderr)  # stdout stays pure JSON lines
     messages = generate(config, args.n)
     if args.format == "jsonl":
         for m in messages:
@@ -315,8 +338,6 @@ def register(subparsers) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     from .cli import main
 
     sys.exit(main(["generate", *sys.argv[1:]]))

@@ -48,6 +48,8 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
         raise InputError(f"not valid UTF-8 at byte {exc.start}", where=str(path)) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from None
+    except (ValueError, RecursionError) as exc:  # over-long numbers, absurd nesting
+        raise InputError(f"unreadable JSON: {type(exc).__name__}", where=str(path)) from None
     if not isinstance(data, dict) or not isinstance(data.get("templates"), dict):
         raise InputError("expected an object with a 'templates' object", where=str(path),
                          fix='see PEER.md: {"templates": {"<id>": {"slot_examples": [[...]]}}}')

@@ -153,7 +153,7 @@ def load_template_file(path: str | os.PathLike) -> PatternLibrary:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("file not found", where=str(path), fix="check the path") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", 1)
         raise InputError(f"invalid JSON: {exc}", where=f"{path}:{line}") from None
     if isinstance(data, dict) and "templates" in data and isinstance(data["templates"], (dict, list)):

@@ -210,17 +210,22 @@ def load_peer_traces(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     records = []
     for file in sorted(folder.glob("user_*_traces.jsonl")):
-        with file.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"invalid JSON: {exc.msg}", where=f"{file}:{lineno}") from None
-                if not isinstance(row, dict):
-                    raise InputError("expected a JSON object", where=f"{file}:{lineno}")
-                records.append(_peer_record(row, file, lineno))
+        for lineno, raw in enumerate(file.read_bytes().splitlines(), 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not valid UTF-8 at byte {exc.start}", where=f"{file}:{lineno}") from None
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg}", where=f"{file}:{lineno}") from None
+            except (ValueError, RecursionError) as exc:
+                raise InputError(f"unreadable JSON: {type(exc).__name__}", where=f"{file}:{lineno}") from None
+            if not isinstance(row, dict):
+                raise InputError("expected a JSON object", where=f"{file}:{lineno}")
+            records.append(_peer_record(row, file, lineno))
     return _to_frame(records_to_table(records)) if records else empty_frame()
 
 
@@ -231,7 +236,7 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
             return None
         try:
             return kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"{key!r} must be a number, got {value!r}", where=f"{file}:{lineno}") from None
 
     text = row.get("message")
