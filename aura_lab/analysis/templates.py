@@ -1,0 +1,88 @@
+"""Per-template compression: which generated templates compress well, and how varied
+their slot fillings are (the peer's churn report, over every template this time).
+
+A message is credited to the first template it was generated from (``template_id``);
+only successful replies count. Ratios are original/compressed bytes.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from ..stats import bootstrap_ci
+
+# The peer's churn rule: a template used more than CHURN_MIN_USES times whose slot
+# fillings repeat (diversity below CHURN_MAX_DIVERSITY) is flagged
+CHURN_MIN_USES = 3
+CHURN_MAX_DIVERSITY = 0.6
+TOP_SLOT_VALUES = 3
+
+COLUMNS = [
+    "codec", "template_id", "uses", "mean_ratio", "mean_ratio_low", "mean_ratio_high",
+    "median_ratio", "median_ratio_low", "median_ratio_high", "method_mix", "top_method",
+    "unique_fillings", "slot_diversity", "low_diversity", "top_slot_values",
+]
+
+
+def _ok_templated(df: pd.DataFrame) -> pd.DataFrame:
+    ok = df["status"].astype("string").eq("ok").fillna(False)
+    return df[ok & df["template_id"].notna()]
+
+
+def _filling(slot_values) -> tuple[str, ...]:
+    """The slot values of the first template of a message, as a hashable tuple."""
+    if slot_values is None or len(slot_values) == 0 or slot_values[0] is None:
+        return ()
+    return tuple(str(v) for v in slot_values[0])
+
+
+def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per (codec, template): uses, mean and median ratio with 95 % bootstrap
+    intervals, method mix (share per upper-case method), slot diversity (unique
+    fillings / uses; None for a template without slots), the churn flag and the three
+    most used fillings (slot values joined by " | ")."""
+    rows = _ok_templated(df)
+    records = []
+    for (codec, template_id), group in rows.groupby(["codec", "template_id"], observed=True, sort=True):
+        ratios = group["ratio"].to_numpy(float)
+        mean, mean_low, mean_high = bootstrap_ci(ratios, np.mean, n_boot=n_boot, seed=seed)
+        median, median_low, median_high = bootstrap_ci(ratios, np.median, n_boot=n_boot, seed=seed)
+        methods = group["method"].astype("string").str.upper().fillna("UNKNOWN")
+        mix = {m: float(s) for m, s in methods.value_counts(normalize=True).sort_index().items()}
+        fillings = Counter(_filling(v) for v in group["slot_values"])
+        fillings.pop((), None)  # a template without slots has no diversity to judge
+        uses = len(group)
+        diversity = len(fillings) / uses if fillings else None
+        records.append({
+            "codec": str(codec), "template_id": int(template_id), "uses": uses,
+            "mean_ratio": mean, "mean_ratio_low": mean_low, "mean_ratio_high": mean_high,
+            "median_ratio": median, "median_ratio_low": median_low, "median_ratio_high": median_high,
+            "method_mix": mix, "top_method": max(mix, key=mix.get) if mix else None,
+            "unique_fillings": len(fillings), "slot_diversity": diversity,
+            "low_diversity": diversity is not None and uses > CHURN_MIN_USES and diversity < CHURN_MAX_DIVERSITY,
+            "top_slot_values": [" | ".join(f) for f, _ in fillings.most_common(TOP_SLOT_VALUES)],
+        })
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def best_worst(table: pd.DataFrame, n: int = 5, by: str = "mean_ratio",
+               min_uses: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` best and ``n`` worst rows of a ``template_table`` by ``by``, among
+    templates used at least ``min_uses`` times (ties broken by template id)."""
+    eligible = table[table["uses"] >= min_uses].dropna(subset=[by])
+    best = eligible.sort_values([by, "template_id"], ascending=[False, True]).head(n)
+    worst = eligible.sort_values([by, "template_id"], ascending=[True, True]).head(n)
+    return best.reset_index(drop=True), worst.reset_index(drop=True)
+
+
+def template_codec_matrix(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean ratio per template (rows) and codec (columns); NaN where a codec never saw it."""
+    rows = _ok_templated(df)
+    matrix = rows.pivot_table(index="template_id", columns="codec", values="ratio",
+                              aggfunc="mean", observed=True)
+    matrix.index = matrix.index.astype(int)
+    matrix.columns = [str(c) for c in matrix.columns]
+    matrix.columns.name = "codec"
+    return matrix
