@@ -43,6 +43,10 @@ class PatternLibrary:
         self.source = source
         self._patterns = dict(sorted(patterns.items()))
         self._regexes = {tid: _compile(p) for tid, p in self._patterns.items()}
+        self._slot_counts = {tid: slot_count(p) for tid, p in self._patterns.items()}
+        # format() is on the generators' hot path: split each pattern once into
+        # (literal, slot index) pieces; the last piece's index is None
+        self._pieces = {tid: _pieces(p) for tid, p in self._patterns.items()}
         # Most specific first: more literal characters wins, as a human would read it.
         self._match_order = sorted(
             self._patterns, key=lambda t: -len(_SLOT_RE.sub("", self._patterns[t]))
@@ -58,17 +62,22 @@ class PatternLibrary:
             raise InputError(f"unknown template id {template_id}", where=self.source) from None
 
     def slot_count(self, template_id: int) -> int:
-        return slot_count(self.pattern(template_id))
+        try:
+            return self._slot_counts[template_id]
+        except KeyError:
+            self.pattern(template_id)  # raises the clear error
+            raise
 
     def format(self, template_id: int, slots: Iterable[str]) -> str:
-        values = list(slots)
+        values = slots if isinstance(slots, (list, tuple)) else list(slots)
         need = self.slot_count(template_id)
         if len(values) != need:
             raise InputError(
                 f"template {template_id} takes {need} slot(s), got {len(values)}",
                 where=self.source,
             )
-        return _SLOT_RE.sub(lambda m: values[int(m.group(1))], self.pattern(template_id))
+        return "".join(literal if index is None else literal + values[index]
+                       for literal, index in self._pieces[template_id])
 
     def match(self, text: str) -> tuple[int, list[str]] | None:
         for tid in self._match_order:
@@ -86,6 +95,15 @@ class PatternLibrary:
 
     def __len__(self) -> int:
         return len(self._patterns)
+
+
+def _pieces(pattern: str) -> list[tuple[str, int | None]]:
+    pieces, pos = [], 0
+    for m in _SLOT_RE.finditer(pattern):
+        pieces.append((pattern[pos : m.start()], int(m.group(1))))
+        pos = m.end()
+    pieces.append((pattern[pos:], None))
+    return pieces
 
 
 def _compile(pattern: str) -> re.Pattern:
