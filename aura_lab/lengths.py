@@ -55,8 +55,13 @@ class LengthTable:
         options = self.ranges[role][turn_band(turn, n_turns)]
         if len(options) == 1:
             return options[0][1], options[0][2]
-        _, low, high = rng.choices(options, weights=[o[0] for o in options])[0]
-        return low, high
+        # one uniform draw against the cumulative weights (random.choices is slower here)
+        point = rng.random() * sum(o[0] for o in options)
+        for weight, low, high in options:
+            point -= weight
+            if point < 0:
+                return low, high
+        return options[-1][1], options[-1][2]
 
     def bounds(self, role: str) -> tuple[int, int]:
         """Smallest and largest length any band of this role allows."""
