@@ -16,7 +16,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 # Reply fields the peer's server always sends on success (PEER.md).
 REQUIRED_FIELDS = ("status", "original_size", "compressed_size", "compression_ratio", "method")
-ERROR_KINDS = ("timeout", "closed", "connect", "server_error", "bad_reply", "mismatched_reply")
+ERROR_KINDS = ("timeout", "closed", "connect", "server_error", "bad_reply", "mismatched_reply",
+               "interrupted")  # interrupted: the run stopped before the reply (engine)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ServerLink:
         self.failover_after = failover_after
         self.stats = LinkStats()
         self._ws = None
+        self.sent_ns: int | None = None  # when the current (or last) message went out
         self._failures = 0  # consecutive failures on the current URL
         self._ever_connected = False
 
@@ -77,7 +79,8 @@ class ServerLink:
             return self._ws
         self._ws = await connect(self.url, open_timeout=self.timeout, close_timeout=1,
                                  max_size=None, compression=None, ping_interval=None)
-        if self._ever_connected:
+        if self._ever_connected or self.stats.connect_failures:
+            # a connection after a lost one, or after failed attempts (a failover included)
             self.stats.reconnects += 1
         self._ever_connected = True
         return self._ws
@@ -91,6 +94,9 @@ class ServerLink:
                 pass
 
     async def exchange(self, text: str) -> Exchange:
+        self.sent_ns = None
+        if self._ws is None and self.backoff_delay():
+            await asyncio.sleep(self.backoff_delay())  # a refusing server is not hammered
         url = self.url
         try:
             ws = await self._connect()
@@ -98,7 +104,7 @@ class ServerLink:
             self.stats.connect_failures += 1
             self._failed()
             return Exchange(url, None, None, "error", "connect", _describe(exc))
-        sent = time.perf_counter_ns()
+        sent = self.sent_ns = time.perf_counter_ns()
         try:
             await ws.send(text)
             raw = await asyncio.wait_for(ws.recv(), self.timeout)

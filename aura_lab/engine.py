@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .client import Exchange, ServerLink
-from .generators import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages, user_profile
+from .generators import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
 from .selection import Selector
 from .traces import TraceWriter
 
@@ -129,9 +129,6 @@ class Engine:
                 pass
         return self.stop_sending.is_set()
 
-    def planned_messages(self, user_ids) -> int:
-        return sum(user_profile(self.gen_config, u)[1] for u in user_ids)
-
     async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
         tasks = [asyncio.create_task(self.run_user(u)) for u in user_ids]
         timer = None
@@ -153,7 +150,12 @@ class Engine:
             stop_wait.cancel()
             if timer is not None:
                 timer.cancel()
-            await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
+            await self.close_links()
+
+    async def close_links(self) -> None:
+        """Close every connection the users opened (a server's stop waits for them)."""
+        links, self._links = self._links, []
+        await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
 
     async def run_user(self, user_id: int, phase: str = "main", messages=None, think: bool = True) -> None:
         settings = self.settings
@@ -197,7 +199,7 @@ class Engine:
                     task.cancel()
             self._record_all(message, links, phase, scheduled, open_loop, [
                 t.result() if t.done() and not t.cancelled() and t.exception() is None
-                else Exchange(link.url, None, None, "error", "interrupted", "run stopped before the reply")
+                else Exchange(link.url, link.sent_ns, None, "error", "interrupted", "run stopped before the reply")
                 for t, link in zip(tasks, links)])
             raise
         self._record_all(message, links, phase, scheduled, open_loop, [t.result() for t in tasks])

@@ -77,7 +77,7 @@ def write_peer_traces(df: pd.DataFrame, folder: Path, codec: str | None = None) 
                 fh.write(json.dumps({
                     "user_id": int(row.user_id),
                     "turn": int(row.turn),
-                    "timestamp": (ts.to_pydatetime().astimezone().replace(tzinfo=None).isoformat()
+                    "timestamp": (ts.to_pydatetime(warn=False).astimezone().replace(tzinfo=None).isoformat()
                                   if pd.notna(ts) else None),
                     "message": row.text,
                     "message_length": int(row.length_chars),

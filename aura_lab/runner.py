@@ -31,7 +31,7 @@ import pandas as pd
 from . import __version__, paths
 from .engine import Engine, EngineSettings, Group, ThinkTime
 from .errors import InputError
-from .generators import GeneratorConfig, config_from_files, generate
+from .generators import GeneratorConfig, config_from_files, generate, user_profile
 from .selection import make_selector
 from .summary import format_summary, summarise
 from .templates import PatternLibrary, load_templates
@@ -114,6 +114,12 @@ class RunConfig:
             ThinkTime.parse(self.think_time)
         except ValueError as exc:
             raise InputError(str(exc), where="--think-time") from None
+        # written after the run: a bad path must fail now, not after an hour of traffic
+        if self.export:
+            need(Path(self.export).parent.is_dir(), "--export", f"folder {Path(self.export).parent} does not exist")
+            need(not Path(self.export).is_dir(), "--export", f"{self.export} is a folder; give a file name")
+        if self.peer_traces:
+            need(not Path(self.peer_traces).is_file(), "--peer-traces", f"{self.peer_traces} is a file; give a folder")
         if self.urls:
             for url in self.urls:
                 check_url(url)
@@ -199,22 +205,26 @@ def run(config: RunConfig | None = None, **options) -> Run:
     except RuntimeError:
         return asyncio.run(arun(config, **options))
     box: dict = {}
-    stop = threading.Event()
+    stop, finished = threading.Event(), threading.Event()
 
     def worker():
         try:
             box["run"] = asyncio.run(arun(config, _stop_flag=stop, **options))
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=worker, name="aura-lab-run", daemon=True)
     thread.start()
+    # wait on an Event, not Thread.join: a join interrupted by KeyboardInterrupt marks the
+    # thread as stopped while it still runs (seen on CPython 3.11), and later joins return at once
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:  # the notebook's interrupt button
         stop.set()
-        thread.join()
+        finished.wait()
     if "error" in box:
         raise box["error"]
     return box["run"]
@@ -270,6 +280,7 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
                                        turns=config.turns, messages_per_user=config.messages_per_user)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    given_templates = load_templates(config.templates) if config.templates else None  # bad file: fail now
     run_id = config.run_id or f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     folder = Path(config.trace_dir) / run_id
     if (folder / "manifest.json").exists():
@@ -300,7 +311,7 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
                                  "and so the traffic, depend on the order replies arrive")
     with contextlib.ExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
-        gen_config.library = _learn_templates(config, groups, manifest)
+        gen_config.library = _learn_templates(config, groups, manifest, given_templates)
         _write_json(folder / "manifest.json", manifest)
         writer = TraceWriter(folder / "traces", shard=0)
         status = "complete"
@@ -347,12 +358,13 @@ def _start_servers(config: RunConfig, stack: contextlib.ExitStack, manifest: dic
     return [Group(h.codec, [h.url]) for h in handles]
 
 
-def _learn_templates(config: RunConfig, groups: list[Group], manifest: dict) -> PatternLibrary:
-    """--templates FILE when given; else the primary server's GET /templates; else the
-    installed aura-compression library."""
-    if config.templates:
+def _learn_templates(config: RunConfig, groups: list[Group], manifest: dict,
+                     given: PatternLibrary | None = None) -> PatternLibrary:
+    """--templates FILE when given (loaded already); else the primary server's GET
+    /templates; else the installed aura-compression library."""
+    if given is not None:
         manifest["templates_from"] = config.templates
-        return load_templates(config.templates)
+        return given
     served = _http_json(groups[0].urls[0], "/templates")
     if isinstance(served, list) and served:
         try:
@@ -401,6 +413,8 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
                 return "interrupted"
             if config.selection == "epsilon-greedy" and hasattr(selector, "explore"):
                 selector.explore = manifest["warmup"]["explore_after"]
+        users = list(range(config.users))
+        planned = manifest["planned_messages"] = sum(user_profile(gen_config, u)[1] for u in users)
         if config.workers > 1 or config.scheduler:
             from .distributed import run_distributed
 
@@ -410,9 +424,6 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
         engine = Engine(settings, gen_config, groups, writer, selector, config.users,
                         debug=_debug_printer(config, say) if config.debug else None)
         engines.append(engine)
-        users = list(range(config.users))
-        planned = engine.planned_messages(users)
-        manifest["planned_messages"] = planned
         progress = _progress(config, planned, engine)
         flusher = asyncio.ensure_future(_flush_periodically(writer))
         deadline = min(config.duration or config.max_duration, config.max_duration)
@@ -500,7 +511,10 @@ async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> No
     messages = [dataclasses.replace(m, user_id=warmup_user)
                 for m in generate(gen_config, config.warmup_messages, first_user=warmup_user)]
     say(f"warmup: {len(messages)} messages on {engine.groups[0].label}")
-    await engine.run_user(warmup_user, phase="warmup", messages=messages, think=False)
+    try:
+        await engine.run_user(warmup_user, phase="warmup", messages=messages, think=False)
+    finally:
+        await engine.close_links()
     engine.writer.flush()
     traces = load_traces(engine.writer.folder.parent)
     primary = traces[traces["codec"].astype(str) == engine.groups[0].label]
@@ -519,7 +533,7 @@ async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> No
         gen_config.corpus_weight = weight
         for reason in reasons:
             say(f"warmup adjustment: {reason}")
-    manifest["warmup"] = record
+    manifest["warmup"] = json.loads(json.dumps(record, default=str))  # as manifest.json will hold it
 
 
 def _write_extras(config: RunConfig, result: Run) -> None:
