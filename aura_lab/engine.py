@@ -189,6 +189,16 @@ class Engine:
 
     async def _send(self, message: GeneratedMessage, links: list[ServerLink], phase: str,
                     scheduled: int, open_loop: bool) -> None:
+        if len(links) == 1:  # the common case, without the cost of a task per message
+            link = links[0]
+            try:
+                result = await link.exchange(message.text)
+            except asyncio.CancelledError:
+                self._record_all(message, links, phase, scheduled, open_loop, [
+                    Exchange(link.url, link.sent_ns, None, "error", "interrupted", "run stopped before the reply")])
+                raise
+            self._record_all(message, links, phase, scheduled, open_loop, [result])
+            return
         tasks = [asyncio.ensure_future(link.exchange(message.text)) for link in links]
         try:
             await asyncio.gather(*tasks)
