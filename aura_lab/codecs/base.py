@@ -1,0 +1,75 @@
+"""The one small interface every codec implements.
+
+A codec turns one chat message (``str``) into bytes and back. Codecs that keep
+history across the messages of one WebSocket connection (``deflate-stream``) return
+that history from ``new_connection_state()`` and receive it back in every call; the
+others return ``None`` and ignore it. Sizes are UTF-8 bytes throughout.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class CodecResult:
+    """What ``compress`` returns: the bytes that would go on the wire and how."""
+
+    data: bytes
+    method: str  # upper-case, as the peer's replies spell it: "DEFLATE", "UNCOMPRESSED", ...
+    template_id: int | str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+class Codec:
+    """Base class: set the class attributes, implement ``compress``/``decompress``."""
+
+    name: ClassVar[str] = ""
+    method: ClassVar[str] = "UNCOMPRESSED"
+    #: the distribution whose version ``package_version`` reports (None: the stdlib)
+    package: ClassVar[str | None] = None
+    #: True when the server may send the raw text instead of an output that grew; False
+    #: when the codec's own framing is what goes on the wire whatever its size (aura).
+    falls_back_on_expansion: ClassVar[bool] = True
+
+    @property
+    def package_version(self) -> str:
+        if self.package is None:
+            return "stdlib"
+        try:
+            return importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    def new_connection_state(self) -> Any:
+        """Per-connection state (None for codecs that compress each message alone)."""
+        return None
+
+    def compress(self, text: str, state: Any = None) -> CodecResult:
+        raise NotImplementedError
+
+    def decompress(self, data: bytes, state: Any = None) -> str:
+        raise NotImplementedError
+
+    def info(self) -> dict:
+        """Settings that decide the output, for ``GET /health`` and benchmark reports."""
+        return {}
+
+    def templates(self) -> list[dict]:
+        """``[{id, pattern, slots}]`` for codecs that use templates, else empty."""
+        return []
+
+    def close(self) -> None:
+        """Release what the codec holds (files, threads); the default holds nothing."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.info()}>"
+
+
+# permessage-deflate (RFC 7692) drops the empty stored block that Z_SYNC_FLUSH ends with.
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
+
+
+def strip_deflate_tail(data: bytes) -> bytes:
+    return data[:-4] if data.endswith(DEFLATE_TAIL) else data
