@@ -24,24 +24,17 @@ its own process by default (``serve()``), living in its own scratch directory.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import ipaddress
 import json
-import multiprocessing
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Callable, Iterator
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
@@ -200,253 +193,29 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-# -- running servers: in a thread (tests) or in a child process (default) -----------
+# -- running servers: see aura_lab.server_process ---------------------------------
 
 
-@dataclass
-class ServerHandle:
-    """A running server: ``str(handle)`` is its URL."""
+def serve(*args, **kwargs):
+    """Run one server for a ``with`` block (``aura_lab.server_process.serve``)."""
+    from .server_process import serve as _serve
 
-    url: str
-    port: int
-    codec: str
-    host: str = "127.0.0.1"
-    pid: int | None = None  # the child process, None when in-process
-    _stopper: Callable[[], None] | None = field(default=None, repr=False)
-
-    def stop(self) -> None:
-        stopper, self._stopper = self._stopper, None
-        if stopper is not None:
-            stopper()
-
-    def __str__(self) -> str:
-        return self.url
+    return _serve(*args, **kwargs)
 
 
-@dataclass
-class _Config:
-    codec: Any
-    host: str
-    port: int
-    min_compression_size: int
-    max_size: int
-    workdir: str | None
-    codec_options: dict | None
+def serve_many(*args, **kwargs):
+    """One server per codec for a ``with`` block (``aura_lab.server_process.serve_many``)."""
+    from .server_process import serve_many as _serve_many
 
-    def start_kwargs(self) -> dict:
-        return dict(min_compression_size=self.min_compression_size, max_size=self.max_size,
-                    workdir=self.workdir, codec_options=self.codec_options)
+    return _serve_many(*args, **kwargs)
 
 
-class _ThreadServer:
-    """A server on its own event loop in a background thread of this process."""
+def __getattr__(name: str):
+    if name == "ServerHandle":
+        from .server_process import ServerHandle
 
-    def __init__(self, config: _Config):
-        self.config = config
-        self._ready: "asyncio.Future | None" = None
-        self._started = threading.Event()
-        self._result: dict = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="aura-lab-server", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> ServerHandle:
-        if not self._started.wait(timeout):
-            raise ServerStartError(f"{self._codec_name()} server did not start in {timeout:g} s")
-        if "error" in self._result:
-            self._thread.join(STOP_TIMEOUT)
-            raise self._result["error"]
-        port = self._result["port"]
-        return ServerHandle(f"ws://{_url_host(self.config.host)}:{port}", port,
-                            self._codec_name(), self.config.host, None, self.stop)
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        self._started.wait(START_TIMEOUT)  # a stop during start-up waits for the loop
-        if self._loop is not None and self._stop_event is not None:
-            self._loop.call_soon_threadsafe(self._stop_event.set)
-        self._thread.join(STOP_TIMEOUT * 2)
-
-    def _codec_name(self) -> str:
-        codec = self.config.codec
-        return codec if isinstance(codec, str) else codec.name
-
-    def _run(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        try:
-            running = await start_server(self.config.codec, self.config.host, self.config.port,
-                                         **self.config.start_kwargs())
-        except BaseException as exc:
-            self._result["error"] = exc
-            self._started.set()
-            return
-        self._result["port"] = running.port
-        self._started.set()
-        await self._stop_event.wait()
-        await running.close()
-
-
-class _ChildServer:
-    """A server in a child process ("spawn"): its own core, its own working directory."""
-
-    def __init__(self, config: _Config):
-        if not isinstance(config.codec, str):
-            raise InputError("a Codec object can only be served in-process",
-                             fix="pass the codec's name, or in_process=True")
-        self.config = config
-        context = multiprocessing.get_context("spawn")
-        self._conn, child_conn = context.Pipe()
-        self._process = context.Process(target=_child_main, args=(child_conn, config),
-                                        name=f"aura-lab-server-{config.codec}", daemon=True)
-        self._child_conn = child_conn
-
-    def start(self) -> None:
-        self._process.start()
-        self._child_conn.close()  # the child's end: closing ours lets both sides see EOF
-
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> ServerHandle:
-        deadline = time.monotonic() + timeout
-        message = None
-        while time.monotonic() < deadline:
-            if self._conn.poll(0.05):
-                try:
-                    message = self._conn.recv()
-                except EOFError:
-                    message = None
-                break
-            if not self._process.is_alive():
-                break
-        if message is None or message[0] != "ready":
-            self.stop()
-            if message is None:
-                why = (f"exited with code {self._process.exitcode}" if self._process.exitcode
-                       is not None else f"did not report a port within {timeout:g} s")
-                raise ServerStartError(f"{self.config.codec} server {why}")
-            _, is_input_error, text = message
-            if is_input_error:
-                raise InputError(text)
-            raise ServerStartError(f"{self.config.codec} server failed to start: {text}")
-        port = message[1]
-        return ServerHandle(f"ws://{_url_host(self.config.host)}:{port}", port,
-                            self.config.codec, self.config.host, self._process.pid, self.stop)
-
-    def alive(self) -> bool:
-        return self._process.is_alive()
-
-    def stop(self) -> None:
-        if self._conn.closed:
-            return  # stopped already
-        try:
-            self._conn.send("stop")
-        except (OSError, ValueError):
-            pass  # already gone
-        self._process.join(STOP_TIMEOUT)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(STOP_TIMEOUT)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._conn.close()
-
-
-def _child_main(conn, config: _Config) -> None:
-    """Entry point of a child server: scratch directory, serve until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    made_workdir = config.workdir is None
-    workdir = tempfile.mkdtemp(prefix="aura-lab-server-") if made_workdir else config.workdir
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)  # aura writes into the current directory: make it this one
-    config.workdir = workdir
-    try:
-        asyncio.run(_child_serve(conn, config))
-    except BaseException as exc:  # report, then exit non-zero
-        text = str(exc) if isinstance(exc, AuraLabError) else \
-            "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        try:
-            conn.send(("error", isinstance(exc, InputError), text))
-        except (OSError, ValueError):
-            pass
-        raise SystemExit(1)
-    finally:
-        os.chdir(tempfile.gettempdir())
-        if made_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-async def _child_serve(conn, config: _Config) -> None:
-    running = await start_server(config.codec, config.host, config.port, **config.start_kwargs())
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    # A message on the pipe, or EOF when the parent is gone, both mean stop.
-    loop.add_reader(conn.fileno(), stop.set)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    conn.send(("ready", running.port))
-    await stop.wait()
-    loop.remove_reader(conn.fileno())
-    await running.close()
-
-
-@contextmanager
-def serve_many(codecs: list[str | Codec], host: str = "127.0.0.1", port: int = 0, *,
-               min_compression_size: int = 35, max_size: int = 1 << 20,
-               in_process: bool = False, workdir: str | os.PathLike | None = None,
-               codec_options: dict[str, dict] | None = None,
-               start_timeout: float = START_TIMEOUT) -> Iterator[list[ServerHandle]]:
-    """One server per codec, started side by side; ``port`` > 0 gives consecutive ports.
-
-    ``codec_options`` maps a codec name to its options, e.g.
-    ``{"zstd-dict": {"training": "corpora/zstd_training.jsonl"}}``. Each server gets
-    its own scratch directory (under ``workdir`` when given).
-    """
-    runners = []
-    for index, codec in enumerate(codecs):
-        name = codec if isinstance(codec, str) else codec.name
-        child_workdir = None
-        if workdir is not None:
-            child_workdir = str(workdir) if len(codecs) == 1 else os.path.join(
-                str(workdir), f"server-{index}-{name}")
-        options = (codec_options or {}).get(name)
-        config = _Config(codec, host, port + index if port else 0, min_compression_size,
-                         max_size, child_workdir, options)
-        runners.append((_ThreadServer if in_process else _ChildServer)(config))
-    handles: list[ServerHandle] = []
-    try:
-        for runner in runners:
-            runner.start()
-        for runner in runners:
-            handles.append(runner.wait_ready(start_timeout))
-        yield handles
-    finally:
-        for runner in runners:
-            runner.stop()
-
-
-@contextmanager
-def serve(codec: str | Codec = "aura", host: str = "127.0.0.1", port: int = 0, *,
-          min_compression_size: int = 35, max_size: int = 1 << 20, in_process: bool = False,
-          workdir: str | os.PathLike | None = None, codec_options: dict | None = None,
-          start_timeout: float = START_TIMEOUT) -> Iterator[ServerHandle]:
-    """Run one server for the block: ``with serve("deflate-stream") as server: server.url``.
-
-    By default the server runs in a child process (spawned, in a scratch working
-    directory); ``in_process=True`` runs it on a background thread of this process.
-    ``codec_options`` are the codec's own options (``{"level": 9}``).
-    """
-    name = codec if isinstance(codec, str) else codec.name
-    with serve_many([codec], host, port, min_compression_size=min_compression_size,
-                    max_size=max_size, in_process=in_process, workdir=workdir,
-                    codec_options={name: codec_options or {}},
-                    start_timeout=start_timeout) as handles:
-        yield handles[0]
+        return ServerHandle
+    raise AttributeError(name)
 
 
 # -- command line -------------------------------------------------------------------

@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -299,3 +301,19 @@ def test_run_config_is_validated_before_anything_starts(tmp_path):
     with pytest.raises(InputError, match="--codec"):
         small_run(tmp_path, codecs=("nope",))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_plain_script_without_main_guard_runs_child_servers(tmp_path):
+    """A top-level ``aura_lab.run()`` in a script without ``if __name__ == "__main__"``:
+    child servers are fresh interpreters, so the script is not started again."""
+    script = tmp_path / "experiment.py"
+    script.write_text(
+        "import aura_lab\n"
+        f"run = aura_lab.run(users=2, turns=(2, 3), think_time='0', codecs='deflate,identity',\n"
+        f"                   trace_dir={str(tmp_path / 'traces')!r}, quiet=True)\n"
+        "print('RESULT', run.status, run.summary['codecs']['deflate']['sent'])\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=110, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(results) == 1 and results[0].split()[1] == "complete" and int(results[0].split()[2]) >= 4
