@@ -96,6 +96,14 @@ def message_rows(df: pd.DataFrame) -> pd.DataFrame:
     return rows.drop_duplicates(subset=keys)
 
 
+def banded_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """``message_rows`` with a ``band`` column: the turn band each message fell in."""
+    rows = message_rows(df)
+    if not len(rows):
+        return rows.assign(band=pd.Series(dtype=str))
+    return rows.assign(band=[turn_band(int(t), int(n)) for t, n in zip(rows["turn"], conversation_lengths(rows))])
+
+
 class FittedLengthModel:
     """A length model (``target_range``) drawing lengths from fitted distributions.
 
@@ -136,10 +144,7 @@ def fit_lengths(df: pd.DataFrame, min_samples: int = 30,
                 fallback: LengthModel = PEER_LENGTHS) -> FittedLengthModel:
     """Fit ``length_chars`` per role and turn band, plus one role-wide fit per role.
     Groups with fewer than ``min_samples`` messages get no fit of their own."""
-    rows = message_rows(df)
-    rows = rows.assign(
-        band=[turn_band(int(t), int(n)) for t, n in zip(rows["turn"], conversation_lengths(rows))]
-    ) if len(rows) else rows.assign(band=pd.Series(dtype=str))
+    rows = banded_rows(df)
     records, chosen = [], {}
     roles = [r for r in ROLES if r in set(rows["role"].astype(str))] if len(rows) else []
     for role in roles:
@@ -161,3 +166,21 @@ def fit_lengths(df: pd.DataFrame, min_samples: int = 30,
                 })
     columns = ["role", "band", "n", "distribution", "params", "aic", "ks_stat", "ks_pvalue", "chosen"]
     return FittedLengthModel(pd.DataFrame(records, columns=columns), chosen, fallback, min_samples)
+
+
+def generated_frame(messages) -> pd.DataFrame:
+    """user_id, turn, role and length_chars of generated messages
+    (``aura_lab.generators.generate``): the columns ``fit_lengths`` reads."""
+    return pd.DataFrame([(m.user_id, m.turn, m.role, len(m.text)) for m in messages],
+                        columns=["user_id", "turn", "role", "length_chars"])
+
+
+def compare_fits(first: FittedLengthModel, second: FittedLengthModel,
+                 labels: tuple[str, str] = ("trace", "generated")) -> pd.DataFrame:
+    """The chosen fit of each (role, band) of two models side by side: n, distribution,
+    parameters and KS statistic of each; NaN where a model has no fit of its own."""
+    def chosen(model: FittedLengthModel, label: str) -> pd.DataFrame:
+        table = model.fits[model.fits["chosen"]].set_index(["role", "band"])
+        return table[["n", "distribution", "params", "ks_stat"]].add_prefix(f"{label}_")
+
+    return chosen(first, labels[0]).join(chosen(second, labels[1]), how="outer")
