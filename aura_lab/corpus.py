@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, read_input_file
 
 TEXT_KEYS = ("message", "text", "content")
 CATEGORIES = ("ai", "human")
@@ -91,12 +91,7 @@ class Corpus:
 
 def load_corpus(path: str | Path) -> Corpus:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("corpus file not found", where=str(path), fix="check the path or omit --corpus") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a corpus file", where=str(path)) from None
+    raw = read_input_file(path, "corpus", fix="check the path or omit --corpus")
     messages = []
     for lineno, line_bytes in enumerate(raw.splitlines(), 1):
         where = f"{path}:{lineno}"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, read_input_file
 from .templates import TemplateLibrary, aura_library
 
 
@@ -36,12 +36,7 @@ class Metadata:
 def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> Metadata:
     path = Path(path)
     library = library if library is not None else aura_library()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("metadata file not found", where=str(path), fix="check the path or omit --metadata") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a metadata file", where=str(path)) from None
+    raw = read_input_file(path, "metadata", fix="check the path or omit --metadata")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from .errors import InputError
+from .errors import InputError, read_input_file
 
 _SLOT_RE = re.compile(r"\{(\d+)\}")
 
@@ -167,10 +167,9 @@ def aura_library() -> PatternLibrary:
 def load_template_file(path: str | os.PathLike) -> PatternLibrary:
     """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON."""
     path = Path(path)
+    raw = read_input_file(path, "template")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", where=str(path), fix="check the path") from None
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", 1)
         raise InputError(f"invalid JSON: {exc}", where=f"{path}:{line}") from None
