@@ -15,8 +15,15 @@ from .errors import AuraLabError
 _COMMANDS = ["runner_cli", "generators", "server", "report", "compare"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad option reported on one line (not usage plus error)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aura-lab",
         description="Realistic AI-chat WebSocket traffic, embedded compression servers, analysis.",
     )

@@ -299,14 +299,20 @@ def format_table(messages: list[GeneratedMessage], width: int = 70) -> str:
     return "\n".join(rows)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, default=20, help="messages to print (default 20)")
+def add_traffic_arguments(parser: argparse.ArgumentParser,
+                          templates_help: str = "template JSON file instead of AURA's library") -> None:
+    """The options that shape generated traffic, shared by ``generate`` and ``run``."""
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--corpus", help="corpus JSONL (default corpora/chat.jsonl; 'none' for no corpus)")
     parser.add_argument("--metadata", help="template metadata JSON (default corpora/metadata.json; 'none')")
-    parser.add_argument("--templates", help="template JSON file instead of AURA's library")
-    parser.add_argument("--corpus-weight", type=float, default=0.3)
-    parser.add_argument("--ai-ratio", type=float, default=0.5)
+    parser.add_argument("--templates", help=templates_help)
+    parser.add_argument("--corpus-weight", type=float, default=0.3, help="share of corpus messages (default 0.3)")
+    parser.add_argument("--ai-ratio", type=float, default=0.5, help="share of AI users (default 0.5)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=20, help="messages to print (default 20)")
+    add_traffic_arguments(parser)
     parser.add_argument("--format", choices=("table", "jsonl"), default="table")
 
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .errors import InputError
+from .generators import add_traffic_arguments
 from .runner import DEFAULT_CODECS, RunConfig, parse_turns, run
 
 
@@ -18,12 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pause after each reply: 0, uniform:A,B or lognormal:MU,SIGMA (seconds; default uniform:0.1,2.0)")
     p.add_argument("--arrival-rate", type=float, metavar="R",
                    help="open loop: R messages per second per user on a schedule; latency counts from the schedule")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--corpus", help="corpus JSONL (default corpora/chat.jsonl; 'none' for no corpus)")
-    p.add_argument("--metadata", help="template metadata JSON (default corpora/metadata.json; 'none')")
-    p.add_argument("--templates", help="template JSON file (default: learnt from the server, else AURA's library)")
-    p.add_argument("--corpus-weight", type=float, default=0.3)
-    p.add_argument("--ai-ratio", type=float, default=0.5)
+    add_traffic_arguments(p, templates_help="template JSON file (default: learnt from the server, "
+                                            "else AURA's installed library)")
     p.add_argument("--warmup-messages", type=int, default=0, metavar="N", help="0 = no warmup")
     p.add_argument("--no-auto-adjust", dest="auto_adjust", action="store_false",
                    help="report warmup findings but do not change the main phase")
