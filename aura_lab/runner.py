@@ -489,6 +489,8 @@ def _debug_printer(config: RunConfig, say):
             tags.append("EXPANSION")
         if latency is not None and latency > 10:
             tags.append("HIGH_LAT")
+        if record["roundtrip_ok"] is False:
+            tags.append("LOSSY")
         if record["status"] != "ok":
             tags.append("ERROR")
         if not tags and rng.random() >= 0.05:
