@@ -47,7 +47,10 @@ class ThinkTime:
             return 0.0
         if self.kind == "uniform":
             return rng.uniform(self.a, self.b)
-        return min(rng.lognormvariate(self.a, self.b), 60.0)  # a lognormal tail is cut at 60 s
+        try:
+            return min(rng.lognormvariate(self.a, self.b), 60.0)  # a lognormal tail is cut at 60 s
+        except OverflowError:  # exp() of a huge draw (MU of 1000, say): beyond the cut too
+            return 60.0
 
     def __str__(self) -> str:
         return "0" if self.kind == "none" else f"{self.kind}:{self.a:g},{self.b:g}"
@@ -274,6 +277,7 @@ class Engine:
             "compress_us": _float_or_none(reply.get("compress_us")),
             "decompress_us": _float_or_none(reply.get("decompress_us")),
             "reconnects": link.stats.reconnects,
+            "failovers": link.stats.failovers,
         }
 
 

@@ -81,9 +81,17 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
         },
         "source_share": _source_share(frame),
         "templates": _template_figures(sized),
-        "reconnects": int(frame.groupby("user_id")["reconnects"].max().sum()) if len(frame) else 0,
+        "reconnects": _per_user_total(frame, "reconnects"),
+        "failovers": _per_user_total(frame, "failovers"),
         "servers": sorted(frame["server_url"].dropna().astype(str).unique().tolist()),
     }
+
+
+def _per_user_total(frame: pd.DataFrame, column: str) -> int:
+    """Records carry each user's running count: the total is the sum of the maxima."""
+    if not len(frame) or frame[column].isna().all():
+        return 0
+    return int(frame.groupby("user_id")[column].max().fillna(0).sum())
 
 
 def _length_buckets(sized: pd.DataFrame) -> list[dict]:
@@ -202,7 +210,7 @@ def format_summary(summary: dict, title: str = "") -> str:
         for role, s in shares.items()))
     users = first["per_user_messages"]
     lines.append(f"users: {users['users']}, messages per user min {users['min']} median {users['median']} max {users['max']}; "
-                 f"reconnects {first['reconnects']}")
+                 f"reconnects {first['reconnects']}, failovers {first['failovers']}")
     templates = first["templates"]
     if templates["count"]:
         lines.append(f"templates used: {templates['count']} ({names[0]})")

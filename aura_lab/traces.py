@@ -57,6 +57,7 @@ SCHEMA = pa.schema(
         ("compress_us", pa.float64()),
         ("decompress_us", pa.float64()),
         ("reconnects", pa.int32()),  # reconnects this user had made before this message
+        ("failovers", pa.int32()),  # moves of this user to the next server URL so far
     ]
 )
 COLUMNS = SCHEMA.names

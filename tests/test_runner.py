@@ -174,9 +174,12 @@ def test_failover_moves_users_off_a_dead_url(tmp_path):
         mine = df[df["user_id"] == user].sort_values("turn")
         assert list(mine["status"][:2]) == ["error", "error"] and (mine["status"][2:] == "ok").all()
         assert mine["reconnects"].iloc[-1] == 1
+        assert list(mine["failovers"]) == [0, 1] + [1] * (len(mine) - 2)  # the move, counted
+    assert (df[df["user_id"].isin([1, 3])]["failovers"] == 0).all()
     summary = run.summary["codecs"]["external"]
     assert summary["errors_by_kind"] == {"connect": 4}
     assert summary["reconnects"] == 2
+    assert summary["failovers"] == 2
     assert summary["servers"] == sorted([dead, server.url])
 
 
