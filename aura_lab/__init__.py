@@ -22,6 +22,8 @@ _EXPORTS = {
     "arun": "runner",
     "load_traces": "traces",
     "load_run": "runner",
+    "RunConfig": "run_config",
+    "Run": "runner",
 }
 
 

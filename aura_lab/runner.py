@@ -13,13 +13,10 @@ import dataclasses
 import json
 import os
 import platform
-import random
 import secrets
 import signal
-import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,131 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, paths
+from . import __version__
 from .engine import Engine, EngineSettings, Group, ThinkTime
 from .errors import InputError
-from .generators import GeneratorConfig, config_from_files, generate, user_profile
+from .generators import config_from_files, generate, user_profile
 from .selection import make_selector
 from .summary import format_summary, summarise
 from .templates import PatternLibrary, load_templates
 from .traces import TraceWriter, load_traces
-
-DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
-
-
-@dataclass
-class RunConfig:
-    """Every option of a run. Times in seconds, sizes in bytes."""
-
-    users: int = 10
-    ramp_up: float = 0.0
-    turns: tuple[int, int] = (5, 50)
-    messages_per_user: int | None = None
-    duration: float | None = None
-    think_time: str = "uniform:0.1,2.0"
-    arrival_rate: float | None = None  # messages per second per user (open loop)
-    seed: int = 42
-    corpus: str | None = None  # None: corpora/chat.jsonl; "none": no corpus
-    metadata: str | None = None  # None: corpora/metadata.json; "none": none
-    templates: str | None = None  # a template JSON file (else learnt from the server)
-    corpus_weight: float = 0.3
-    ai_ratio: float = 0.5
-    warmup_messages: int = 0
-    auto_adjust: bool = True
-    selection: str = "uniform"
-    explore: float = 0.3
-    codecs: tuple[str, ...] = DEFAULT_CODECS
-    urls: tuple[str, ...] | None = None
-    min_compression_size: int = 35
-    trace_dir: str = str(paths.DEFAULT_TRACE_DIR)
-    export: str | None = None
-    peer_traces: str | None = None
-    debug: bool = False
-    quiet: bool = False
-    workers: int = 1
-    scheduler: str | None = None
-    report: bool = False
-    timeout: float = 10.0  # per message
-    max_duration: float = 3600.0  # hard ceiling on the main phase
-    run_id: str | None = None
-    in_process_servers: bool = False  # tests: embedded servers on threads of this process
-    progress: bool = True
-
-    def __post_init__(self):
-        if isinstance(self.codecs, str):
-            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
-        if isinstance(self.urls, str):
-            self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
-        if isinstance(self.turns, str):
-            self.turns = parse_turns(self.turns)
-        self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)
-        self.urls = tuple(self.urls) if self.urls else None
-
-    def validate(self) -> "RunConfig":
-        def need(ok: bool, option: str, message: str):
-            if not ok:
-                raise InputError(message, where=option)
-
-        need(isinstance(self.users, int) and self.users >= 1, "--users", f"must be a whole number >= 1, got {self.users}")
-        need(self.ramp_up >= 0, "--ramp-up", f"must be >= 0 seconds, got {self.ramp_up}")
-        need(self.messages_per_user is None or self.messages_per_user >= 1, "--messages-per-user",
-             f"must be >= 1, got {self.messages_per_user}")
-        need(1 <= self.turns[0] <= self.turns[1], "--turns", f"must be MIN-MAX with 1 <= MIN <= MAX, got {self.turns}")
-        need(self.duration is None or self.duration > 0, "--duration", f"must be > 0 seconds, got {self.duration}")
-        need(self.arrival_rate is None or self.arrival_rate > 0, "--arrival-rate",
-             f"must be > 0 messages per second, got {self.arrival_rate}")
-        need(0 <= self.corpus_weight <= 1, "--corpus-weight", f"must be within 0..1, got {self.corpus_weight}")
-        need(0 <= self.ai_ratio <= 1, "--ai-ratio", f"must be within 0..1, got {self.ai_ratio}")
-        need(0 <= self.explore <= 1, "--explore", f"must be within 0..1, got {self.explore}")
-        need(self.warmup_messages >= 0, "--warmup-messages", f"must be >= 0, got {self.warmup_messages}")
-        need(self.min_compression_size >= 0, "--min-compression-size", f"must be >= 0, got {self.min_compression_size}")
-        need(self.timeout > 0, "--timeout", f"must be > 0 seconds, got {self.timeout}")
-        need(self.workers >= 1, "--workers", f"must be >= 1, got {self.workers}")
-        need(self.selection in ("uniform", "epsilon-greedy"), "--selection",
-             f"must be uniform or epsilon-greedy, got {self.selection!r}")
-        try:
-            ThinkTime.parse(self.think_time)
-        except ValueError as exc:
-            raise InputError(str(exc), where="--think-time") from None
-        # written after the run: a bad path must fail now, not after an hour of traffic
-        if self.export:
-            need(Path(self.export).parent.is_dir(), "--export", f"folder {Path(self.export).parent} does not exist")
-            need(not Path(self.export).is_dir(), "--export", f"{self.export} is a folder; give a file name")
-        if self.peer_traces:
-            need(not Path(self.peer_traces).is_file(), "--peer-traces", f"{self.peer_traces} is a file; give a folder")
-        if self.urls:
-            for url in self.urls:
-                check_url(url)
-        else:
-            need(bool(self.codecs), "--codec", "give at least one codec")
-            from .codecs import codec_names
-
-            for codec in self.codecs:
-                need(codec in codec_names(), "--codec",
-                     f"unknown codec {codec!r}; choose from {', '.join(codec_names())}")
-        return self
-
-
-def parse_turns(text: str) -> tuple[int, int]:
-    try:
-        low, _, high = str(text).partition("-")
-        return int(low), int(high or low)
-    except ValueError:
-        raise InputError(f"expected MIN-MAX such as 5-50, got {text!r}", where="--turns") from None
-
-
-def check_url(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise InputError(f"bad URL {url!r}: {exc}", where="--url") from None
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise InputError(f"bad URL {url!r}", where="--url", fix="use ws://HOST:PORT, e.g. ws://127.0.0.1:8765")
-    del port
-
+from .console import Printer, debug_printer, progress_bar
+from .run_config import RunConfig
 
 @dataclass
 class Run:
@@ -259,21 +141,10 @@ def _write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
-class _Printer:
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-
-    def __call__(self, text: str = "") -> None:
-        if not self.quiet:
-            from tqdm.auto import tqdm
-
-            tqdm.write(text)
-
-
 async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event | None = None, **options) -> Run:
     config = dataclasses.replace(config, **options) if config else RunConfig(**options)
     config.validate()
-    say = _Printer(config.quiet)
+    say = Printer(config.quiet)
     try:
         gen_config = config_from_files(config.corpus, config.metadata, None, seed=config.seed,
                                        ai_ratio=config.ai_ratio, corpus_weight=config.corpus_weight,
@@ -422,9 +293,9 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
                                                 stop_requested)
             return "interrupted" if interrupted else "complete"
         engine = Engine(settings, gen_config, groups, writer, selector, config.users,
-                        debug=_debug_printer(config, say) if config.debug else None)
+                        debug=debug_printer(config, say) if config.debug else None)
         engines.append(engine)
-        progress = _progress(config, planned, engine)
+        progress = progress_bar(config, planned, engine)
         flusher = asyncio.ensure_future(_flush_periodically(writer))
         deadline = min(config.duration or config.max_duration, config.max_duration)
         try:
@@ -453,56 +324,6 @@ async def _flush_periodically(writer: TraceWriter) -> None:
         await asyncio.sleep(0.25)
         if writer.due():
             await asyncio.to_thread(writer.flush)
-
-
-def _progress(config: RunConfig, planned: int, engine: Engine):
-    if config.quiet or not config.progress:
-        return None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=planned, unit="msg", desc=f"{engine.groups[0].label}", dynamic_ncols=True,
-               file=sys.stderr, mininterval=0.5)
-    last = [0.0]
-
-    def tick():
-        bar.update(1)
-        now = time.monotonic()
-        if now - last[0] >= 0.5:
-            last[0] = now
-            ratio = engine.tally.ratio()
-            bar.set_postfix(ratio=f"{ratio:.3f}" if ratio else "-", errors=engine.tally.errors, refresh=False)
-
-    engine.on_message = tick
-    return bar
-
-
-def _debug_printer(config: RunConfig, say):
-    """The peer's debug sample lines: tagged messages plus 5% at random (seeded)."""
-    rng = random.Random(f"aura-lab:{config.seed}:debug")
-
-    def show(message, record):
-        tags = []
-        ratio, latency = record["ratio"], record["latency_ms"]
-        if ratio is not None and ratio > 5:
-            tags.append("EXCELLENT")
-        if ratio is not None and ratio < 0.98:
-            tags.append("EXPANSION")
-        if latency is not None and latency > 10:
-            tags.append("HIGH_LAT")
-        if record["roundtrip_ok"] is False:
-            tags.append("LOSSY")
-        if record["status"] != "ok":
-            tags.append("ERROR")
-        if not tags and rng.random() >= 0.05:
-            return
-        text = message.text if len(message.text) <= 60 else message.text[:57] + "..."
-        ratio_text = f"{ratio:.2f}:1" if ratio is not None else "-"
-        latency_text = f"{latency:.2f}ms" if latency is not None else "-"
-        tag_text = f" [{', '.join(tags)}]" if tags else ""
-        say(f"[DEBUG User {message.user_id} Turn {message.turn}] {record['method'] or record['error_kind']} "
-            f"{ratio_text} {latency_text}{tag_text} | {json.dumps(text, ensure_ascii=False)}")
-
-    return show
 
 
 async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> None:

@@ -6,7 +6,8 @@ import sys
 
 from .errors import InputError
 from .generators import add_traffic_arguments
-from .runner import DEFAULT_CODECS, RunConfig, parse_turns, run
+from .run_config import DEFAULT_CODECS, RunConfig, parse_turns
+from .runner import run
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
