@@ -137,6 +137,8 @@ def judge_reply(url: str, sent: int, received: int, raw, text: str) -> Exchange:
         reply = json.loads(raw)
     except json.JSONDecodeError as exc:
         return Exchange(url, sent, received, "error", "bad_reply", f"reply is not JSON: {exc.msg}")
+    except (ValueError, RecursionError) as exc:  # a number too long for int(), absurd nesting
+        return Exchange(url, sent, received, "error", "bad_reply", f"unreadable JSON: {type(exc).__name__}")
     if not isinstance(reply, dict):
         return Exchange(url, sent, received, "error", "bad_reply", "reply is not a JSON object")
     if "original_message" in reply and reply["original_message"] != text:

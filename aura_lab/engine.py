@@ -267,8 +267,8 @@ class Engine:
             "latency_ms": latency,
             "status": result.status,
             "error_kind": result.error_kind,
-            "error": result.error if result.error is not None else _reply_error(reply),
-            "method": str(reply["method"]).upper() if reply.get("method") is not None else None,
+            "error": _writable(result.error if result.error is not None else _reply_error(reply)),
+            "method": _writable(str(reply["method"]).upper()) if reply.get("method") is not None else None,
             "server_template_id": _int_or_none(template_id),
             "original_size": _int_or_none(reply.get("original_size")),
             "compressed_size": _int_or_none(reply.get("compressed_size")),
@@ -286,6 +286,14 @@ def _reply_error(reply: dict) -> str | None:
     return str(error) if error else None
 
 
+def _writable(text: str | None) -> str | None:
+    """Text from a reply as the trace file can hold it: JSON's ``\\ud800`` escapes give
+    lone surrogates, which UTF-8 (and so Parquet) refuses; they are kept as escapes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _int_or_none(value) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -301,5 +309,5 @@ def _float_or_none(value) -> float | None:
         return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
         return None

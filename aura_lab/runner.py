@@ -243,8 +243,9 @@ def _learn_templates(config: RunConfig, groups: list[Group], manifest: dict,
                                      source=f"{groups[0].urls[0]}/templates")
             manifest["templates_from"] = library.source
             return library
-        except (KeyError, TypeError, ValueError):
-            manifest["notes"].append("the server's /templates answer was malformed; used the installed library")
+        except (KeyError, TypeError, ValueError, OverflowError, InputError) as exc:
+            manifest["notes"].append(f"the server's /templates answer was malformed ({exc}); "
+                                     "used the installed library")
     manifest["templates_from"] = "aura_compression.TemplateLibrary (installed)"
     return load_templates(None)
 

@@ -41,6 +41,8 @@ class PatternLibrary:
 
     def __init__(self, patterns: dict[int, str], source: str = "<patterns>"):
         self.source = source
+        for tid, pattern in patterns.items():
+            _check_slots(tid, pattern, source)
         self._patterns = dict(sorted(patterns.items()))
         self._regexes = {tid: _compile(p) for tid, p in self._patterns.items()}
         self._slot_counts = {tid: slot_count(p) for tid, p in self._patterns.items()}
@@ -95,6 +97,17 @@ class PatternLibrary:
 
     def __len__(self) -> int:
         return len(self._patterns)
+
+
+def _check_slots(template_id: int, pattern: str, source: str) -> None:
+    """format() fills slot {i} with the i-th value: slots must be {0}..{n-1}, no gaps."""
+    try:
+        numbers = {int(m) for m in _SLOT_RE.findall(pattern)}
+    except ValueError:  # a slot number too long for int()
+        numbers = None
+    if numbers is None or numbers != set(range(len(numbers))):
+        raise InputError(f"template {template_id}: slots must be numbered {{0}}, {{1}}, ... without gaps, "
+                         f"got {pattern[:80]!r}", where=source)
 
 
 def _pieces(pattern: str) -> list[tuple[str, int | None]]:
@@ -184,7 +197,7 @@ def load_template_file(path: str | os.PathLike) -> PatternLibrary:
     for key, pattern in items:
         try:
             tid = int(key)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an id of 1e400 (inf)
             raise InputError(f"template id {key!r} is not an integer", where=str(path)) from None
         if not isinstance(pattern, str) or not pattern:
             raise InputError(f"template {tid}: pattern must be a non-empty string", where=str(path))

@@ -9,11 +9,14 @@ with its own loop (``with PeerServer() as server:``), which is what a blocking
 - ``PeerServer``: only the peer's reply fields, sizes from real zlib compression.
 - ``SlowServer(delay_ms)``: a PeerServer that sleeps before every reply.
 - ``GarbageServer(...)``: misbehaves on a schedule (every Nth message or connection).
+- ``ChaosServer(seed, weights)``: misbehaviours mixed at random, one draw per message.
+- ``ScriptedServer(frames)``: answers from a fixed list of frames, cyclically.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import zlib
 
@@ -214,3 +217,97 @@ class GarbageServer(BaseServer):
         elif name == "wrong_echo":
             reply = peer_reply(text + " (someone else's message)", number)
         return reply
+
+
+# Expected trace error_kind for each misbehaviour of GarbageServer and ChaosServer.
+FAULT_KINDS = {"close_connection": "closed", "stall": "timeout", "non_json": "bad_reply",
+               "missing_fields": "bad_reply", "status_error": "server_error",
+               "wrong_echo": "mismatched_reply", "previous_reply": "mismatched_reply"}
+
+
+class LoggingGarbageServer(GarbageServer):
+    """A GarbageServer that logs ``(text received, misbehaviour or "ok")`` per message."""
+
+    def __init__(self, **schedule):
+        super().__init__(**schedule)
+        self.log: list[tuple[str, str]] = []
+
+    async def answer(self, connection, number, text):
+        before = dict(self.done)
+        reply = await super().answer(connection, number, text)
+        self.log.append((text, next((n for n in self.done if self.done[n] != before[n]), "ok")))
+        return reply
+
+    def expected_kinds(self) -> dict[str, int]:
+        """The trace error kinds this server's misbehaviours must have produced."""
+        kinds: dict[str, int] = {}
+        for _, name in self.log:
+            if name != "ok":
+                kinds[FAULT_KINDS[name]] = kinds.get(FAULT_KINDS[name], 0) + 1
+        return kinds
+
+
+class ChaosServer(LoggingGarbageServer):
+    """Mixes misbehaviours at random (seeded), one draw per message received.
+
+    ``weights`` maps a misbehaviour (a ``FAULT_KINDS`` key) or ``"ok"`` to its weight.
+    ``previous_reply`` answers with this connection's previous good reply (a reply for a
+    different message, as from a server that fell out of step); with none yet, or when
+    the previous message had the same text, it echoes a different message instead.
+    ``done`` counts what was done, ``done["ok"]`` the good replies.
+    """
+
+    def __init__(self, seed: int, weights: dict[str, float]):
+        super().__init__()
+        unknown = set(weights) - set(FAULT_KINDS) - {"ok"}
+        if unknown:
+            raise ValueError(f"unknown misbehaviours {sorted(unknown)}")
+        self.rng = random.Random(seed)
+        self.names = list(weights)
+        self.weights = [weights[n] for n in self.names]
+        self.done = {name: 0 for name in [*FAULT_KINDS, "ok"]}
+        self._previous: dict[int, tuple[str, str]] = {}  # connection -> (text, reply frame)
+
+    async def answer(self, connection, number, text):
+        name = self.rng.choices(self.names, self.weights)[0]
+        self.done[name] += 1
+        self.log.append((text, name))
+        if name == "close_connection":
+            return self.CLOSE
+        if name == "stall":
+            return self.STALL
+        if name == "non_json":
+            return "<html>502 Bad Gateway</html>"
+        if name == "previous_reply":
+            previous = self._previous.get(connection)
+            if previous is not None and previous[0] != text:
+                return previous[1]
+            return json.dumps(self._garbage("wrong_echo", text, number))
+        if name != "ok":
+            return json.dumps(self._garbage(name, text, number))
+        reply = json.dumps(peer_reply(text, number))
+        self._previous[connection] = (text, reply)
+        return reply
+
+
+class ScriptedServer(BaseServer):
+    """Answers from a fixed list of reply frames, cyclically (the Nth message gets
+    ``frames[(N - 1) % len(frames)]``). A frame is bytes (sent as a binary frame), text
+    (sent as is), or a dict sent as JSON in which the value ``ECHO`` is replaced by the
+    message received. ``log`` keeps ``(text received, frame sent)`` for every message."""
+
+    ECHO = "\x00<echo>\x00"
+
+    def __init__(self, frames: list):
+        super().__init__()
+        if not frames:
+            raise ValueError("ScriptedServer needs at least one frame")
+        self.frames = list(frames)
+        self.log: list[tuple[str, str | bytes]] = []
+
+    async def answer(self, connection, number, text):
+        frame = self.frames[(number - 1) % len(self.frames)]
+        if isinstance(frame, dict):
+            frame = json.dumps({k: (text if v == self.ECHO else v) for k, v in frame.items()})
+        self.log.append((text, frame))
+        return frame
