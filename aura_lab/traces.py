@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from .errors import InputError
@@ -146,17 +148,23 @@ def empty_frame() -> pd.DataFrame:
     return _to_frame(SCHEMA.empty_table())
 
 
+NULLABLE_INTS = ("server_template_id", "template_id", "original_size", "compressed_size")
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
 def _to_frame(table: pa.Table) -> pd.DataFrame:
-    df = table.to_pandas()
+    """Arrow to pandas with the dtypes that mean something: categoricals (dictionary
+    encoded in Arrow, which is much faster than pandas' astype), nullable integers and
+    booleans. The other int32 columns have no nulls and stay numpy int32."""
     for name in CATEGORICAL:
-        if name in df:
-            df[name] = df[name].astype("category")
-    for name in ("server_template_id", "template_id", "original_size", "compressed_size"):
-        if name in df:
-            df[name] = df[name].astype("Int64")
-    if "roundtrip_ok" in df:
-        df["roundtrip_ok"] = df["roundtrip_ok"].astype("boolean")
-    return df
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, pc.dictionary_encode(table.column(name)))
+    for name in NULLABLE_INTS:
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, table.column(name).cast(pa.int64()))
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 def part_files(run_folder: Path) -> list[Path]:
@@ -178,7 +186,8 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         parts = part_files(path)
         if not parts:
             return empty_frame()
-        return _to_frame(pa.concat_tables(pq.read_table(p, schema=SCHEMA) for p in parts))
+        # one multi-threaded read of every part (several times faster than a loop)
+        return _to_frame(pads.dataset([str(p) for p in parts], schema=SCHEMA, format="parquet").to_table())
     peer = sorted(path.glob("user_*_traces.jsonl"))
     if peer:
         return load_peer_traces(path)
