@@ -122,6 +122,35 @@ class TemplatePools:
         self.with_slots = {r: [t for t in ids if library.slot_count(t)] or ids for r, ids in self.by_role.items()}
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a well-spread 64-bit hash of a 64-bit integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+class SlotDraws:
+    """Per-template random streams inside one user's stream: the n-th draw for a template
+    depends only on (user key, template, n), so using a template elsewhere in the
+    conversation does not shift the slot values chosen for another. A counter per
+    template, not a ``random.Random`` per template: each of those holds ~3 KB of state,
+    and a user meets dozens of templates (thousands of users: hundreds of MB)."""
+
+    def __init__(self, key: int):
+        self.key = key
+        self.uses: dict[int, int] = {}
+
+    def below(self, template_id: int, n: int) -> int:
+        """An integer in [0, n) (the modulo bias is below 1e-15 for chat-sized n)."""
+        count = self.uses.get(template_id, 0)
+        self.uses[template_id] = count + 1
+        return _mix64(_mix64(self.key ^ template_id) + count) % n
+
+
 class Synthesiser:
     """Builds one user's messages. Holds that user's random streams."""
 
@@ -132,29 +161,21 @@ class Synthesiser:
         self.pools = pools
         self.library = pools.library
         self.rng = random.Random(f"aura-lab:{config.seed}:{user_id}")
-        self._slot_rngs: dict[int, random.Random] = {}
-
-    def _slot_rng(self, template_id: int) -> random.Random:
-        # per-template stream inside this user's stream: adding a template use elsewhere
-        # in the conversation does not shift the slot values chosen for another template
-        if template_id not in self._slot_rngs:
-            self._slot_rngs[template_id] = random.Random(
-                f"aura-lab:{self.config.seed}:{self.user_id}:t{template_id}")
-        return self._slot_rngs[template_id]
+        self.slot_draws = SlotDraws(random.Random(f"aura-lab:{config.seed}:{user_id}:slots").getrandbits(64))
 
     def _examples(self, template_id: int, slot: int) -> list[str]:
         meta = self.config.metadata
         return (meta.examples(template_id, slot) if meta else []) or BUILTIN_FILLERS
 
     def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
-        rng = self._slot_rng(template_id)
+        draw = self.slot_draws.below
         lists = [self._examples(template_id, i) for i in range(self.library.slot_count(template_id))]
         if len(lists) > 1 and len({len(values) for values in lists}) == 1:
             # metadata written as aligned rows ("capital", "France", "Paris"): keep a row together
-            row = rng.randrange(len(lists[0]))
+            row = draw(template_id, len(lists[0]))
             slots = tuple(values[row] for values in lists)
         else:
-            slots = tuple(rng.choice(values) for values in lists)
+            slots = tuple(values[draw(template_id, len(values))] for values in lists)
         return self.library.format(template_id, slots), slots
 
     def message(self, turn: int, n_turns: int, role: str) -> GeneratedMessage:
@@ -188,12 +209,10 @@ class Synthesiser:
         if not slots or len(text) >= need:
             return part
         last = len(slots) - 1
-        rng = self._slot_rng(tid)
         extra = [v for v in self._examples(tid, last) if v != slots[last]]
-        rng.shuffle(extra)
         values = [slots[last]]
-        for value in extra[:8]:
-            values.append(value)
+        for _ in range(min(8, len(extra))):
+            values.append(extra.pop(self.slot_draws.below(tid, len(extra))))
             listed = ", ".join(values[:-1]) + " and " + values[-1]
             slots = (*slots[:last], listed)
             text = self.library.format(tid, slots)

@@ -297,7 +297,7 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
                         debug=debug_printer(config, say) if config.debug else None)
         engines.append(engine)
         progress = progress_bar(config, planned, engine)
-        flusher = asyncio.ensure_future(_flush_periodically(writer))
+        flusher = asyncio.ensure_future(writer.flush_periodically())
         deadline = min(config.duration or config.max_duration, config.max_duration)
         try:
             await engine.run_users(users, deadline_s=deadline)
@@ -318,13 +318,6 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
             loop.remove_signal_handler(sig)
         if watcher is not None:
             watcher.cancel()
-
-
-async def _flush_periodically(writer: TraceWriter) -> None:
-    while True:
-        await asyncio.sleep(0.25)
-        if writer.due():
-            await asyncio.to_thread(writer.flush)
 
 
 async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> None:

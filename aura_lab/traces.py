@@ -123,6 +123,16 @@ class TraceWriter:
         tmp.replace(final)  # a part file is there whole or not at all
         self.written += len(rows)
 
+    async def flush_periodically(self, every: float = 0.25) -> None:
+        """For an event loop: write due parts on a worker thread, so the Parquet
+        encoding does not stall the loop (cancel the task to stop it)."""
+        import asyncio
+
+        while True:
+            await asyncio.sleep(every)
+            if self.due():
+                await asyncio.to_thread(self.flush)
+
     def close(self) -> None:
         self.flush()
 

@@ -55,13 +55,7 @@ async def aura_lab_runner(url: str, gen_config, users: int) -> tuple[float, floa
         ticks = [0]
         engine.on_message = lambda: ticks.__setitem__(0, ticks[0] + 1)  # as cheap as a progress hook
 
-        async def flush():
-            while True:
-                await asyncio.sleep(0.25)
-                if writer.due():
-                    await asyncio.to_thread(writer.flush)
-
-        flusher = asyncio.ensure_future(flush())
+        flusher = asyncio.ensure_future(writer.flush_periodically())  # as the runner does
         cpu, wall = time.process_time(), time.perf_counter()
         await engine.run_users(list(range(users)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

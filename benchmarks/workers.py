@@ -1,7 +1,7 @@
-"""Distributed: ``--workers 2`` against ``--workers 1`` when the client is the bottleneck
+"""Workers (named so as not to shadow the distributed package): ``--workers 2`` against ``--workers 1`` when the client is the bottleneck
 (think time 0, many users, the identity server). Target: at least 1.6 times the rate.
 
-    python benchmarks/distributed.py [--users 200] [--messages-per-user 50]
+    python benchmarks/workers.py [--users 200] [--messages-per-user 50]
 
 Both runs use the same seed and server; rates are messages per second of the main
 phase (first send to last reply), from each run's summary.
