@@ -196,8 +196,11 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         parts = part_files(path)
         if not parts:
             return empty_frame()
-        # one multi-threaded read of every part (several times faster than a loop)
-        return _to_frame(pads.dataset([str(p) for p in parts], schema=SCHEMA, format="parquet").to_table())
+        # one multi-threaded read of every part (several times faster than a loop); with
+        # schema= only when some part predates a column (that read is twice as slow)
+        current = all(pq.read_schema(p).equals(SCHEMA) for p in parts)
+        dataset = pads.dataset([str(p) for p in parts], format="parquet", schema=None if current else SCHEMA)
+        return _to_frame(dataset.to_table())
     peer = sorted(path.glob("user_*_traces.jsonl"))
     if peer:
         return load_peer_traces(path)

@@ -180,3 +180,22 @@ def test_records_to_table_fills_missing_columns():
     table = records_to_table([{"run_id": "r", "codec": "aura", "scheduled_at": T0}])
     assert table.num_rows == 1 and table.column_names == COLUMNS
     assert table.column("method").null_count == 1
+
+
+def test_parts_written_before_a_column_existed_still_load(tmp_path):
+    """A run folder whose older parts lack a later column: nothing is dropped."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aura_lab.traces import SCHEMA
+
+    folder = tmp_path / "run" / "traces"
+    folder.mkdir(parents=True)
+    older = {"run_id": pa.array(["r"]), "user_id": pa.array([7], pa.int32()), "turn": pa.array([0], pa.int32())}
+    pq.write_table(pa.table(older), folder / "part-0000-000000.parquet")  # no failovers column
+    with TraceWriter(folder, shard=1) as writer:
+        writer.write({"run_id": "r", "user_id": 8, "turn": 1, "failovers": 2})
+    df = load_traces(tmp_path / "run")
+    assert sorted(df["user_id"].tolist()) == [7, 8]
+    assert df.set_index("user_id")["failovers"].to_dict()[8] == 2
+    assert list(df.columns) == SCHEMA.names
