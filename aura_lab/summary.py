@@ -15,8 +15,28 @@ from .stats import PERCENTILE_METHOD, percentiles, safe_ratio
 
 LENGTH_BUCKETS = [(0, 50, "<50"), (50, 100, "50-100"), (100, 200, "100-200"), (200, 500, "200-500"),
                   (500, math.inf, "500+")]
+# The peer's churn rule: a template used more than CHURN_MIN_USES times whose slot
+# fillings repeat (diversity below CHURN_MIN_DIVERSITY) is flagged
 CHURN_MIN_USES = 3
 CHURN_MIN_DIVERSITY = 0.6
+
+
+def first_filling(slot_values) -> tuple[str, ...]:
+    """The slot values of a message's first template, as a hashable tuple (empty for a
+    corpus message or a template without slots)."""
+    if slot_values is None or len(slot_values) == 0 or slot_values[0] is None:
+        return ()
+    return tuple(str(v) for v in slot_values[0])
+
+
+def slot_diversity(fillings, uses: int) -> float | None:
+    """Distinct fillings / uses; None for a template without slots (nothing to vary)."""
+    distinct = {f for f in fillings if f}
+    return len(distinct) / uses if distinct and uses else None
+
+
+def is_churn(uses: int, diversity: float | None) -> bool:
+    return diversity is not None and uses > CHURN_MIN_USES and diversity < CHURN_MIN_DIVERSITY
 
 
 def _bytes_ratio(frame: pd.DataFrame) -> float | None:
@@ -134,9 +154,8 @@ def _template_figures(sized: pd.DataFrame, top: int = 5) -> dict:
         return {"count": 0, "top": [], "bottom": [], "low_diversity": []}
     rows = []
     for tid, part in used.groupby("template_id", observed=True):
-        values = [tuple(v) for slots in part["slot_values"] for v in slots[:1]]
         uses = len(part)
-        diversity = len(set(values)) / uses if uses else None
+        diversity = slot_diversity(map(first_filling, part["slot_values"]), uses)
         rows.append({"template_id": int(tid), "uses": uses, "overall_ratio": _bytes_ratio(part),
                      "mean_ratio": float(part["ratio"].mean()), "slot_diversity": diversity})
     rows.sort(key=lambda r: (-(r["overall_ratio"] or 0), r["template_id"]))
@@ -145,8 +164,7 @@ def _template_figures(sized: pd.DataFrame, top: int = 5) -> dict:
         "count": len(rows),
         "top": ranked[:top],
         "bottom": ranked[::-1][:top],
-        "low_diversity": [r for r in rows
-                          if r["uses"] > CHURN_MIN_USES and (r["slot_diversity"] or 0) < CHURN_MIN_DIVERSITY],
+        "low_diversity": [r for r in rows if is_churn(r["uses"], r["slot_diversity"])],
     }
 
 

@@ -100,3 +100,32 @@ def test_summary_of_several_runs_together(garbage_run):
     summary = summarise(both)
     assert list(summary["codecs"]) == ["external", "deflate", "identity"]
     _check_counts(summary, both)
+
+
+def _templated(template_id: int, fillings: list[list[list[str]]]) -> pd.DataFrame:
+    from aura_lab.traces import _to_frame, records_to_table
+
+    return _to_frame(records_to_table([
+        {"run_id": "r", "phase": "main", "codec": "deflate", "user_id": i, "turn": 0, "role": "ai",
+         "source": "template", "template_id": template_id, "template_ids": [template_id], "slot_values": slots,
+         "text": "x" * 40, "length_chars": 40, "length_bytes": 40, "sent_at": 1, "received_at": 2,
+         "latency_ms": 1.0, "status": "ok", "method": "DEFLATE", "original_size": 40, "compressed_size": 30,
+         "ratio": 40 / 30} for i, slots in enumerate(fillings)]))
+
+
+def test_churn_flags_repeated_fillings_but_not_templates_without_slots():
+    """The peer's churn rule: uses > 3 and diversity < 0.6. A template without slots
+    ("No", "I don't know") has nothing to vary and is never flagged."""
+    repeated = _templated(22, [[["do that"]]] * 4 + [[["open files"]]])  # 2 fillings / 5 uses = 0.4
+    varied = _templated(23, [[[f"task {i}"]] for i in range(5)])  # 5 / 5 = 1.0
+    no_slots = _templated(1, [[[]]] * 6)
+    df = pd.concat([repeated, varied, no_slots], ignore_index=True)
+    figures = summarise(df)["codecs"]["deflate"]["templates"]
+    diversity = {t["template_id"]: t["slot_diversity"] for t in figures["top"] + figures["bottom"]}
+    assert diversity[22] == pytest.approx(0.4) and diversity[23] == pytest.approx(1.0) and diversity[1] is None
+    assert [t["template_id"] for t in figures["low_diversity"]] == [22]
+    from aura_lab.analysis import template_table
+
+    table = template_table(df, n_boot=50).set_index("template_id")
+    assert table.loc[22, "low_diversity"] and not table.loc[23, "low_diversity"] and not table.loc[1, "low_diversity"]
+    assert table.loc[22, "slot_diversity"] == pytest.approx(0.4)

@@ -12,11 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..stats import bootstrap_ci
+from ..summary import first_filling, is_churn, slot_diversity
 
-# The peer's churn rule: a template used more than CHURN_MIN_USES times whose slot
-# fillings repeat (diversity below CHURN_MAX_DIVERSITY) is flagged
-CHURN_MIN_USES = 3
-CHURN_MAX_DIVERSITY = 0.6
 TOP_SLOT_VALUES = 3
 
 COLUMNS = [
@@ -29,13 +26,6 @@ COLUMNS = [
 def _ok_templated(df: pd.DataFrame) -> pd.DataFrame:
     ok = df["status"].astype("string").eq("ok").fillna(False)
     return df[ok & df["template_id"].notna()]
-
-
-def _filling(slot_values) -> tuple[str, ...]:
-    """The slot values of the first template of a message, as a hashable tuple."""
-    if slot_values is None or len(slot_values) == 0 or slot_values[0] is None:
-        return ()
-    return tuple(str(v) for v in slot_values[0])
 
 
 def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -51,17 +41,17 @@ def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
         median, median_low, median_high = bootstrap_ci(ratios, np.median, n_boot=n_boot, seed=seed)
         methods = group["method"].astype("string").str.upper().fillna("UNKNOWN")
         mix = {m: float(s) for m, s in methods.value_counts(normalize=True).sort_index().items()}
-        fillings = Counter(_filling(v) for v in group["slot_values"])
+        fillings = Counter(first_filling(v) for v in group["slot_values"])
         fillings.pop((), None)  # a template without slots has no diversity to judge
         uses = len(group)
-        diversity = len(fillings) / uses if fillings else None
+        diversity = slot_diversity(fillings, uses)
         records.append({
             "codec": str(codec), "template_id": int(template_id), "uses": uses,
             "mean_ratio": mean, "mean_ratio_low": mean_low, "mean_ratio_high": mean_high,
             "median_ratio": median, "median_ratio_low": median_low, "median_ratio_high": median_high,
             "method_mix": mix, "top_method": max(mix, key=mix.get) if mix else None,
             "unique_fillings": len(fillings), "slot_diversity": diversity,
-            "low_diversity": diversity is not None and uses > CHURN_MIN_USES and diversity < CHURN_MAX_DIVERSITY,
+            "low_diversity": is_churn(uses, diversity),
             "top_slot_values": [" | ".join(f) for f, _ in fillings.most_common(TOP_SLOT_VALUES)],
         })
     return pd.DataFrame(records, columns=COLUMNS)
