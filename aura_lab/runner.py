@@ -15,6 +15,7 @@ import os
 import platform
 import secrets
 import signal
+import socket
 import tempfile
 import threading
 import urllib.request
@@ -145,6 +146,12 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
     config = dataclasses.replace(config, **options) if config else RunConfig(**options)
     config.validate()
     say = Printer(config.quiet)
+    unreachable = _unreachable(config.urls or ())
+    if config.urls and len(unreachable) == len(config.urls):
+        raise InputError(f"nothing is listening at {', '.join(unreachable)}", where="--url",
+                         fix="start the server, check the address, or leave out --url for embedded servers")
+    for url in unreachable:
+        say(f"warning: nothing is listening at {url}; its users will fail over to the next URL")
     try:
         gen_config = config_from_files(config.corpus, config.metadata, None, seed=config.seed,
                                        ai_ratio=config.ai_ratio, corpus_weight=config.corpus_weight,
@@ -210,6 +217,21 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
         html = render_report(folder)
         say(f"report: {html}")
     return result
+
+
+def _unreachable(urls, timeout: float = 2.0) -> list[str]:
+    """The URLs whose host and port refuse a TCP connection (checked before a run starts)."""
+    from urllib.parse import urlsplit
+
+    dead = []
+    for url in urls:
+        parts = urlsplit(url)
+        try:
+            socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "wss" else 80)),
+                                     timeout=timeout).close()
+        except OSError:
+            dead.append(url)
+    return dead
 
 
 def _start_servers(config: RunConfig, stack: contextlib.ExitStack, manifest: dict) -> list[Group]:

@@ -46,6 +46,7 @@ BAD_OPTIONS = [
     (["--templates", "/nonexistent.json"], "/nonexistent.json"),
     (["--export", "/nonexistent/run.json"], "--export"),
     (["--corpus-weight", "1.5"], "--corpus-weight"),
+    (["--url", "ws://127.0.0.1:9"], "nothing is listening at ws://127.0.0.1:9"),  # discard port: closed here
 ]
 
 
