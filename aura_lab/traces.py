@@ -66,11 +66,6 @@ COLUMNS = SCHEMA.names
 CATEGORICAL = ["run_id", "phase", "codec", "server_url", "role", "source", "status", "error_kind", "method"]
 
 
-def now_ns() -> int:
-    """Wall clock in UTC nanoseconds (for trace timestamps)."""
-    return time.time_ns()
-
-
 class TraceWriter:
     """Append trace records (dicts keyed by ``COLUMNS``) to part files in ``folder``."""
 
@@ -85,12 +80,18 @@ class TraceWriter:
         self._lock = threading.Lock()  # write() in the event loop, flush() may run in a thread
         self._seq = 0
         self._last_flush = time.monotonic()
+        self._background = False  # a flush_periodically task is writing the parts
         self.written = 0
 
     def write(self, record: dict) -> None:
         with self._lock:
             self._rows.append(record)
-        if self.due():
+        if self._background:
+            # the flusher writes parts on a thread; flushing here would stall the event
+            # loop. Only a buffer far past its size (a starved flusher) is written inline.
+            if len(self._rows) >= 4 * self.flush_rows:
+                self.flush()
+        elif self.due():
             self.flush()
 
     def due(self) -> bool:
@@ -99,10 +100,6 @@ class TraceWriter:
             len(self._rows) >= self.flush_rows
             or time.monotonic() - self._last_flush >= self.flush_seconds
         )
-
-    @property
-    def buffered(self) -> int:
-        return len(self._rows)
 
     def write_many(self, records: Iterable[dict]) -> None:
         for record in records:
@@ -121,17 +118,22 @@ class TraceWriter:
         tmp = final.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(final)  # a part file is there whole or not at all
-        self.written += len(rows)
+        with self._lock:
+            self.written += len(rows)
 
     async def flush_periodically(self, every: float = 0.25) -> None:
         """For an event loop: write due parts on a worker thread, so the Parquet
         encoding does not stall the loop (cancel the task to stop it)."""
         import asyncio
 
-        while True:
-            await asyncio.sleep(every)
-            if self.due():
-                await asyncio.to_thread(self.flush)
+        self._background = True
+        try:
+            while True:
+                await asyncio.sleep(every)
+                if self.due():
+                    await asyncio.to_thread(self.flush)
+        finally:
+            self._background = False
 
     def close(self) -> None:
         self.flush()

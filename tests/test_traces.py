@@ -199,3 +199,28 @@ def test_parts_written_before_a_column_existed_still_load(tmp_path):
     assert sorted(df["user_id"].tolist()) == [7, 8]
     assert df.set_index("user_id")["failovers"].to_dict()[8] == 2
     assert list(df.columns) == SCHEMA.names
+
+
+def test_with_a_background_flusher_writes_never_flush_on_the_event_loop(tmp_path):
+    """Encoding a part takes tens of ms: with flush_periodically running, write() only
+    appends (up to 4x flush_rows), and the parts are written on a worker thread."""
+    import asyncio
+
+    async def main():
+        writer = TraceWriter(tmp_path / "traces", flush_rows=100, flush_seconds=0.0)
+        flusher = asyncio.ensure_future(writer.flush_periodically(every=0.05))
+        await asyncio.sleep(0)  # the flusher starts
+        for i in range(350):  # due at once (flush_seconds=0), and 3.5x flush_rows
+            writer.write({"run_id": "r", "user_id": i, "turn": 0})
+        inline = sorted((tmp_path / "traces").glob("part-*.parquet"))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if writer.written == 350:
+                break
+        flusher.cancel()
+        writer.close()
+        return inline, writer.written
+
+    inline, written = asyncio.run(main())
+    assert inline == []  # nothing was written synchronously inside write()
+    assert written == 350 and len(load_traces(tmp_path)) == 350
