@@ -8,38 +8,30 @@ run of the same seed: every user's messages depend on (seed, user_id) alone.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
-from .engine import Engine, EngineSettings, Group, ThinkTime
+from .engine import Engine, Group
 from .generators import config_from_files
 from .selection import make_selector
 from .templates import PatternLibrary
+from .run_config import RunConfig
 from .traces import TraceWriter
 
 
 @dataclass
 class ShardJob:
+    config: RunConfig  # as the main phase runs it (warmup adjustments applied)
     shard: int  # 1.. (shard 0 is the main process: warmup)
     n_shards: int
     run_id: str
-    users: int
     folder: str
     groups: list[tuple[str, list[str]]]
-    patterns: dict[int, str]
-    corpus: str | None
-    metadata: str | None
-    generator_options: dict
-    selection: str
-    explore: float
-    think_time: str
-    arrival_rate: float | None
-    ramp_up: float
-    timeout: float
-    deadline_s: float
+    patterns: dict[int, str]  # the template library learnt by the main process
     stop_event: str  # name of the Dask Event that stops every shard
 
 
@@ -49,17 +41,16 @@ def run_shard(job: ShardJob) -> dict:
 
 
 async def _run_shard(job: ShardJob) -> dict:
-    gen_config = config_from_files(job.corpus, job.metadata, None, **job.generator_options)
-    gen_config.library = PatternLibrary(job.patterns, source="run")
-    settings = EngineSettings(run_id=job.run_id, think_time=ThinkTime.parse(job.think_time),
-                              arrival_rate=job.arrival_rate, ramp_up=job.ramp_up, timeout=job.timeout)
+    config = job.config
+    gen_config = config_from_files(config.corpus, config.metadata, library=PatternLibrary(job.patterns, source="run"),
+                                   **config.generator_options())
     writer = TraceWriter(job.folder, shard=job.shard)
-    engine = Engine(settings, gen_config, [Group(label, urls) for label, urls in job.groups], writer,
-                    make_selector(job.selection, job.explore), job.users)
-    users = [u for u in range(job.users) if u % job.n_shards == job.shard - 1]
+    engine = Engine(config.engine_settings(job.run_id), gen_config, [Group(label, urls) for label, urls in job.groups],
+                    writer, make_selector(config.selection, config.explore), config.users)
+    users = [u for u in range(config.users) if u % job.n_shards == job.shard - 1]
     watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
     try:
-        await engine.run_users(users, deadline_s=job.deadline_s)
+        await engine.run_users(users, deadline_s=config.main_deadline)
     finally:
         watcher.cancel()
         writer.close()
@@ -109,17 +100,13 @@ async def run_distributed(config, gen_config, groups: list[Group], folder, manif
     stop_event = Event(stop_name, client=client)
     interrupted = False
     try:
-        deadline = min(config.duration or config.max_duration, config.max_duration)
-        jobs = [ShardJob(
-            shard=k + 1, n_shards=n_shards, run_id=run_id, users=config.users, folder=str(folder),
-            groups=[(g.label, g.urls) for g in groups],
-            patterns={t: gen_config.library.pattern(t) for t in gen_config.library.ids()},
-            corpus=config.corpus, metadata=config.metadata,
-            generator_options=dict(seed=config.seed, ai_ratio=config.ai_ratio, corpus_weight=gen_config.corpus_weight,
-                                   turns=config.turns, messages_per_user=config.messages_per_user),
-            selection=config.selection, explore=config.explore, think_time=config.think_time,
-            arrival_rate=config.arrival_rate, ramp_up=config.ramp_up, timeout=config.timeout,
-            deadline_s=deadline, stop_event=stop_name) for k in range(n_shards)]
+        warmup = manifest.get("warmup") or {}
+        main_config = dataclasses.replace(config, corpus_weight=gen_config.corpus_weight,
+                                          explore=warmup.get("explore_after", config.explore))
+        patterns = {t: gen_config.library.pattern(t) for t in gen_config.library.ids()}
+        jobs = [ShardJob(main_config, shard=k + 1, n_shards=n_shards, run_id=run_id, folder=str(folder),
+                         groups=[(g.label, g.urls) for g in groups], patterns=patterns, stop_event=stop_name)
+                for k in range(n_shards)]
         manifest["workers"] = {"shards": n_shards, "scheduler": config.scheduler or "LocalCluster"}
         futures = client.map(run_shard, jobs, pure=False)
         say(f"running {config.users} users on {n_shards} Dask workers")

@@ -289,12 +289,13 @@ def generate(config: GeneratorConfig, n: int, first_user: int = 0) -> list[Gener
 
 
 def config_from_files(corpus: str | None, metadata: str | None, templates: str | None = None,
-                      **options) -> GeneratorConfig:
+                      library: PatternLibrary | None = None, **options) -> GeneratorConfig:
     """A config whose corpus, metadata and library are read from files (defaults: the
-    project's own ``corpora/``; pass ``"none"`` to go without)."""
+    project's own ``corpora/``; pass ``"none"`` to go without). ``library`` (else
+    ``templates``, else AURA's) is the one the metadata is validated against."""
     from . import paths
 
-    library = load_templates(templates)
+    library = library if library is not None else load_templates(templates)
     corpus_obj = None
     if corpus != "none":
         corpus_path = corpus or paths.DEFAULT_CORPUS

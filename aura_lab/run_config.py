@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .engine import ThinkTime
+from .engine import EngineSettings, ThinkTime
 from .errors import InputError
 
 DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
@@ -58,6 +58,20 @@ class RunConfig:
             self.turns = parse_turns(self.turns)
         self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)
         self.urls = tuple(self.urls) if self.urls else None
+
+    @property
+    def main_deadline(self) -> float:
+        """Seconds after which the main phase stops sending: --duration, capped by max_duration."""
+        return min(self.duration or self.max_duration, self.max_duration)
+
+    def generator_options(self) -> dict:
+        """The ``GeneratorConfig`` options this run sets."""
+        return dict(seed=self.seed, ai_ratio=self.ai_ratio, corpus_weight=self.corpus_weight,
+                    turns=self.turns, messages_per_user=self.messages_per_user)
+
+    def engine_settings(self, run_id: str) -> EngineSettings:
+        return EngineSettings(run_id=run_id, think_time=ThinkTime.parse(self.think_time),
+                              arrival_rate=self.arrival_rate, ramp_up=self.ramp_up, timeout=self.timeout)
 
     def validate(self) -> "RunConfig":
         def need(ok: bool, option: str, message: str):

@@ -27,11 +27,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .engine import Engine, EngineSettings, Group, ThinkTime
+from .engine import Engine, Group
 from .errors import InputError
 from .generators import config_from_files, generate, user_profile
 from .selection import make_selector
 from .summary import format_summary, summarise
+from .metadata import load_metadata
 from .templates import PatternLibrary, load_templates
 from .traces import TraceWriter, load_traces
 from .console import Printer, debug_printer, progress_bar
@@ -153,12 +154,11 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
     for url in unreachable:
         say(f"warning: nothing is listening at {url}; its users will fail over to the next URL")
     try:
-        gen_config = config_from_files(config.corpus, config.metadata, None, seed=config.seed,
-                                       ai_ratio=config.ai_ratio, corpus_weight=config.corpus_weight,
-                                       turns=config.turns, messages_per_user=config.messages_per_user)
+        given_templates = load_templates(config.templates) if config.templates else None  # bad file: fail now
+        gen_config = config_from_files(config.corpus, config.metadata, library=given_templates,
+                                       **config.generator_options())
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    given_templates = load_templates(config.templates) if config.templates else None  # bad file: fail now
     run_id = config.run_id or f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     folder = Path(config.trace_dir) / run_id
     if (folder / "manifest.json").exists():
@@ -182,14 +182,20 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
         "notes": [],
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    for warning in manifest["files"]["metadata_warnings"]:
-        say(f"warning: {warning}")
     if config.selection == "epsilon-greedy":
         manifest["notes"].append("epsilon-greedy selection learns from replies: its template choices, "
                                  "and so the traffic, depend on the order replies arrive")
     with contextlib.ExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
-        gen_config.library = _learn_templates(config, groups, manifest, given_templates)
+        library = _learn_templates(config, groups, manifest, given_templates)
+        if library is not gen_config.library:
+            gen_config.library = library
+            if gen_config.metadata is not None:  # validate it against the library in use
+                gen_config.metadata = load_metadata(gen_config.metadata.path, library)
+                manifest["files"]["metadata"] = gen_config.metadata.summary()
+                manifest["files"]["metadata_warnings"] = gen_config.metadata.warnings
+        for warning in manifest["files"]["metadata_warnings"]:
+            say(f"warning: {warning}")
         _write_json(folder / "manifest.json", manifest)
         writer = TraceWriter(folder / "traces", shard=0)
         status = "complete"
@@ -274,8 +280,7 @@ def _learn_templates(config: RunConfig, groups: list[Group], manifest: dict,
 
 async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say, stop_flag) -> str:
     selector = make_selector(config.selection, config.explore)
-    settings = EngineSettings(run_id=run_id, think_time=ThinkTime.parse(config.think_time),
-                              arrival_rate=config.arrival_rate, ramp_up=config.ramp_up, timeout=config.timeout)
+    settings = config.engine_settings(run_id)
     loop = asyncio.get_running_loop()
     engines: list[Engine] = []
     stop_requested = asyncio.Event()
@@ -305,7 +310,7 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
             await _warmup(config, gen_config, engine, manifest, say)
             if engine.stop_reason == "interrupted":
                 return "interrupted"
-            if config.selection == "epsilon-greedy" and hasattr(selector, "explore"):
+            if config.selection == "epsilon-greedy":
                 selector.explore = manifest["warmup"]["explore_after"]
         users = list(range(config.users))
         planned = manifest["planned_messages"] = sum(user_profile(gen_config, u)[1] for u in users)
@@ -320,7 +325,7 @@ async def _run_phases(config, gen_config, groups, writer, manifest, run_id, say,
         engines.append(engine)
         progress = progress_bar(config, planned, engine)
         flusher = asyncio.ensure_future(writer.flush_periodically())
-        deadline = min(config.duration or config.max_duration, config.max_duration)
+        deadline = config.main_deadline
         try:
             await engine.run_users(users, deadline_s=deadline)
         finally:
@@ -357,21 +362,20 @@ async def _warmup(config, gen_config, engine: Engine, manifest: dict, say) -> No
     engine.writer.flush()
     traces = load_traces(engine.writer.folder.parent)
     primary = traces[traces["codec"].astype(str) == engine.groups[0].label]
-    report = analyse_warmup(primary)
+    report = analyse_warmup(primary, corpus_weight=config.corpus_weight, explore=config.explore,
+                            min_compression_size=config.min_compression_size)
     for warning in report.warnings:
         say(f"warmup warning: {warning}")
-    explore_after = min(config.explore, 0.2) if config.selection == "epsilon-greedy" else config.explore
-    record = {"report": report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report),
-              "corpus_weight_before": config.corpus_weight, "explore_before": config.explore,
-              "corpus_weight_after": config.corpus_weight, "explore_after": explore_after,
-              "adjusted": False, "reasons": []}
+    weight, explore, reasons = config.corpus_weight, config.explore, []
     if config.auto_adjust:
-        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, explore_after)
-        record.update(corpus_weight_after=weight, explore_after=explore, reasons=list(reasons),
-                      adjusted=(weight != config.corpus_weight or explore != explore_after))
+        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, config.explore)
         gen_config.corpus_weight = weight
         for reason in reasons:
             say(f"warmup adjustment: {reason}")
+    record = {"report": dataclasses.asdict(report),
+              "corpus_weight_before": config.corpus_weight, "explore_before": config.explore,
+              "corpus_weight_after": weight, "explore_after": explore, "reasons": list(reasons),
+              "adjusted": weight != config.corpus_weight or explore != config.explore}
     manifest["warmup"] = json.loads(json.dumps(record, default=str))  # as manifest.json will hold it
 
 

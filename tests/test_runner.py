@@ -320,3 +320,17 @@ def test_plain_script_without_main_guard_runs_child_servers(tmp_path):
     assert done.returncode == 0, done.stderr
     results = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
     assert len(results) == 1 and results[0].split()[1] == "complete" and int(results[0].split()[2]) >= 4
+
+
+def test_metadata_is_validated_against_the_template_library_in_use(tmp_path):
+    """--templates FILE with its own ids: metadata for those ids is used, not dropped as
+    unknown to AURA's library."""
+    templates = tmp_path / "templates.json"
+    templates.write_text(json.dumps({"9001": "Please review {0} before lunch."}))
+    metadata = tmp_path / "metadata.json"
+    metadata.write_text(json.dumps({"templates": {"9001": {"slot_examples": [["the quarterly report"]]}}}))
+    run = small_run(tmp_path, codecs="deflate", templates=str(templates), metadata=str(metadata),
+                    corpus="none", users=2, turns=(3, 3), run_id="own-templates")
+    assert run.manifest["files"]["metadata_warnings"] == []
+    texts = set(run.traces["text"])
+    assert texts and all("Please review the quarterly report before lunch." in t for t in texts)
