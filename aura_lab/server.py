@@ -43,16 +43,10 @@ from websockets.frames import Opcode
 
 from . import server_protocol as protocol
 from .codecs import Codec, codec_options, get_codec
-from .errors import AuraLabError, InputError
+from .errors import InputError
 
 DEFAULT_PORT = 8765
 TRANSPORT_SLACK = 64 * 1024  # bytes above 2 * max_size that websockets still accepts
-START_TIMEOUT = 60.0  # seconds for a child server to report its port
-STOP_TIMEOUT = 5.0  # seconds for a graceful stop before terminate, then kill
-
-
-class ServerStartError(AuraLabError):
-    """A server did not start; the message carries the child's error text."""
 
 
 class _OpcodeRecordingConnection(ServerConnection):
@@ -211,10 +205,10 @@ def serve_many(*args, **kwargs):
 
 
 def __getattr__(name: str):
-    if name == "ServerHandle":
-        from .server_process import ServerHandle
+    if name in ("ServerHandle", "ServerStartError"):
+        from . import server_process
 
-        return ServerHandle
+        return getattr(server_process, name)
     raise AttributeError(name)
 
 

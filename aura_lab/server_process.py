@@ -158,14 +158,15 @@ class _ChildServer:
         except json.JSONDecodeError:
             message = None
         if not message or "ready" not in message:
+            returncode = self._process.poll()
+            self._stderr.seek(0)  # read what the child said before stop() closes it
+            detail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
             self.stop()
             if message and "error" in message:
                 if message.get("input_error"):
                     raise InputError(message["error"])
                 raise ServerStartError(f"{self.config.codec} server failed to start: {message['error']}")
-            self._stderr.seek(0)
-            detail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
-            why = (f"exited with code {self._process.returncode}" if self._process.returncode is not None
+            why = (f"exited with code {returncode}" if returncode is not None
                    else f"did not report a port within {timeout:g} s")
             raise ServerStartError(f"{self.config.codec} server {why}" + (f": {' | '.join(detail)}" if detail else ""))
         return _handle(self.config, int(message["ready"]), self._process.pid, self.stop)
@@ -176,6 +177,7 @@ class _ChildServer:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
+            self._stderr.close()  # never started (or stopped already: closing twice is fine)
             return
         try:
             process.stdin.write(b"stop\n")

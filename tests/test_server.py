@@ -352,3 +352,16 @@ def test_cli_serve_replicas_answer_and_sigint_stops_cleanly():
     assert "stopped" in out
     time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_child_that_dies_before_reporting_gives_a_start_error_with_its_words(tmp_path):
+    """A child that cannot even make its working directory exits at once: the error
+    says so and carries the child's last words, and nothing is left running."""
+    from aura_lab.server import ServerStartError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ServerStartError, match=r"exited with code 1.*(NotADirectoryError|FileExistsError)"):
+        with serve("identity", workdir=str(blocker / "sub")):
+            pass
+    assert server_children() == []
