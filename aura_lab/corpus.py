@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, read_input_file
+from .errors import InputError
+from .inputs import parse_jsonl, read_input_file
 
 TEXT_KEYS = ("message", "text", "content")
 CATEGORIES = ("ai", "human")
@@ -92,23 +93,7 @@ class Corpus:
 def load_corpus(path: str | Path) -> Corpus:
     path = Path(path)
     raw = read_input_file(path, "corpus", fix="check the path or omit --corpus")
-    messages = []
-    for lineno, line_bytes in enumerate(raw.splitlines(), 1):
-        where = f"{path}:{lineno}"
-        try:
-            line = line_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not valid UTF-8 at byte {exc.start}", where=where,
-                             fix="save the file as UTF-8") from None
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as exc:  # ValueError: also a number over 4300 digits
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else (
-                "nested too deeply" if isinstance(exc, RecursionError) else str(exc))
-            raise InputError(f"invalid JSON: {msg}", where=where, fix="one JSON object per line") from None
-        messages.append(_message(obj, where, lineno))
+    messages = [_message(obj, f"{path}:{lineno}", lineno) for lineno, obj in parse_jsonl(raw, path)]
     return Corpus(str(path), messages, hashlib.sha256(raw).hexdigest())
 
 

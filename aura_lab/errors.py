@@ -18,18 +18,3 @@ class AuraLabError(Exception):
 class InputError(AuraLabError):
     """Bad input file or option value (CLI exit code 2)."""
 
-
-def read_input_file(path, kind: str, fix: str = "check the path") -> bytes:
-    """The bytes of an input file, or an ``InputError`` naming it (missing, a folder,
-    unreadable). ``kind`` says what the file is for: "corpus", "metadata", ..."""
-    from pathlib import Path
-
-    path = Path(path)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{kind} file not found", where=str(path), fix=fix) from None
-    except IsADirectoryError:
-        raise InputError(f"is a folder, not a {kind} file", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=str(path)) from None

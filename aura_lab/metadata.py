@@ -8,11 +8,11 @@ raises ``InputError``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError, read_input_file
+from .errors import InputError
+from .inputs import parse_json, read_input_file
 from .templates import TemplateLibrary, aura_library
 
 
@@ -37,14 +37,7 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
     path = Path(path)
     library = library if library is not None else aura_library()
     raw = read_input_file(path, "metadata", fix="check the path or omit --metadata")
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 at byte {exc.start}", where=str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from None
-    except (ValueError, RecursionError) as exc:  # over-long numbers, absurd nesting
-        raise InputError(f"unreadable JSON: {type(exc).__name__}", where=str(path)) from None
+    data = parse_json(raw, path)
     if not isinstance(data, dict) or not isinstance(data.get("templates"), dict):
         raise InputError("expected an object with a 'templates' object", where=str(path),
                          fix='see PEER.md: {"templates": {"<id>": {"slot_examples": [[...]]}}}')

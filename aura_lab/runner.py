@@ -32,6 +32,7 @@ from .errors import InputError
 from .generators import config_from_files, generate, user_profile
 from .selection import make_selector
 from .summary import format_summary, summarise
+from .inputs import read_json_file
 from .metadata import load_metadata
 from .templates import PatternLibrary, load_templates
 from .traces import TraceWriter, load_traces
@@ -70,16 +71,13 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     path = Path(path)
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no manifest.json: not a run folder", where=str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", where=f"{path / 'manifest.json'}:{exc.lineno}") from None
-    summary_file = path / "summary.json"
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() \
-        else summarise(load_traces(path))
-    return Run(path, manifest, summary)
+    if not (path / "manifest.json").is_file():
+        raise InputError("no manifest.json: not a run folder", where=str(path), fix="give a folder under data/traces/")
+    manifest = read_json_file(path / "manifest.json", "manifest")
+    if (path / "summary.json").is_file():
+        return Run(path, manifest, read_json_file(path / "summary.json", "summary"))
+    traces = load_traces(path)  # an interrupted run may have no summary yet
+    return Run(path, manifest, summarise(traces), traces)
 
 
 def run(config: RunConfig | None = None, **options) -> Run:

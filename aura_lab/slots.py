@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import InputError
+from .inputs import read_json_file
 from .templates import TemplateLibrary
 
 DEFAULT_DESCRIPTION = "Slot examples discovered by aura_lab.slots"
@@ -146,15 +147,6 @@ def _reshape(lists, slot_count: int) -> list[list[str]]:
     return (lists + [[] for _ in range(slot_count)])[:slot_count]
 
 
-def _read_json(path: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InputError("metadata file not found", where=path, fix="check the path") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"invalid JSON: {exc}", where=f"{path}:{getattr(exc, 'lineno', 1)}") from None
-
-
 def _main(argv: list[str] | None = None) -> int:
     from .corpus import load_corpus
     from .templates import load_templates
@@ -169,7 +161,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         library = load_templates(args.templates)
         texts = [m.text for m in load_corpus(args.corpus).messages]
-        existing = _read_json(args.metadata) if args.metadata else None
+        existing = read_json_file(args.metadata, "metadata") if args.metadata else None
         metadata = discover_slot_examples(texts, library, existing, args.max_values)
     except InputError as err:
         parser.exit(2, f"error: {err}\n")

@@ -7,7 +7,6 @@ is the alternative. Patterns use ``{0}``, ``{1}`` slots; a slot may repeat.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -16,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Protocol
 
-from .errors import InputError, read_input_file
+from .errors import InputError
+from .inputs import read_json_file
 
 _SLOT_RE = re.compile(r"\{(\d+)\}")
 
@@ -180,12 +180,7 @@ def aura_library() -> PatternLibrary:
 def load_template_file(path: str | os.PathLike) -> PatternLibrary:
     """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON."""
     path = Path(path)
-    raw = read_input_file(path, "template")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        line = getattr(exc, "lineno", 1)
-        raise InputError(f"invalid JSON: {exc}", where=f"{path}:{line}") from None
+    data = read_json_file(path, "template")
     if isinstance(data, dict) and "templates" in data and isinstance(data["templates"], (dict, list)):
         data = data["templates"]
     patterns: dict[int, str] = {}

@@ -7,7 +7,6 @@ bounded and a run killed hard loses at most the records of the part being filled
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from .errors import InputError
+from .inputs import parse_jsonl, read_input_file
 
 # One record per message and codec. Sizes in UTF-8 bytes, lengths in characters
 # (length_chars) and bytes (length_bytes), times in UTC nanoseconds, latency in ms,
@@ -230,19 +230,7 @@ def load_peer_traces(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     records = []
     for file in sorted(folder.glob("user_*_traces.jsonl")):
-        for lineno, raw in enumerate(file.read_bytes().splitlines(), 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not valid UTF-8 at byte {exc.start}", where=f"{file}:{lineno}") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", where=f"{file}:{lineno}") from None
-            except (ValueError, RecursionError) as exc:
-                raise InputError(f"unreadable JSON: {type(exc).__name__}", where=f"{file}:{lineno}") from None
+        for lineno, row in parse_jsonl(read_input_file(file, "peer trace"), file):
             if not isinstance(row, dict):
                 raise InputError("expected a JSON object", where=f"{file}:{lineno}")
             records.append(_peer_record(row, file, lineno))

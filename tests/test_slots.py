@@ -199,3 +199,19 @@ def test_zstd_training_shares_no_line_with_chat():
     assert len([line for line in training if line.strip()]) >= 200
     assert not chat & set(training)
     assert not {text_of(json.loads(line)) for line in chat} & {text_of(r) for r in read_jsonl(paths.DEFAULT_TRAINING)}
+
+
+def test_cli_with_a_folder_for_metadata_exits_2_naming_it(tmp_path, capsys):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"message": "I cannot open links."}) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        _main([str(corpus), "--templates", str(_write_templates(tmp_path)), "--metadata", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "is a folder, not a metadata file" in err and str(tmp_path) in err and "Traceback" not in err
+
+
+def _write_templates(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"22": "I cannot {0}."}))
+    return path

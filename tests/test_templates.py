@@ -147,3 +147,9 @@ def test_aura_library_uncached_leaves_no_files(tmp_path, monkeypatch):
         assert len(aura_library()) >= 70
     finally:
         assert list(tmp_path.iterdir()) == []
+
+
+def test_template_file_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "templates.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"7": "I cannot {0}."}).encode())
+    assert load_template_file(path).format(7, ["fly"]) == "I cannot fly."

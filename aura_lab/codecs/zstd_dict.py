@@ -12,19 +12,18 @@ from pathlib import Path
 
 import zstandard
 
+from .. import paths
 from ..corpus import load_corpus
 from ..errors import InputError
 from .base import Codec, CodecResult
 
-DEFAULT_TRAINING = Path("corpora") / "zstd_training.jsonl"
 _SMALLEST_DICT = 256  # bytes; below this a trained dictionary is not worth its header
 
 
 def default_training_path() -> Path:
     """``corpora/zstd_training.jsonl`` in the repository holding this package, else in
     the current directory (first that exists; the repository one when neither does)."""
-    repo_root = Path(__file__).resolve().parents[2]
-    candidates = [repo_root / DEFAULT_TRAINING, Path.cwd() / DEFAULT_TRAINING]
+    candidates = [paths.DEFAULT_TRAINING, Path.cwd() / paths.DEFAULT_TRAINING.relative_to(paths.PROJECT_DIR)]
     return next((p for p in candidates if p.is_file()), candidates[0])
 
 
