@@ -69,10 +69,11 @@ async def _watch_stop(name: str, engine: Engine) -> None:
         await asyncio.sleep(0.5)
 
 
-def _rows_written(folder, shards_from: int = 1) -> int:
+def _rows_written(folder) -> int:
+    """Records the shards (1..) have written so far; shard 0's parts are the warmup's."""
     total = 0
     for part in folder.glob("part-*.parquet"):
-        if int(part.name.split("-")[1]) >= shards_from:
+        if int(part.name.split("-")[1]) >= 1:
             try:
                 total += pq.read_metadata(part).num_rows
             except Exception:  # being renamed into place: counted next time

@@ -10,7 +10,7 @@ import asyncio
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .client import Exchange, ServerLink
 from .generators import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
@@ -83,8 +83,6 @@ class Tally:
     errors: int = 0
     original: int = 0
     compressed: int = 0
-    failovers: int = 0
-    reconnects: int = 0
 
     def ratio(self) -> float | None:
         return self.original / self.compressed if self.compressed else None
@@ -222,9 +220,9 @@ class Engine:
             record = self.record(message, group, link, result, phase, scheduled, open_loop)
             self.writer.write(record)
             if i == 0:
-                self._primary(message, record, link)
+                self._primary(message, record)
 
-    def _primary(self, message: GeneratedMessage, record: dict, link: ServerLink) -> None:
+    def _primary(self, message: GeneratedMessage, record: dict) -> None:
         tally = self.tally
         tally.messages += 1
         if record["status"] != "ok":

@@ -112,7 +112,7 @@ def run(config: RunConfig | None = None, **options) -> Run:
     return box["run"]
 
 
-def _versions(codecs) -> dict:
+def _versions() -> dict:
     out = {"aura-lab": __version__, "python": platform.python_version()}
     for package in ("aura-compression", "websockets", "zstandard", "brotli", "pandas", "pyarrow"):
         try:
@@ -169,7 +169,7 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
         "ended_at": None,
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
         "seed": config.seed,
-        "versions": _versions(config.codecs),
+        "versions": _versions(),
         "files": {
             "corpus": gen_config.corpus.summary() if gen_config.corpus else None,
             "metadata": gen_config.metadata.summary() if gen_config.metadata else None,

@@ -8,7 +8,6 @@ Offline strategies (UCB1, Thompson sampling) live in ``aura_lab.analysis.selecti
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from typing import Protocol, Sequence
 
 
@@ -29,7 +28,31 @@ class UniformSelector:
         pass
 
 
-class EpsilonGreedySelector:
+class MeanRatioTracker:
+    """What every learning selector knows: per template, the sum and count of the
+    ratios fed back (``update``), hence the mean. None or NaN teaches nothing."""
+
+    def __init__(self):
+        self._sum: dict[int, float] = {}
+        self._count: dict[int, int] = {}
+        self._total = 0
+
+    def update(self, template_id: int, ratio: float) -> None:
+        if ratio is None or ratio != ratio:
+            return
+        self._sum[template_id] = self._sum.get(template_id, 0.0) + float(ratio)
+        self._count[template_id] = self._count.get(template_id, 0) + 1
+        self._total += 1
+
+    def mean_ratio(self, template_id: int) -> float | None:
+        n = self._count.get(template_id, 0)
+        return self._sum[template_id] / n if n else None
+
+    def stats(self) -> dict[int, dict]:
+        return {t: {"uses": n, "mean_ratio": self.mean_ratio(t)} for t, n in self._count.items()}
+
+
+class EpsilonGreedySelector(MeanRatioTracker):
     """The peer's bias: explore with probability ``explore``; otherwise pick a template
     with weight ``max(mean ratio, 1) ** 2`` (``unseen_weight`` for templates never seen)."""
 
@@ -38,14 +61,9 @@ class EpsilonGreedySelector:
     def __init__(self, explore: float = 0.3, unseen_weight: float = 1.5):
         if not 0.0 <= explore <= 1.0:
             raise ValueError(f"explore must be within 0..1, got {explore}")
+        super().__init__()
         self.explore = explore
         self.unseen_weight = unseen_weight
-        self._sum: dict[int, float] = defaultdict(float)
-        self._count: dict[int, int] = defaultdict(int)
-
-    def mean_ratio(self, template_id: int) -> float | None:
-        n = self._count.get(template_id, 0)
-        return self._sum[template_id] / n if n else None
 
     def weight(self, template_id: int) -> float:
         mean = self.mean_ratio(template_id)
@@ -55,15 +73,6 @@ class EpsilonGreedySelector:
         if rng.random() < self.explore:
             return candidates[rng.randrange(len(candidates))]
         return rng.choices(list(candidates), weights=[self.weight(t) for t in candidates])[0]
-
-    def update(self, template_id: int, ratio: float) -> None:
-        if ratio is None or ratio != ratio:  # None or NaN: nothing learned
-            return
-        self._sum[template_id] += float(ratio)
-        self._count[template_id] += 1
-
-    def stats(self) -> dict[int, dict]:
-        return {t: {"uses": self._count[t], "mean_ratio": self.mean_ratio(t)} for t in self._count}
 
 
 def make_selector(name: str, explore: float = 0.3) -> Selector:

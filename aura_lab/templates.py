@@ -85,14 +85,14 @@ class PatternLibrary:
         for tid in self._match_order:
             m = self._regexes[tid].fullmatch(text)
             if m:
-                n = slot_count(self._patterns[tid])
+                n = self._slot_counts[tid]
                 return tid, [m.group(f"s{i}") for i in range(n)]
         return None
 
     def to_records(self) -> list[dict]:
         """The ``GET /templates`` form: ``[{id, pattern, slots}]``."""
         return [
-            {"id": tid, "pattern": p, "slots": slot_count(p)} for tid, p in self._patterns.items()
+            {"id": tid, "pattern": p, "slots": self._slot_counts[tid]} for tid, p in self._patterns.items()
         ]
 
     def __len__(self) -> int:

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..selection import EpsilonGreedySelector, Selector, UniformSelector
+from ..selection import EpsilonGreedySelector, MeanRatioTracker, Selector, make_selector
 
 STRATEGIES = ("uniform", "epsilon-greedy", "ucb1", "thompson")
 MIX_SMOOTHING = 0.5  # additive (Jeffreys) smoothing of template counts before KL
 
 
-class UCB1Selector:
+class UCB1Selector(MeanRatioTracker):
     """UCB1: every template once, then the highest ``mean + c * sqrt(2 ln N / n_t)``.
 
     Ratios are not bounded to [0, 1] as UCB1's bound assumes, so ``c`` (in ratio units)
@@ -32,10 +32,8 @@ class UCB1Selector:
     name = "ucb1"
 
     def __init__(self, c: float = 1.0):
+        super().__init__()
         self.c = c
-        self._sum: dict[int, float] = {}
-        self._count: dict[int, int] = {}
-        self._total = 0
 
     def choose(self, candidates: Sequence[int], rng: random.Random) -> int:
         unseen = [t for t in candidates if t not in self._count]
@@ -44,20 +42,12 @@ class UCB1Selector:
         log_total = math.log(max(self._total, 1))
 
         def score(t):
-            n = self._count[t]
-            return self._sum[t] / n + self.c * math.sqrt(2 * log_total / n)
+            return self.mean_ratio(t) + self.c * math.sqrt(2 * log_total / self._count[t])
 
         return max(candidates, key=score)
 
-    def update(self, template_id: int, ratio: float) -> None:
-        if ratio is None or ratio != ratio:
-            return
-        self._sum[template_id] = self._sum.get(template_id, 0.0) + float(ratio)
-        self._count[template_id] = self._count.get(template_id, 0) + 1
-        self._total += 1
 
-
-class ThompsonSelector:
+class ThompsonSelector(MeanRatioTracker):
     """Thompson sampling with a Gaussian posterior on each template's mean ratio.
 
     Prior N(``prior_mean``, ``prior_sd``^2) (1.0: no compression); observation noise
@@ -66,11 +56,10 @@ class ThompsonSelector:
     name = "thompson"
 
     def __init__(self, prior_mean: float = 1.0, prior_sd: float = 1.0, noise_sd: float = 1.0):
+        super().__init__()
         self.prior_mean = prior_mean
         self.prior_precision = 1.0 / prior_sd ** 2
         self.noise_precision = 1.0 / noise_sd ** 2
-        self._sum: dict[int, float] = {}
-        self._count: dict[int, int] = {}
 
     def posterior(self, template_id: int) -> tuple[float, float]:
         """(mean, sd) of the posterior on the template's mean ratio."""
@@ -88,12 +77,6 @@ class ThompsonSelector:
                 best, best_draw = t, draw
         return best
 
-    def update(self, template_id: int, ratio: float) -> None:
-        if ratio is None or ratio != ratio:
-            return
-        self._sum[template_id] = self._sum.get(template_id, 0.0) + float(ratio)
-        self._count[template_id] = self._count.get(template_id, 0) + 1
-
 
 @dataclass
 class SelectionResult:
@@ -106,10 +89,8 @@ class SelectionResult:
 
 
 def make_strategy(name: str, explore: float = 0.3) -> Selector:
-    if name == "uniform":
-        return UniformSelector()
-    if name == "epsilon-greedy":
-        return EpsilonGreedySelector(explore=explore)
+    if name in ("uniform", "epsilon-greedy"):
+        return make_selector(name, explore)
     if name == "ucb1":
         return UCB1Selector()
     if name == "thompson":
