@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .summary import LENGTH_BUCKETS
+from .summary import LENGTH_BUCKETS, length_buckets
 
 
 def _main_ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -73,11 +73,9 @@ def _method_bars(shares: pd.DataFrame, title: str, xlabel: str, ylabel: str):
 def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message length"):
     """Bytes ratio per length bucket (UTF-8 bytes) and codec."""
     data = _main_ok(df).dropna(subset=["original_size", "compressed_size"])
-    labels = [label for _, _, label in LENGTH_BUCKETS]
-    edges = [low for low, _, _ in LENGTH_BUCKETS] + [np.inf]
-    data = data.assign(bucket=pd.cut(data["length_bytes"], edges, right=False, labels=labels))
-    sums = data.groupby(["bucket", "codec"], observed=False)[["original_size", "compressed_size"]].sum()
-    ratio = (sums["original_size"] / sums["compressed_size"].replace(0, np.nan)).unstack("codec")
+    ratio = pd.DataFrame({codec: {b["bucket"]: b["ratio"] for b in length_buckets(part)}
+                          for codec, part in data.groupby("codec", sort=False)},
+                         index=[label for _, _, label in LENGTH_BUCKETS], dtype=float)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     if not ratio.empty:
         ratio.plot.bar(ax=ax, rot=0)

@@ -90,7 +90,7 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
             **percentiles(latency),
         },
         "methods": {str(k): int(v) for k, v in ok["method"].dropna().astype(str).value_counts().items()},
-        "length_buckets": _length_buckets(sized),
+        "length_buckets": length_buckets(sized),
         "per_user_messages": _per_user(frame),
         "template_hit_rate": safe_ratio(int(ok["server_template_id"].notna().sum()), len(ok)),
         "template_precision": _template_precision(ok),
@@ -114,7 +114,8 @@ def _per_user_total(frame: pd.DataFrame, column: str) -> int:
     return int(frame.groupby("user_id")[column].max().fillna(0).sum())
 
 
-def _length_buckets(sized: pd.DataFrame) -> list[dict]:
+def length_buckets(sized: pd.DataFrame) -> list[dict]:
+    """Messages and bytes ratio per length bucket (UTF-8 bytes), over rows with sizes."""
     out = []
     for low, high, label in LENGTH_BUCKETS:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
