@@ -66,9 +66,10 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
                 f"{where}: {len(examples)} slot list(s) but pattern {library.pattern(tid)!r} has {need} slot(s); skipped"
             )
             continue
-        if any(not values for values in examples):
-            warnings.append(f"{where}: a slot has no example values; skipped")
+        values_by_slot = [list(dict.fromkeys(v for v in values if v)) for values in examples]  # no "" or repeats
+        if any(not values for values in values_by_slot):
+            warnings.append(f"{where}: a slot has no example values (empty strings do not count); skipped")
             continue
-        loaded[tid] = [list(dict.fromkeys(v for v in values if v)) for values in examples]
+        loaded[tid] = values_by_slot
     return Metadata(str(path), loaded, warnings, hashlib.sha256(raw).hexdigest(),
                     str(data.get("description", "")))

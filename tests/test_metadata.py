@@ -122,3 +122,12 @@ def test_project_metadata_loads_without_warnings():
     assert meta.warnings == [], meta.warnings
     assert meta.slot_examples
     assert all(len(lists) == library.slot_count(tid) for tid, lists in meta.slot_examples.items())
+
+
+def test_a_slot_whose_only_examples_are_empty_strings_is_skipped_with_a_warning(tmp_path):
+    """[[""]] would leave the generator a slot with nothing to draw from."""
+    path = write_json(tmp_path, {"templates": {"25": {"slot_examples": [[""]]},
+                                               "44": {"slot_examples": [["", "capital"], ["France"], ["Paris"]]}}})
+    metadata = load_metadata(path, LIBRARY)
+    assert 25 not in metadata.slot_examples and metadata.slot_examples[44] == [["capital"], ["France"], ["Paris"]]
+    assert any("'25'" in w and "no example values (empty strings do not count)" in w for w in metadata.warnings)
