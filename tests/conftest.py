@@ -1,10 +1,20 @@
 """Session fixtures shared by the notebook, report and plot tests: two small real runs
-against the embedded servers (a few dozen messages each, a few seconds in all)."""
+against the embedded servers (a few dozen messages each, a few seconds in all); and the
+hypothesis profile for CI."""
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 import aura_lab
+
+# CI replays the same fuzz examples every time, so a landing does not depend on luck;
+# a developer's run draws new ones and keeps finding what CI would not.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SMALL_RUN = dict(users=6, turns=(4, 8), think_time="0", codecs="aura,deflate-stream,zstd-dict",
                  warmup_messages=20, quiet=True, progress=False)
