@@ -17,6 +17,7 @@ Try it: ``python -m aura_lab.generators`` prints a sample.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -33,6 +34,8 @@ from .templates import PatternLibrary, load_templates
 SOURCES = ("corpus", "template", "multi-template", "short")
 # the declared synthesis mix; tests check that the code delivers it
 SYNTHESIS_MIX = {"template": 0.70, "multi-template": 0.10, "short": 0.20}
+_SYNTHESIS_KINDS = list(SYNTHESIS_MIX)
+_SYNTHESIS_CUM_WEIGHTS = list(itertools.accumulate(SYNTHESIS_MIX.values()))
 MAX_ATTEMPTS = 12  # bounded retries to land a synthesised message inside its range
 
 # Used when a template has no slot_examples: generic, readable chat fragments.
@@ -187,7 +190,7 @@ class Synthesiser:
             found = corpus.sample(role, low, high, self.rng, self.config.corpus_tries)
             if found is not None:
                 return GeneratedMessage(text=found.text, source="corpus", **base)
-        kind = self.rng.choices(list(SYNTHESIS_MIX), weights=list(SYNTHESIS_MIX.values()))[0]
+        kind = self.rng.choices(_SYNTHESIS_KINDS, cum_weights=_SYNTHESIS_CUM_WEIGHTS)[0]
         best = None
         for _ in range(MAX_ATTEMPTS):
             parts = self._compose(kind, role, low, high)
