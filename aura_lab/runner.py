@@ -186,7 +186,7 @@ async def arun(config: RunConfig | None = None, *, _stop_flag: threading.Event |
     with contextlib.ExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         library = _learn_templates(config, groups, manifest, given_templates)
-        if library is not gen_config.library:
+        if not library.same_patterns(gen_config.library):
             gen_config.library = library
             if gen_config.metadata is not None:  # validate it against the library in use
                 gen_config.metadata = load_metadata(gen_config.metadata.path, library)

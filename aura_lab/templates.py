@@ -98,6 +98,10 @@ class PatternLibrary:
     def __len__(self) -> int:
         return len(self._patterns)
 
+    def same_patterns(self, other: "PatternLibrary") -> bool:
+        """True when both libraries hold the same ids with the same patterns."""
+        return self._patterns == other._patterns
+
 
 def _check_slots(template_id: int, pattern: str, source: str) -> None:
     """format() fills slot {i} with the i-th value: slots must be {0}..{n-1}, no gaps."""

@@ -26,7 +26,6 @@ from test_codecs import (
     CONVERSATION,
     EDGE_MESSAGES,
     STANDARD,
-    TRAINING_MESSAGES,
     write_training,
 )
 
