@@ -1,4 +1,5 @@
 """The package's own error type: every bad input ends here, with a location and a fix."""
+
 from __future__ import annotations
 
 
@@ -15,6 +16,6 @@ class AuraLabError(Exception):
         super().__init__(text)
 
 
-class InputError(AuraLabError):
-    """Bad input file or option value (CLI exit code 2)."""
-
+class InputError(AuraLabError, ValueError):
+    """Bad input file or option value (CLI exit code 2). A ``ValueError`` too, so code
+    that guards a conversion with ``except ValueError`` also catches it."""

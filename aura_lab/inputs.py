@@ -1,10 +1,12 @@
 """The one reader for input files: every failure is an ``InputError`` that names the
 file (and the line, where there is one) and the fix, never a traceback."""
+
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import InputError
 
@@ -40,7 +42,9 @@ def parse_json(raw: bytes, path):
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise InputError(f"not valid UTF-8 at byte {exc.start}", where=str(path), fix="save the file as UTF-8") from None
+        raise InputError(
+            f"not valid UTF-8 at byte {exc.start}", where=str(path), fix="save the file as UTF-8"
+        ) from None
     except (ValueError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(f"invalid JSON: {_json_problem(exc)}", where=f"{path}:{line}" if line else str(path)) from None
@@ -53,10 +57,41 @@ def parse_jsonl(raw: bytes, path) -> Iterator[tuple[int, object]]:
         try:
             line = line_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"not valid UTF-8 at byte {exc.start}", where=where, fix="save the file as UTF-8") from None
+            raise InputError(
+                f"not valid UTF-8 at byte {exc.start}", where=where, fix="save the file as UTF-8"
+            ) from None
         if not line.strip():
             continue
         try:
             yield lineno, json.loads(line)
         except (ValueError, RecursionError) as exc:
-            raise InputError(f"invalid JSON: {_json_problem(exc)}", where=where, fix="one JSON object per line") from None
+            raise InputError(
+                f"invalid JSON: {_json_problem(exc)}", where=where, fix="one JSON object per line"
+            ) from None
+
+
+# Where a JSONL line of the corpus format holds its text (the peer's three spellings).
+TEXT_KEYS = ("message", "text", "content")
+
+
+def text_field(obj: object, where: str) -> tuple[str, str]:
+    """``(key, text)`` of one corpus-format JSONL object: the text under ``message``,
+    ``text`` or ``content``, a non-empty string."""
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a JSON object, got {type(obj).__name__}", where=where)
+    key = next((k for k in TEXT_KEYS if k in obj), None)
+    if key is None:
+        raise InputError("no text", where=where, fix="put the text under 'message', 'text' or 'content'")
+    text = obj[key]
+    if not isinstance(text, str):
+        raise InputError(f"{key!r} must be a string, got {type(text).__name__}", where=where)
+    if not text.strip():
+        raise InputError(f"{key!r} is empty", where=where, fix="remove the line or give it text")
+    return key, text
+
+
+def read_texts(path, kind: str, fix: str = "check the path") -> tuple[list[str], str]:
+    """The texts of a corpus-format JSONL file, in file order, and the file's SHA-256."""
+    raw = read_input_file(path, kind, fix)
+    texts = [text_field(obj, f"{path}:{lineno}")[1] for lineno, obj in parse_jsonl(raw, path)]
+    return texts, hashlib.sha256(raw).hexdigest()

@@ -1,13 +1,53 @@
-"""Where the project's own files live (the repository root of an editable install)."""
+"""Where aura-lab's own files live, and a scratch directory for code that writes into
+the current one.
+
+The corpora, the template metadata and the report notebook ship inside the package
+(package data), so a wheel install finds them from any directory. Run output goes to
+``data/traces/`` under the current directory unless told otherwise.
+"""
+
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-CORPORA_DIR = PROJECT_DIR / "corpora"
-NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+CORPORA_DIR = PACKAGE_DIR / "corpora"
 DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"
 DEFAULT_METADATA = CORPORA_DIR / "metadata.json"
+PEER_STYLE_METADATA = CORPORA_DIR / "metadata_peer_style.json"
 DEFAULT_TRAINING = CORPORA_DIR / "zstd_training.jsonl"
+REPORT_NOTEBOOK = PACKAGE_DIR / "report" / "report.ipynb"
 DEFAULT_TRACE_DIR = Path("data") / "traces"
+
+
+def notebooks_dir() -> Path | None:
+    """The repository's ``notebooks/`` folder, when aura-lab runs from a checkout
+    (an editable install); ``None`` for a wheel install, which ships only the report."""
+    folder = PACKAGE_DIR.parent / "notebooks"
+    return folder if folder.is_dir() else None
+
+
+@contextmanager
+def scratch_cwd(path: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Run a block in a scratch working directory (a temporary one by default).
+
+    aura-compression writes ``.aura_cache/`` and friends into the current directory,
+    even for a bare ``TemplateLibrary()``: never let it touch the user's folder.
+    """
+    old = os.getcwd()
+    tmp = None
+    if path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="aura-lab-scratch-")
+        path = tmp.name
+    Path(path).mkdir(parents=True, exist_ok=True)
+    os.chdir(path)
+    try:
+        yield Path(path)
+    finally:
+        os.chdir(old)
+        if tmp is not None:
+            tmp.cleanup()

@@ -23,6 +23,7 @@ runs, so sizes and round-trip checks are exactly what the server would reply:
 aura keeps caches inside its compressor whatever the connection state, so its
 ``message`` mode is not a cold start; a new compressor is built per mode.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from aura_lab.codecs import codec_names, get_codec  # noqa: E402
-from aura_lab.corpus import load_corpus  # noqa: E402
 from aura_lab.errors import AuraLabError  # noqa: E402
-from aura_lab.server_protocol import ServerStats, compress_reply  # noqa: E402
-from aura_lab.templates import scratch_cwd  # noqa: E402
+from aura_lab.paths import scratch_cwd  # noqa: E402
+from aura_lab.traffic.corpus import load_corpus  # noqa: E402
+from aura_lab.wire.protocol import ServerStats, compress_reply  # noqa: E402
 
 MODES = ("message", "conversation")
 
@@ -58,11 +59,11 @@ def measure(codec, messages: list[str], mode: str, min_compression_size: int) ->
         "original": sum(r["original_size"] for r in ok),
         "compressed": sum(r["compressed_size"] for r in ok),
         # what the codec itself produced, expansion included
-        "codec_bytes": sum(r["original_size"] if r["codec_size"] is None else r["codec_size"]
-                           for r in ok),
+        "codec_bytes": sum(r["original_size"] if r["codec_size"] is None else r["codec_size"] for r in ok),
         "compress_us": statistics.median([r["compress_us"] for r in compressed]) if compressed else 0.0,
-        "decompress_us": statistics.median(
-            [r["decompress_us"] for r in compressed if "decompress_us" in r]) if compressed else 0.0,
+        "decompress_us": statistics.median([r["decompress_us"] for r in compressed if "decompress_us" in r])
+        if compressed
+        else 0.0,
         "lost": sum(1 for r in replies if not r["roundtrip_ok"]),
         "errors": sum(1 for r in replies if r["status"] == "error"),
         "expanded": sum(1 for r in replies if r.get("expanded")),
@@ -86,29 +87,46 @@ def run(messages: list[str], codecs: list[str], training: Path, min_compression_
             finally:
                 wire_codec.close()
                 raw_codec.close()
-            rows.append({
-                "codec": name, "mode": mode,
-                "wire_ratio": wire["original"] / wire["compressed"],
-                "codec_ratio": raw["original"] / raw["codec_bytes"],
-                "compress_us": wire["compress_us"], "decompress_us": wire["decompress_us"],
-                "lost": wire["lost"], "errors": wire["errors"], "expanded": wire["expanded"],
-            })
+            rows.append(
+                {
+                    "codec": name,
+                    "mode": mode,
+                    "wire_ratio": wire["original"] / wire["compressed"],
+                    "codec_ratio": raw["original"] / raw["codec_bytes"],
+                    "compress_us": wire["compress_us"],
+                    "decompress_us": wire["decompress_us"],
+                    "lost": wire["lost"],
+                    "errors": wire["errors"],
+                    "expanded": wire["expanded"],
+                }
+            )
     return rows
 
 
 def render(rows: list[dict], messages: int, source: str) -> str:
-    header = ("codec", "mode", "wire ratio", "codec ratio", "compress µs", "decompress µs",
-              "lost", "errors", "expanded")
-    lines = [f"{messages} messages from {source}", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    header = (
+        "codec",
+        "mode",
+        "wire ratio",
+        "codec ratio",
+        "compress µs",
+        "decompress µs",
+        "lost",
+        "errors",
+        "expanded",
+    )
+    lines = [f"{messages} messages from {source}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         lines.append(
             f"| {r['codec']} | {r['mode']} | {r['wire_ratio']:.2f} | {r['codec_ratio']:.2f} | "
             f"{r['compress_us']:.1f} | {r['decompress_us']:.1f} | {r['lost']} | {r['errors']} | "
             f"{r['expanded']} |"
         )
-    lines += ["", "codec ratio: every message through the codec, expansion included; "
-                  "the other columns: the server's rules (min_compression_size, fallback on expansion)."]
+    lines += [
+        "",
+        "codec ratio: every message through the codec, expansion included; "
+        "the other columns: the server's rules (min_compression_size, fallback on expansion).",
+    ]
     return "\n".join(lines)
 
 

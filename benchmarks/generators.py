@@ -5,13 +5,14 @@
 Baseline in the same process: drawing the same number of corpus messages by weight
 alone (``Corpus.sample``), the cheapest possible "generator".
 """
+
 from __future__ import annotations
 
 import argparse
 import random
 import time
 
-from aura_lab.generators import config_from_files, generate
+from aura_lab.traffic.generator import config_from_files, generate
 
 
 def main() -> None:
@@ -30,9 +31,11 @@ def main() -> None:
             config.corpus.sample("ai", 0, 10_000, rng)
         baseline = time.perf_counter() - start
         rate = len(messages) / elapsed
-        print(f"corpus_weight {corpus_weight:.1f}: {rate:,.0f} messages/s "
-              f"({elapsed:.2f} s for {len(messages):,}); weighted corpus draw alone {args.messages / baseline:,.0f}/s; "
-              f"target 50,000/s {'met' if rate >= 50_000 else 'MISSED'}")
+        print(
+            f"corpus_weight {corpus_weight:.1f}: {rate:,.0f} messages/s "
+            f"({elapsed:.2f} s for {len(messages):,}); weighted corpus draw alone {args.messages / baseline:,.0f}/s; "
+            f"target 50,000/s {'met' if rate >= 50_000 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ times; the median of each is printed with the ratio. Targets: the runner keeps a
 80% of the plain client's rate; its median latency is within 50 microseconds of the
 plain client's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,14 @@ import time
 import numpy as np
 from websockets.asyncio.client import connect
 
-from aura_lab.engine import Engine, EngineSettings, Group, ThinkTime
-from aura_lab.generators import config_from_files, user_messages
-from aura_lab.selection import UniformSelector
-from aura_lab.server import serve
-from aura_lab.traces import TraceWriter, load_traces
+from aura_lab.load.engine import Engine, EngineSettings, writer_listener
+from aura_lab.load.links import Group
+from aura_lab.servers.hosting import serve
+from aura_lab.timing import ThinkTime
+from aura_lab.traces.reader import load_traces
+from aura_lab.traces.writer import TraceWriter
+from aura_lab.traffic.generator import config_from_files, user_messages
+from aura_lab.traffic.selection import UniformSelector
 
 
 async def plain_client(url: str, texts_by_user: list[list[str]]) -> tuple[float, float, np.ndarray]:
@@ -51,9 +55,15 @@ async def aura_lab_runner(url: str, gen_config, users: int) -> tuple[float, floa
     with tempfile.TemporaryDirectory() as tmp:
         writer = TraceWriter(f"{tmp}/run/traces")
         settings = EngineSettings(run_id="bench", think_time=ThinkTime.parse("0"))
-        engine = Engine(settings, gen_config, [Group("identity", [url])], writer, UniformSelector(), users)
         ticks = [0]
-        engine.on_message = lambda: ticks.__setitem__(0, ticks[0] + 1)  # as cheap as a progress hook
+        engine = Engine(
+            settings,
+            gen_config,
+            [Group("identity", [url])],
+            UniformSelector(),
+            users,
+            [writer_listener(writer), lambda event: ticks.__setitem__(0, ticks[0] + 1)],
+        )
 
         flusher = asyncio.ensure_future(writer.flush_periodically())  # as the runner does
         cpu, wall = time.process_time(), time.perf_counter()
@@ -88,14 +98,26 @@ def main() -> None:
             r_cpu = statistics.median(r[1] for r in runner)
             p_lat = np.concatenate([r[2] for r in plain])
             r_lat = np.concatenate([r[2] for r in runner])
-            rows.append((users, p_rate, r_rate, p_cpu, r_cpu,
-                         (np.median(r_lat) - np.median(p_lat)) * 1000,
-                         (np.percentile(r_lat, 99) - np.percentile(p_lat, 99)) * 1000))
-    print(f"{'users':>6} {'plain msg/s':>12} {'runner msg/s':>13} {'ratio':>6} {'plain CPU µs/msg':>17} "
-          f"{'runner CPU µs/msg':>18} {'Δlat p50 µs':>12} {'Δlat p99 µs':>12}")
+            rows.append(
+                (
+                    users,
+                    p_rate,
+                    r_rate,
+                    p_cpu,
+                    r_cpu,
+                    (np.median(r_lat) - np.median(p_lat)) * 1000,
+                    (np.percentile(r_lat, 99) - np.percentile(p_lat, 99)) * 1000,
+                )
+            )
+    print(
+        f"{'users':>6} {'plain msg/s':>12} {'runner msg/s':>13} {'ratio':>6} {'plain CPU µs/msg':>17} "
+        f"{'runner CPU µs/msg':>18} {'Δlat p50 µs':>12} {'Δlat p99 µs':>12}"
+    )
     for users, p_rate, r_rate, p_cpu, r_cpu, d50, d99 in rows:
-        print(f"{users:>6} {p_rate:>12,.0f} {r_rate:>13,.0f} {r_rate / p_rate:>6.2f} {p_cpu:>17.0f} "
-              f"{r_cpu:>18.0f} {d50:>12.0f} {d99:>12.0f}")
+        print(
+            f"{users:>6} {p_rate:>12,.0f} {r_rate:>13,.0f} {r_rate / p_rate:>6.2f} {p_cpu:>17.0f} "
+            f"{r_cpu:>18.0f} {d50:>12.0f} {d99:>12.0f}"
+        )
     print("targets: ratio >= 0.80; median latency difference < 50 µs (1 and 50 users)")
 
 

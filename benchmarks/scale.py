@@ -9,6 +9,7 @@ size just before they start, in the same process (Python, pandas, websockets, co
 templates already loaded): what grows with users. The traces are loaded and summarised
 after the measurement window (that memory grows with messages, not users).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,15 @@ import tempfile
 import threading
 import time
 
-from aura_lab.engine import Engine, EngineSettings, Group, ThinkTime
-from aura_lab.generators import config_from_files
-from aura_lab.selection import UniformSelector
-from aura_lab.server import serve
-from aura_lab.summary import summarise
-from aura_lab.traces import TraceWriter, load_traces
+from aura_lab.analysis.summary import summarise
+from aura_lab.load.engine import Engine, EngineSettings, writer_listener
+from aura_lab.load.links import Group
+from aura_lab.servers.hosting import serve
+from aura_lab.timing import ThinkTime
+from aura_lab.traces.reader import load_traces
+from aura_lab.traces.writer import TraceWriter
+from aura_lab.traffic.generator import config_from_files
+from aura_lab.traffic.selection import UniformSelector
 
 
 def rss_kb() -> int:
@@ -36,9 +40,12 @@ def rss_kb() -> int:
 async def load(url: str, folder: str, users: int, duration: float, ramp_up: float) -> tuple[int, int]:
     gen_config = config_from_files(None, None, seed=5, turns=(1000, 1000))
     writer = TraceWriter(folder)
-    settings = EngineSettings(run_id="scale", think_time=ThinkTime.parse("uniform:0.1,2.0"), ramp_up=ramp_up,
-                              timeout=30)
-    engine = Engine(settings, gen_config, [Group("identity", [url])], writer, UniformSelector(), users)
+    settings = EngineSettings(
+        run_id="scale", think_time=ThinkTime.parse("uniform:0.1,2.0"), ramp_up=ramp_up, timeout=30
+    )
+    engine = Engine(
+        settings, gen_config, [Group("identity", [url])], UniformSelector(), users, [writer_listener(writer)]
+    )
     flusher = asyncio.ensure_future(writer.flush_periodically())
     baseline, peak = rss_kb(), [0]
     stop = threading.Event()
@@ -73,12 +80,16 @@ def main() -> None:
         figures = next(iter(summarise(load_traces(f"{tmp}/run"))["codecs"].values()))
     per_user = (peak - baseline) / args.users
     print(f"{args.users} users, {args.duration:g} s (+{args.ramp_up:g} s ramp-up), wall {elapsed:.1f} s")
-    print(f"messages {figures['sent']:,}, ok {figures['ok']:,}, errors {figures['errors']} "
-          f"{figures['errors_by_kind']}, {figures['messages_per_second']:.0f} msgs/s, "
-          f"latency p50 {figures['latency_ms']['p50']:.2f} ms p99 {figures['latency_ms']['p99']:.2f} ms")
-    print(f"client RSS before the users {baseline / 1024:.0f} MB, peak while they ran {peak / 1024:.0f} MB: "
-          f"{per_user:.1f} KB per user (target < 50 KB: {'met' if per_user < 50 else 'MISSED'}); "
-          f"errors target 0: {'met' if figures['errors'] == 0 else 'MISSED'}")
+    print(
+        f"messages {figures['sent']:,}, ok {figures['ok']:,}, errors {figures['errors']} "
+        f"{figures['errors_by_kind']}, {figures['messages_per_second']:.0f} msgs/s, "
+        f"latency p50 {figures['latency_ms']['p50']:.2f} ms p99 {figures['latency_ms']['p99']:.2f} ms"
+    )
+    print(
+        f"client RSS before the users {baseline / 1024:.0f} MB, peak while they ran {peak / 1024:.0f} MB: "
+        f"{per_user:.1f} KB per user (target < 50 KB: {'met' if per_user < 50 else 'MISSED'}); "
+        f"errors target 0: {'met' if figures['errors'] == 0 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ loaded with ``load_traces`` (target: load under 2 s).
 Baseline in the same process: ``pyarrow.parquet.read_table`` of the same part files
 without the schema mapping and dtypes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from aura_lab.traces import TraceWriter, load_traces
+from aura_lab.traces.reader import load_traces
+from aura_lab.traces.writer import TraceWriter
 
 
 def rss_mb() -> float:
@@ -29,15 +31,38 @@ def rss_mb() -> float:
 
 def record(i: int, t0: int) -> dict:
     return {
-        "run_id": "bench", "phase": "main", "codec": ("aura", "deflate-stream", "zstd-dict")[i % 3],
-        "server_url": "ws://127.0.0.1:1", "user_id": i % 500, "role": "ai" if i % 2 else "human", "turn": i % 50,
-        "source": "template", "template_id": i % 70, "template_ids": [i % 70, 3],
-        "slot_values": [["the configuration file"], []], "target_min": 60, "target_max": 200,
-        "text": "I cannot access the configuration file. I'm not sure", "length_chars": 52, "length_bytes": 52,
-        "scheduled_at": t0 + i * 1000, "sent_at": t0 + i * 1000, "received_at": t0 + i * 1000 + 500_000,
-        "latency_ms": 0.5, "status": "ok", "error_kind": None, "error": None, "method": "BINARY_SEMANTIC",
-        "server_template_id": 22, "original_size": 52, "compressed_size": 20, "ratio": 2.6, "roundtrip_ok": True,
-        "compress_us": 40.0, "decompress_us": 10.0, "reconnects": 0,
+        "run_id": "bench",
+        "phase": "main",
+        "codec": ("aura", "deflate-stream", "zstd-dict")[i % 3],
+        "server_url": "ws://127.0.0.1:1",
+        "user_id": i % 500,
+        "role": "ai" if i % 2 else "human",
+        "turn": i % 50,
+        "source": "template",
+        "template_id": i % 70,
+        "template_ids": [i % 70, 3],
+        "slot_values": [["the configuration file"], []],
+        "target_min": 60,
+        "target_max": 200,
+        "text": "I cannot access the configuration file. I'm not sure",
+        "length_chars": 52,
+        "length_bytes": 52,
+        "scheduled_at": t0 + i * 1000,
+        "sent_at": t0 + i * 1000,
+        "received_at": t0 + i * 1000 + 500_000,
+        "latency_ms": 0.5,
+        "status": "ok",
+        "error_kind": None,
+        "error": None,
+        "method": "BINARY_SEMANTIC",
+        "server_template_id": 22,
+        "original_size": 52,
+        "compressed_size": 20,
+        "ratio": 2.6,
+        "roundtrip_ok": True,
+        "compress_us": 40.0,
+        "decompress_us": 10.0,
+        "reconnects": 0,
     }
 
 
@@ -59,10 +84,15 @@ def main() -> None:
         write_s = time.perf_counter() - start
         samples.append(rss_mb())
         parts = sorted((run / "traces").glob("*.parquet"))
-        print(f"write: {args.records:,} records in {write_s:.1f} s ({args.records / write_s:,.0f}/s), "
-              f"{len(parts)} part files")
-        print("RSS while writing (MB, every 10%): " + ", ".join(f"{s:.0f}" for s in samples)
-              + f"; growth after the first 10%: {samples[-1] - samples[1]:+.0f} MB")
+        print(
+            f"write: {args.records:,} records in {write_s:.1f} s ({args.records / write_s:,.0f}/s), "
+            f"{len(parts)} part files"
+        )
+        print(
+            "RSS while writing (MB, every 10%): "
+            + ", ".join(f"{s:.0f}" for s in samples)
+            + f"; growth after the first 10%: {samples[-1] - samples[1]:+.0f} MB"
+        )
         start = time.perf_counter()
         df = load_traces(run)
         load_s = time.perf_counter() - start
@@ -71,8 +101,10 @@ def main() -> None:
             pq.read_table(part)
         raw_s = time.perf_counter() - start
         assert len(df) == args.records, len(df)
-        print(f"load_traces: {len(df):,} rows in {load_s:.2f} s (target < 2 s: {'met' if load_s < 2 else 'MISSED'}); "
-              f"bare pyarrow read of the same parts {raw_s:.2f} s (ratio {load_s / raw_s:.1f}x)")
+        print(
+            f"load_traces: {len(df):,} rows in {load_s:.2f} s (target < 2 s: {'met' if load_s < 2 else 'MISSED'}); "
+            f"bare pyarrow read of the same parts {raw_s:.2f} s (ratio {load_s / raw_s:.1f}x)"
+        )
         print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -1,6 +1,7 @@
 """Session fixtures shared by the notebook, report and plot tests: two small real runs
 against the embedded servers (a few dozen messages each, a few seconds in all); and the
 hypothesis profile for CI."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,15 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-SMALL_RUN = dict(users=6, turns=(4, 8), think_time="0", codecs="aura,deflate-stream,zstd-dict",
-                 warmup_messages=20, quiet=True, progress=False)
+SMALL_RUN = dict(
+    users=6,
+    turns=(4, 8),
+    think_time="0",
+    codecs="aura,deflate-stream,zstd-dict",
+    warmup_messages=20,
+    quiet=True,
+    progress=False,
+)
 
 
 @pytest.fixture(scope="session")

@@ -7,21 +7,22 @@ wildcards becomes one ``{n}`` slot. Drain3 splits on whitespace and joins with s
 spaces, so a mined pattern can fail to reproduce messages with other spacing: every
 template is checked against the messages it was mined from before it is kept.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pandas as pd
 
 from ..errors import InputError
-from ..slots import coverage, discover_slot_examples  # noqa: F401  (re-exported)
-from ..templates import PatternLibrary, TemplateLibrary
+from ..traffic.slots import coverage, discover_slot_examples  # noqa: F401  (re-exported)
+from ..traffic.templates import PatternLibrary, TemplateLibrary
 
 START_ID = 1000  # above AURA's built-in ids, so mined templates never collide with them
 MIN_MATCH_SHARE = 0.90
@@ -29,8 +30,9 @@ MIN_LITERAL_CHARS = 3  # a pattern that is (almost) all slots matches anything
 EXAMPLES = 3
 
 
-def discover_from_traces(df: pd.DataFrame, library: TemplateLibrary, existing: dict | None = None,
-                         max_values: int = 50) -> dict:
+def discover_from_traces(
+    df: pd.DataFrame, library: TemplateLibrary, existing: dict | None = None, max_values: int = 50
+) -> dict:
     """Slot-example metadata (peer format) for ``library`` from the distinct texts of a
     trace, merged into ``existing``: ``aura_lab.slots.discover_slot_examples`` over a
     trace, where each message appears once per codec."""
@@ -91,7 +93,7 @@ def drain_to_pattern(drain_template: str) -> str:
     """``"I can help with <*> <*>"`` -> ``"I can help with {0}"``: runs of wildcards
     become one slot, numbered in order of appearance."""
     counter = iter(range(10_000))
-    return _WILDCARD_RUN.sub(lambda _: "{%d}" % next(counter), drain_template)
+    return _WILDCARD_RUN.sub(lambda _: f"{{{next(counter)}}}", drain_template)
 
 
 def _literal_chars(pattern: str) -> int:
@@ -146,17 +148,22 @@ def mine_templates(
     ranked = sorted(by_pattern.items(), key=lambda kv: (-len(kv[1]["sources"]), kv[1]["first"]))
     ranked = [(p, e) for p, e in ranked if len(e["sources"]) >= min_frequency]
     mined = [
-        MinedTemplate(id=start_id + i, pattern=pattern, count=len(entry["sources"]),
-                      examples=list(dict.fromkeys(entry["sources"]))[:EXAMPLES],
-                      sources=entry["sources"], drain_template=entry["drain"])
+        MinedTemplate(
+            id=start_id + i,
+            pattern=pattern,
+            count=len(entry["sources"]),
+            examples=list(dict.fromkeys(entry["sources"]))[:EXAMPLES],
+            sources=entry["sources"],
+            drain_template=entry["drain"],
+        )
         for i, (pattern, entry) in enumerate(ranked)
     ]
     library = PatternLibrary({m.id: m.pattern for m in mined}, source="<mined>")
     shares = verify_mined(mined, library).set_index("id")["match_share"]
     for m in mined:
         m.match_share = float(shares[m.id])
-    return MinedTemplates([m for m in mined if m.match_share >= min_match],
-                          [m for m in mined if m.match_share < min_match])
+    kept = [m for m in mined if (m.match_share or 0.0) >= min_match]
+    return MinedTemplates(kept, [m for m in mined if m not in kept])
 
 
 def save_template_file(mined: Iterable[MinedTemplate], path: str | Path) -> Path:
@@ -178,6 +185,13 @@ def verify_mined(mined: Iterable[MinedTemplate], library: TemplateLibrary) -> pd
         except (InputError, KeyError):  # the library lacks this id
             own = None
         matched = sum(1 for text in m.sources if own is not None and own.match(text) is not None)
-        records.append({"id": m.id, "pattern": m.pattern, "count": m.count, "matched": matched,
-                        "match_share": matched / len(m.sources) if m.sources else 0.0})
+        records.append(
+            {
+                "id": m.id,
+                "pattern": m.pattern,
+                "count": m.count,
+                "matched": matched,
+                "match_share": matched / len(m.sources) if m.sources else 0.0,
+            }
+        )
     return pd.DataFrame(records, columns=["id", "pattern", "count", "matched", "match_share"])

@@ -6,19 +6,20 @@ the candidate distributions below, fitted by maximum likelihood; the lowest AIC 
 The KS p-value is computed with the fitted parameters, so it is optimistic (the
 parameters came from the same data): read it as a distance, not as a test.
 """
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..lengths import PEER_LENGTHS, ROLES, TURN_BANDS, LengthModel, turn_band
+from ..traffic.lengths import PEER_LENGTHS, ROLES, TURN_BANDS, LengthModel, turn_band
 
 # name -> fixed-parameter keywords for scipy's fit: lengths are positive, so the
 # positive families are anchored at 0 and fit shape and scale only
@@ -78,8 +79,17 @@ def fit_distribution(values: Sequence[float], candidates: Sequence[str] = tuple(
             continue
         free = len(params) - len(fixed)
         ks = sps.kstest(sample, name, args=params)
-        out.append(CandidateFit(name, params, int(sample.size), log_likelihood,
-                                2 * free - 2 * log_likelihood, float(ks.statistic), float(ks.pvalue)))
+        out.append(
+            CandidateFit(
+                name,
+                params,
+                int(sample.size),
+                log_likelihood,
+                2 * free - 2 * log_likelihood,
+                float(ks.statistic),
+                float(ks.pvalue),
+            )
+        )
     return sorted(out, key=lambda f: f.aic)
 
 
@@ -111,8 +121,13 @@ class FittedLengthModel:
     role-wide fit, ``chosen`` marking the lowest AIC of each group.
     """
 
-    def __init__(self, fits: pd.DataFrame, chosen: dict[tuple[str, str], CandidateFit],
-                 fallback: LengthModel = PEER_LENGTHS, min_samples: int = 30):
+    def __init__(
+        self,
+        fits: pd.DataFrame,
+        chosen: dict[tuple[str, str], CandidateFit],
+        fallback: LengthModel = PEER_LENGTHS,
+        min_samples: int = 30,
+    ):
         self.fits = fits
         self.chosen = chosen
         self.fallback = fallback
@@ -131,7 +146,7 @@ class FittedLengthModel:
         length = float(fit.frozen.ppf(u))
         if not math.isfinite(length):
             length = MAX_LENGTH
-        return int(round(min(max(length, MIN_LENGTH), MAX_LENGTH)))
+        return round(min(max(length, MIN_LENGTH), MAX_LENGTH))
 
     def target_range(self, role: str, turn: int, n_turns: int, rng: random.Random) -> tuple[int, int]:
         length = self.sample_length(role, turn_band(turn, n_turns), rng)
@@ -140,8 +155,7 @@ class FittedLengthModel:
         return max(MIN_LENGTH, round(length * (1 - RANGE_WIDTH))), round(length * (1 + RANGE_WIDTH)) + 1
 
 
-def fit_lengths(df: pd.DataFrame, min_samples: int = 30,
-                fallback: LengthModel = PEER_LENGTHS) -> FittedLengthModel:
+def fit_lengths(df: pd.DataFrame, min_samples: int = 30, fallback: LengthModel = PEER_LENGTHS) -> FittedLengthModel:
     """Fit ``length_chars`` per role and turn band, plus one role-wide fit per role.
     Groups with fewer than ``min_samples`` messages get no fit of their own."""
     rows = banded_rows(df)
@@ -159,11 +173,19 @@ def fit_lengths(df: pd.DataFrame, min_samples: int = 30,
                 continue
             chosen[(role, band)] = fits[0]
             for fit in fits:
-                records.append({
-                    "role": role, "band": band, "n": fit.n, "distribution": fit.distribution,
-                    "params": fit.param_dict(), "aic": fit.aic, "ks_stat": fit.ks_stat,
-                    "ks_pvalue": fit.ks_pvalue, "chosen": fit is fits[0],
-                })
+                records.append(
+                    {
+                        "role": role,
+                        "band": band,
+                        "n": fit.n,
+                        "distribution": fit.distribution,
+                        "params": fit.param_dict(),
+                        "aic": fit.aic,
+                        "ks_stat": fit.ks_stat,
+                        "ks_pvalue": fit.ks_pvalue,
+                        "chosen": fit is fits[0],
+                    }
+                )
     columns = ["role", "band", "n", "distribution", "params", "aic", "ks_stat", "ks_pvalue", "chosen"]
     return FittedLengthModel(pd.DataFrame(records, columns=columns), chosen, fallback, min_samples)
 
@@ -171,14 +193,18 @@ def fit_lengths(df: pd.DataFrame, min_samples: int = 30,
 def generated_frame(messages) -> pd.DataFrame:
     """user_id, turn, role and length_chars of generated messages
     (``aura_lab.generators.generate``): the columns ``fit_lengths`` reads."""
-    return pd.DataFrame([(m.user_id, m.turn, m.role, len(m.text)) for m in messages],
-                        columns=["user_id", "turn", "role", "length_chars"])
+    return pd.DataFrame(
+        [(m.user_id, m.turn, m.role, len(m.text)) for m in messages],
+        columns=["user_id", "turn", "role", "length_chars"],
+    )
 
 
-def compare_fits(first: FittedLengthModel, second: FittedLengthModel,
-                 labels: tuple[str, str] = ("trace", "generated")) -> pd.DataFrame:
+def compare_fits(
+    first: FittedLengthModel, second: FittedLengthModel, labels: tuple[str, str] = ("trace", "generated")
+) -> pd.DataFrame:
     """The chosen fit of each (role, band) of two models side by side: n, distribution,
     parameters and KS statistic of each; NaN where a model has no fit of its own."""
+
     def chosen(model: FittedLengthModel, label: str) -> pd.DataFrame:
         table = model.fits[model.fits["chosen"]].set_index(["role", "band"])
         return table[["n", "distribution", "params", "ks_stat"]].add_prefix(f"{label}_")

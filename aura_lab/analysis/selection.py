@@ -6,18 +6,19 @@ observed for ``t`` in the trace, picked at random; the overall ratio is sum orig
 sum compressed bytes, as in every summary. The realistic mix is the observed template
 frequencies of the trace.
 """
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..selection import EpsilonGreedySelector, MeanRatioTracker, Selector, make_selector
+from ..traffic.selection import EpsilonGreedySelector, MeanRatioTracker, Selector, make_selector
 
 STRATEGIES = ("uniform", "epsilon-greedy", "ucb1", "thompson")
 MIX_SMOOTHING = 0.5  # additive (Jeffreys) smoothing of template counts before KL
@@ -41,8 +42,8 @@ class UCB1Selector(MeanRatioTracker):
             return unseen[rng.randrange(len(unseen))]
         log_total = math.log(max(self._total, 1))
 
-        def score(t):
-            return self.mean_ratio(t) + self.c * math.sqrt(2 * log_total / self._count[t])
+        def score(t: int) -> float:
+            return (self.mean_ratio(t) or 0.0) + self.c * math.sqrt(2 * log_total / self._count[t])
 
         return max(candidates, key=score)
 
@@ -58,15 +59,16 @@ class ThompsonSelector(MeanRatioTracker):
     def __init__(self, prior_mean: float = 1.0, prior_sd: float = 1.0, noise_sd: float = 1.0):
         super().__init__()
         self.prior_mean = prior_mean
-        self.prior_precision = 1.0 / prior_sd ** 2
-        self.noise_precision = 1.0 / noise_sd ** 2
+        self.prior_precision = 1.0 / prior_sd**2
+        self.noise_precision = 1.0 / noise_sd**2
 
     def posterior(self, template_id: int) -> tuple[float, float]:
         """(mean, sd) of the posterior on the template's mean ratio."""
         n = self._count.get(template_id, 0)
         precision = self.prior_precision + n * self.noise_precision
-        mean = (self.prior_precision * self.prior_mean
-                + self.noise_precision * self._sum.get(template_id, 0.0)) / precision
+        mean = (
+            self.prior_precision * self.prior_mean + self.noise_precision * self._sum.get(template_id, 0.0)
+        ) / precision
         return mean, 1.0 / math.sqrt(precision)
 
     def choose(self, candidates: Sequence[int], rng: random.Random) -> int:
@@ -106,7 +108,8 @@ def template_pairs(df: pd.DataFrame, codec: str | None = None) -> dict[int, np.n
     elif rows["codec"].nunique() > 1:
         raise InputError(
             f"the trace holds several codecs ({', '.join(sorted(map(str, rows['codec'].unique())))})",
-            where="simulate_selection", fix="pass codec=... to replay one codec's sizes",
+            where="simulate_selection",
+            fix="pass codec=... to replay one codec's sizes",
         )
     rows = rows.dropna(subset=["template_id", "original_size", "compressed_size"])
     rows = rows[rows["compressed_size"] > 0]
@@ -116,8 +119,9 @@ def template_pairs(df: pd.DataFrame, codec: str | None = None) -> dict[int, np.n
     }
 
 
-def mix_divergence(counts: dict[int, int], realistic: pd.Series,
-                   smoothing: float = MIX_SMOOTHING) -> tuple[float, float]:
+def mix_divergence(
+    counts: dict[int, int], realistic: pd.Series, smoothing: float = MIX_SMOOTHING
+) -> tuple[float, float]:
     """(KL(strategy mix || realistic mix) in nats, total variation distance), both over
     the trace's templates; KL on counts smoothed by ``smoothing``, TV on raw shares."""
     ids = list(realistic.index)
@@ -130,8 +134,14 @@ def mix_divergence(counts: dict[int, int], realistic: pd.Series,
     return kl, tv
 
 
-def _replay(selector: Selector, pairs: dict[int, np.ndarray], n_messages: int, rng: random.Random,
-            warmup_messages: int, explore_after_warmup: float):
+def _replay(
+    selector: Selector,
+    pairs: dict[int, np.ndarray],
+    n_messages: int,
+    rng: random.Random,
+    warmup_messages: int,
+    explore_after_warmup: float,
+):
     candidates = list(pairs)
     counts: dict[int, int] = {}
     original = compressed = 0.0
@@ -166,21 +176,36 @@ def simulate_selection(
         raise InputError(f"n_messages must be >= 1, got {n_messages}", where="simulate_selection")
     pairs = template_pairs(df, codec)
     if not pairs:
-        raise InputError("no successful templated messages with sizes to replay", where="simulate_selection",
-                         fix="use a trace whose messages carry template_id, original_size and compressed_size")
+        raise InputError(
+            "no successful templated messages with sizes to replay",
+            where="simulate_selection",
+            fix="use a trace whose messages carry template_id, original_size and compressed_size",
+        )
     realistic = pd.Series({t: len(v) for t, v in pairs.items()}, dtype=float).sort_index()
     names = list(dict.fromkeys(strategies))
     curves, summary = [], []
     for name in dict.fromkeys(["uniform", *names]):  # uniform is always the baseline
         rng = random.Random(f"aura-lab:selection:{seed}:{name}")
-        cumulative, counts = _replay(make_strategy(name, explore), pairs, n_messages, rng,
-                                     warmup_messages, explore_after_warmup)
+        cumulative, counts = _replay(
+            make_strategy(name, explore), pairs, n_messages, rng, warmup_messages, explore_after_warmup
+        )
         kl, tv = mix_divergence(counts, realistic)
-        summary.append({"strategy": name, "messages": n_messages, "overall_ratio": float(cumulative[-1]),
-                        "kl_divergence": kl, "tv_distance": tv, "templates_used": len(counts)})
+        summary.append(
+            {
+                "strategy": name,
+                "messages": n_messages,
+                "overall_ratio": float(cumulative[-1]),
+                "kl_divergence": kl,
+                "tv_distance": tv,
+                "templates_used": len(counts),
+            }
+        )
         if name in names:
-            curves.append(pd.DataFrame({"strategy": name, "message": np.arange(1, n_messages + 1),
-                                        "cumulative_ratio": cumulative}))
+            curves.append(
+                pd.DataFrame(
+                    {"strategy": name, "message": np.arange(1, n_messages + 1), "cumulative_ratio": cumulative}
+                )
+            )
     table = pd.DataFrame(summary)
     baseline = float(table.loc[table["strategy"] == "uniform", "overall_ratio"].iloc[0])
     table["gain_over_uniform"] = table["overall_ratio"] / baseline - 1

@@ -4,12 +4,13 @@ a trace through a bounded store under LRU, LFU or TTL eviction.
 Time is counted in messages: every element of a sequence is one message; elements
 without a template (``None``/NaN) advance time without touching the store.
 """
+
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
 
 import pandas as pd
 
@@ -41,8 +42,7 @@ def _is_missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def simulate_store(sequence: Iterable, capacity: int = 128, policy: str = "lru",
-                   ttl: int | None = None) -> StoreResult:
+def simulate_store(sequence: Iterable, capacity: int = 128, policy: str = "lru", ttl: int | None = None) -> StoreResult:
     """Replay template uses through a store of at most ``capacity`` templates.
 
     ``lru`` evicts the least recently used; ``lfu`` the least used since it entered
@@ -86,21 +86,33 @@ def simulate_store(sequence: Iterable, capacity: int = 128, policy: str = "lru",
         last_used[template] = now
         uses_in_store[template] += 1
     return StoreResult(
-        policy=policy, capacity=capacity, ttl=ttl if policy == "ttl" else None, messages=messages,
-        uses=uses, hits=hits, misses=uses - hits, evictions=evictions, expirations=expirations,
+        policy=policy,
+        capacity=capacity,
+        ttl=ttl if policy == "ttl" else None,
+        messages=messages,
+        uses=uses,
+        hits=hits,
+        misses=uses - hits,
+        evictions=evictions,
+        expirations=expirations,
         hit_rate=hits / uses if uses else None,
         churn_per_1000=1000 * (evictions + expirations) / messages if messages else None,
     )
 
 
-def store_sweep(sequence: Sequence, capacities: Sequence[int] = CAPACITIES,
-                policies: Sequence[str] = POLICIES, ttl: int | None = None) -> pd.DataFrame:
+def store_sweep(
+    sequence: Sequence,
+    capacities: Sequence[int] = CAPACITIES,
+    policies: Sequence[str] = POLICIES,
+    ttl: int | None = None,
+) -> pd.DataFrame:
     """``simulate_store`` for every policy and capacity: one tidy row each. ``ttl``
     defaults to ``DEFAULT_TTL`` messages for the ttl policy."""
     sequence = list(sequence)
     rows = [
         asdict(simulate_store(sequence, capacity, policy, ttl=(ttl or DEFAULT_TTL) if policy == "ttl" else None))
-        for policy in policies for capacity in capacities
+        for policy in policies
+        for capacity in capacities
     ]
     return pd.DataFrame(rows).astype({"ttl": "Int64"})
 
@@ -113,8 +125,11 @@ def template_sequence(df: pd.DataFrame, codec: str | None = None, column: str | 
     if codec is not None:
         rows = rows[rows["codec"].astype(str) == codec]
     elif "codec" in rows and rows["codec"].nunique() > 1:
-        raise InputError("the trace holds several codecs", where="template_sequence",
-                         fix="pass codec=... to replay one codec's template uses")
+        raise InputError(
+            "the trace holds several codecs",
+            where="template_sequence",
+            fix="pass codec=... to replay one codec's template uses",
+        )
     if column is None:
         column = "server_template_id" if rows["server_template_id"].notna().any() else "template_id"
     order = [c for c in ("sent_at", "scheduled_at", "user_id", "turn") if c in rows]

@@ -4,6 +4,7 @@ their slot fillings are (the peer's churn report, over every template this time)
 A message is credited to the first template it was generated from (``template_id``);
 only successful replies count. Ratios are original/compressed bytes.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,21 +12,34 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ..stats import bootstrap_ci
-from ..summary import first_filling, is_churn, slot_diversity
+from . import metrics
+from .stats import bootstrap_ci
+from .summary import first_filling, is_churn, slot_diversity
 
 TOP_SLOT_VALUES = 3
 
 COLUMNS = [
-    "codec", "template_id", "uses", "mean_ratio", "mean_ratio_low", "mean_ratio_high",
-    "median_ratio", "median_ratio_low", "median_ratio_high", "method_mix", "top_method",
-    "unique_fillings", "slot_diversity", "low_diversity", "top_slot_values",
+    "codec",
+    "template_id",
+    "uses",
+    "mean_ratio",
+    "mean_ratio_low",
+    "mean_ratio_high",
+    "median_ratio",
+    "median_ratio_low",
+    "median_ratio_high",
+    "method_mix",
+    "top_method",
+    "unique_fillings",
+    "slot_diversity",
+    "low_diversity",
+    "top_slot_values",
 ]
 
 
 def _ok_templated(df: pd.DataFrame) -> pd.DataFrame:
-    ok = df["status"].astype("string").eq("ok").fillna(False)
-    return df[ok & df["template_id"].notna()]
+    ok = metrics.select(df, phase=None, ok=True)
+    return ok[ok["template_id"].notna()]
 
 
 def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -39,26 +53,37 @@ def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
         ratios = group["ratio"].to_numpy(float)
         mean, mean_low, mean_high = bootstrap_ci(ratios, np.mean, n_boot=n_boot, seed=seed)
         median, median_low, median_high = bootstrap_ci(ratios, np.median, n_boot=n_boot, seed=seed)
-        methods = group["method"].astype("string").str.upper().fillna("UNKNOWN")
+        methods = metrics.methods(group).fillna("UNKNOWN")
         mix = {m: float(s) for m, s in methods.value_counts(normalize=True).sort_index().items()}
         fillings = Counter(first_filling(v) for v in group["slot_values"])
         fillings.pop((), None)  # a template without slots has no diversity to judge
         uses = len(group)
         diversity = slot_diversity(fillings, uses)
-        records.append({
-            "codec": str(codec), "template_id": int(template_id), "uses": uses,
-            "mean_ratio": mean, "mean_ratio_low": mean_low, "mean_ratio_high": mean_high,
-            "median_ratio": median, "median_ratio_low": median_low, "median_ratio_high": median_high,
-            "method_mix": mix, "top_method": max(mix, key=mix.get) if mix else None,
-            "unique_fillings": len(fillings), "slot_diversity": diversity,
-            "low_diversity": is_churn(uses, diversity),
-            "top_slot_values": [" | ".join(f) for f, _ in fillings.most_common(TOP_SLOT_VALUES)],
-        })
+        records.append(
+            {
+                "codec": str(codec),
+                "template_id": int(template_id),
+                "uses": uses,
+                "mean_ratio": mean,
+                "mean_ratio_low": mean_low,
+                "mean_ratio_high": mean_high,
+                "median_ratio": median,
+                "median_ratio_low": median_low,
+                "median_ratio_high": median_high,
+                "method_mix": mix,
+                "top_method": max(mix, key=lambda m: mix[m]) if mix else None,
+                "unique_fillings": len(fillings),
+                "slot_diversity": diversity,
+                "low_diversity": is_churn(uses, diversity),
+                "top_slot_values": [" | ".join(f) for f, _ in fillings.most_common(TOP_SLOT_VALUES)],
+            }
+        )
     return pd.DataFrame(records, columns=COLUMNS)
 
 
-def best_worst(table: pd.DataFrame, n: int = 5, by: str = "mean_ratio",
-               min_uses: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+def best_worst(
+    table: pd.DataFrame, n: int = 5, by: str = "mean_ratio", min_uses: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``n`` best and ``n`` worst rows of a ``template_table`` by ``by``, among
     templates used at least ``min_uses`` times (ties broken by template id)."""
     eligible = table[table["uses"] >= min_uses].dropna(subset=[by])
@@ -70,8 +95,7 @@ def best_worst(table: pd.DataFrame, n: int = 5, by: str = "mean_ratio",
 def template_codec_matrix(df: pd.DataFrame) -> pd.DataFrame:
     """Mean ratio per template (rows) and codec (columns); NaN where a codec never saw it."""
     rows = _ok_templated(df)
-    matrix = rows.pivot_table(index="template_id", columns="codec", values="ratio",
-                              aggfunc="mean", observed=True)
+    matrix = rows.pivot_table(index="template_id", columns="codec", values="ratio", aggfunc="mean", observed=True)
     matrix.index = matrix.index.astype(int)
     matrix.columns = [str(c) for c in matrix.columns]
     matrix.columns.name = "codec"

@@ -4,22 +4,23 @@ applies each candidate threshold (``min_compression_size``, UTF-8 bytes).
 Each message is compressed once, on its own (a fresh connection state), and every
 threshold is applied to those sizes: a message under the threshold is sent
 UNCOMPRESSED at its original size; so is one whose codec output is larger than the
-text (unless ``expansion_fallback`` is off, for codecs whose framing always goes on the
-wire).
+text, by the server's own rule (``wire.protocol.sends_raw``: not for aura, whose framing
+always goes on the wire).
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..codecs import get_codec
-from ..stats import safe_ratio
-from ..templates import scratch_cwd
+from ..paths import scratch_cwd
+from ..wire.protocol import UNCOMPRESSED, sends_raw
+from .stats import safe_ratio
 
 THRESHOLDS = range(20, 61, 5)
-UNCOMPRESSED = "UNCOMPRESSED"
 
 
 def compressed_sizes(texts: Iterable[str], codec_name: str, **codec_options) -> pd.DataFrame:
@@ -33,17 +34,24 @@ def compressed_sizes(texts: Iterable[str], codec_name: str, **codec_options) -> 
         try:
             for text in texts:
                 result = codec.compress(text, codec.new_connection_state())
-                rows.append((len(text.encode("utf-8")), len(result.data), str(result.method).upper()))
+                original = len(text.encode("utf-8"))
+                rows.append(
+                    (
+                        original,
+                        len(result.data),
+                        str(result.method).upper(),
+                        sends_raw(original, len(result.data), codec.falls_back_on_expansion),
+                    )
+                )
         finally:
             codec.close()
-    return pd.DataFrame(rows, columns=["original_size", "compressed_size", "method"])
+    return pd.DataFrame(rows, columns=["original_size", "compressed_size", "method", "expansion_fallback"])
 
 
 def threshold_sweep(
     texts: Sequence[str],
     codec_name: str,
     thresholds: Iterable[int] = THRESHOLDS,
-    expansion_fallback: bool = True,
     **codec_options,
 ) -> pd.DataFrame:
     """One row per threshold: threshold (bytes), messages, messages_compressed,
@@ -58,19 +66,21 @@ def threshold_sweep(
     original = sizes["original_size"].to_numpy(float)
     compressed = sizes["compressed_size"].to_numpy(float)
     codec_says_raw = sizes["method"].eq(UNCOMPRESSED).to_numpy()
-    expanded = compressed > original if expansion_fallback else np.zeros(len(sizes), bool)
+    expanded = sizes["expansion_fallback"].to_numpy(bool)
     rows = []
     for threshold in thresholds:
         raw = (original < threshold) | expanded
         sent = np.where(raw, original, compressed)
         uncompressed = raw | codec_says_raw
-        rows.append({
-            "threshold": threshold,
-            "messages": len(sizes),
-            "messages_compressed": int((~uncompressed).sum()),
-            "uncompressed_share": float(uncompressed.mean()) if len(sizes) else None,
-            "original_bytes": int(original.sum()),
-            "sent_bytes": int(sent.sum()),
-            "overall_ratio": safe_ratio(original.sum(), sent.sum()),
-        })
+        rows.append(
+            {
+                "threshold": threshold,
+                "messages": len(sizes),
+                "messages_compressed": int((~uncompressed).sum()),
+                "uncompressed_share": float(uncompressed.mean()) if len(sizes) else None,
+                "original_bytes": int(original.sum()),
+                "sent_bytes": int(sent.sum()),
+                "overall_ratio": safe_ratio(original.sum(), sent.sum()),
+            }
+        )
     return pd.DataFrame(rows)

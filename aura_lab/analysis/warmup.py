@@ -5,6 +5,7 @@ bumps ``corpus_weight`` when the mean ratio is low. Here the same figures come b
 ``WarmupReport`` whose warnings and recommendations each carry the numbers behind them;
 ``recommend_adjustments`` is the pure step the runner applies after its own warmup.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,15 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..stats import safe_ratio
+from . import metrics
+from .metrics import HIT_DEFINITION, UNCOMPRESSED
 
-# A message "hit a template" when the server named the template it used, or (for traces
-# without server template ids, such as the peer's) when the method is BINARY_SEMANTIC.
-HIT_DEFINITION = "server_template_id is set, or method is BINARY_SEMANTIC (case-insensitive)"
-TEMPLATE_METHOD = "BINARY_SEMANTIC"
-UNCOMPRESSED = "UNCOMPRESSED"
-
-# The peer's thresholds (PEER.md, "Warmup")
+# The peer's thresholds (docs/peer.md, "Warmup")
 MIN_HIT_RATE = 0.35
 MAX_UNCOMPRESSED_SHARE = 0.60
 MIN_MEAN_RATIO = 1.15
@@ -91,17 +87,6 @@ class WarmupReport:
         return "\n".join(lines)
 
 
-def _method_upper(df: pd.DataFrame) -> pd.Series:
-    return df["method"].astype("string").str.upper()
-
-
-def _is_hit(df: pd.DataFrame) -> pd.Series:
-    hit = _method_upper(df).eq(TEMPLATE_METHOD).fillna(False)
-    if "server_template_id" in df:
-        hit = hit | df["server_template_id"].notna()
-    return hit.astype(bool)
-
-
 def analyse_warmup(
     df: pd.DataFrame,
     all_rows: bool = False,
@@ -115,28 +100,38 @@ def analyse_warmup(
     peer's server) are the settings the warmup ran with; recommendations are relative to
     them (``None``: unknown, the recommendation then states the change only).
     """
-    rows = df if all_rows or "phase" not in df else df[df["phase"].astype("string").eq("warmup").fillna(False)]
+    rows = metrics.select(df, phase=None if all_rows else "warmup")
     codecs = tuple(sorted(rows["codec"].dropna().astype(str).unique())) if "codec" in rows else ()
-    ok = rows[rows["status"].astype("string").eq("ok").fillna(False)] if len(rows) else rows
+    ok = metrics.select(rows, phase=None, ok=True)
     report = WarmupReport(
-        messages=len(rows), ok_messages=len(ok), errors=len(rows) - len(ok),
-        hit_rate=None, mean_ratio=None, overall_ratio=None, uncompressed_share=None,
-        method_shares={}, templates_seen=0, median_uses_per_template=None,
-        ratio_spread_between_templates=None, median_bytes_uncompressed=None,
-        median_bytes_compressed=None, min_compression_size=min_compression_size,
-        suggested_min_compression_size=None, overall_ratio_at_suggestion=None, codecs=codecs,
+        messages=len(rows),
+        ok_messages=len(ok),
+        errors=len(rows) - len(ok),
+        hit_rate=None,
+        mean_ratio=None,
+        overall_ratio=None,
+        uncompressed_share=None,
+        method_shares={},
+        templates_seen=0,
+        median_uses_per_template=None,
+        ratio_spread_between_templates=None,
+        median_bytes_uncompressed=None,
+        median_bytes_compressed=None,
+        min_compression_size=min_compression_size,
+        suggested_min_compression_size=None,
+        overall_ratio_at_suggestion=None,
+        codecs=codecs,
     )
     if report.empty:
         report.warnings.append("no successful warmup messages: nothing to judge")
         return report
 
-    methods = _method_upper(ok).fillna("UNKNOWN")
-    uncompressed = methods.eq(UNCOMPRESSED)
-    report.hit_rate = float(_is_hit(ok).mean())
-    report.mean_ratio = float(ok["ratio"].mean()) if ok["ratio"].notna().any() else None
-    sized = ok.dropna(subset=["original_size", "compressed_size"])
-    report.overall_ratio = safe_ratio(sized["original_size"].sum(), sized["compressed_size"].sum())
-    report.uncompressed_share = float(uncompressed.mean())
+    methods = metrics.methods(ok).fillna("UNKNOWN")
+    report.hit_rate = metrics.template_hit_rate(ok)
+    report.mean_ratio = metrics.mean_ratio(ok)
+    sized = metrics.sized(ok)
+    report.overall_ratio = metrics.overall_ratio(sized)
+    report.uncompressed_share = metrics.uncompressed_share(ok)
     report.method_shares = {m: float(s) for m, s in methods.value_counts(normalize=True).items()}
 
     templated = ok[ok["template_id"].notna()] if "template_id" in ok else ok.iloc[:0]
@@ -150,13 +145,14 @@ def analyse_warmup(
 
     if len(sized):
         sizes = sized["original_size"].astype(float)
-        sized_uncompressed = _method_upper(sized).eq(UNCOMPRESSED).fillna(False)
+        sized_uncompressed = metrics.methods(sized).eq(UNCOMPRESSED).fillna(False)
         if sized_uncompressed.any():
             report.median_bytes_uncompressed = float(sizes[sized_uncompressed].median())
         if (~sized_uncompressed).any():
             report.median_bytes_compressed = float(sizes[~sized_uncompressed].median())
         best, ratio_at_best = best_min_compression_size(
-            sized["original_size"].to_numpy(float), sized["compressed_size"].to_numpy(float),
+            sized["original_size"].to_numpy(float),
+            sized["compressed_size"].to_numpy(float),
             prefer=min_compression_size,
         )
         report.suggested_min_compression_size = best
@@ -219,9 +215,7 @@ def _warn(report: WarmupReport) -> None:
         report.warnings.append(f"mean ratio {report.mean_ratio:.3f} is below {MIN_MEAN_RATIO}")
 
 
-def recommend_adjustments(
-    report: WarmupReport, corpus_weight: float, explore: float
-) -> tuple[float, float, list[str]]:
+def recommend_adjustments(report: WarmupReport, corpus_weight: float, explore: float) -> tuple[float, float, list[str]]:
     """``(new_corpus_weight, new_explore, reasons)`` after a warmup. Pure: the runner
     calls it between its warmup and its main phase."""
     new_weight, new_explore, recommendations = _recommend(report, corpus_weight, explore)
@@ -239,12 +233,16 @@ def _recommend(report: WarmupReport, corpus_weight: float | None, explore: float
         target = None if corpus_weight is None else round(min(corpus_weight + CORPUS_WEIGHT_STEP, MAX_CORPUS_WEIGHT), 6)
         if target != corpus_weight or corpus_weight is None:
             new_weight = target
-            out.append(Recommendation(
-                "corpus_weight", corpus_weight, target,
-                f"mean ratio {report.mean_ratio:.3f} < {MIN_MEAN_RATIO}: raise corpus weight by "
-                f"{CORPUS_WEIGHT_STEP} (max {MAX_CORPUS_WEIGHT})",
-                {"mean_ratio": report.mean_ratio, "threshold": MIN_MEAN_RATIO},
-            ))
+            out.append(
+                Recommendation(
+                    "corpus_weight",
+                    corpus_weight,
+                    target,
+                    f"mean ratio {report.mean_ratio:.3f} < {MIN_MEAN_RATIO}: raise corpus weight by "
+                    f"{CORPUS_WEIGHT_STEP} (max {MAX_CORPUS_WEIGHT})",
+                    {"mean_ratio": report.mean_ratio, "threshold": MIN_MEAN_RATIO},
+                )
+            )
 
     figures = {
         "templates_seen": report.templates_seen,
@@ -259,24 +257,37 @@ def _recommend(report: WarmupReport, corpus_weight: float | None, explore: float
             target = max(explore, target) if learning else min(explore, target)
         if target != explore:
             new_explore = target
-            why = (f"median {report.median_uses_per_template:g} use(s) per template: too few to "
-                   "trust their mean ratios, keep exploring") if learning else (
-                f"{report.templates_seen} templates seen, median {report.median_uses_per_template:g} "
-                "uses each: their mean ratios are known, explore less (the peer's post-warmup value)")
+            why = (
+                (
+                    f"median {report.median_uses_per_template:g} use(s) per template: too few to "
+                    "trust their mean ratios, keep exploring"
+                )
+                if learning
+                else (
+                    f"{report.templates_seen} templates seen, median {report.median_uses_per_template:g} "
+                    "uses each: their mean ratios are known, explore less (the peer's post-warmup value)"
+                )
+            )
             out.append(Recommendation("explore", explore, target, why, figures))
 
     current = report.min_compression_size
     suggested = report.suggested_min_compression_size
     if suggested is not None and suggested != current:
-        out.append(Recommendation(
-            "min_compression_size", current, suggested,
-            f"sending messages under {suggested} bytes uncompressed gives overall ratio "
-            f"{report.overall_ratio_at_suggestion:.3f} over the warmup (now {report.overall_ratio:.3f}); "
-            f"median size UNCOMPRESSED {report.median_bytes_uncompressed} B vs compressed "
-            f"{report.median_bytes_compressed} B",
-            {"overall_ratio_now": report.overall_ratio,
-             "overall_ratio_at_suggestion": report.overall_ratio_at_suggestion,
-             "median_bytes_uncompressed": report.median_bytes_uncompressed,
-             "median_bytes_compressed": report.median_bytes_compressed},
-        ))
+        out.append(
+            Recommendation(
+                "min_compression_size",
+                current,
+                suggested,
+                f"sending messages under {suggested} bytes uncompressed gives overall ratio "
+                f"{report.overall_ratio_at_suggestion:.3f} over the warmup (now {report.overall_ratio:.3f}); "
+                f"median size UNCOMPRESSED {report.median_bytes_uncompressed} B vs compressed "
+                f"{report.median_bytes_compressed} B",
+                {
+                    "overall_ratio_now": report.overall_ratio,
+                    "overall_ratio_at_suggestion": report.overall_ratio_at_suggestion,
+                    "median_bytes_uncompressed": report.median_bytes_uncompressed,
+                    "median_bytes_compressed": report.median_bytes_compressed,
+                },
+            )
+        )
     return new_weight, new_explore, out

@@ -1,10 +1,11 @@
 """Codecs by name: one file per codec, one line per codec in ``CODECS``.
 
-    >>> codec = get_codec("deflate-stream")
-    >>> state = codec.new_connection_state()
-    >>> codec.decompress(codec.compress("hello", state).data, state)
-    'hello'
+>>> codec = get_codec("deflate-stream")
+>>> state = codec.new_connection_state()
+>>> codec.decompress(codec.compress("hello", state).data, state)
+'hello'
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,15 +31,14 @@ __all__ = ["CODECS", "Codec", "CodecResult", "codec_class", "codec_names", "code
 
 
 def codec_names() -> list[str]:
+    """The names of the built-in codecs, in the order ``--help`` lists them."""
     return list(CODECS)
 
 
 def codec_class(name: str) -> type[Codec]:
     """The class behind a codec name, imported now."""
     if name not in CODECS:
-        raise InputError(
-            f"unknown codec {name!r}", fix=f"choose one of: {', '.join(CODECS)}"
-        )
+        raise InputError(f"unknown codec {name!r}", fix=f"choose one of: {', '.join(CODECS)}")
     module_name, class_name = CODECS[name].split(":")
     try:
         module = importlib.import_module(f"{__name__}.{module_name}")

@@ -10,15 +10,16 @@ directory.
 Its output is what would go on the wire whatever its size (its own UNCOMPRESSED
 framing adds a header), so the server never swaps it for the raw text.
 """
+
 from __future__ import annotations
 
 import gc
-import json
 import os
 import tempfile
 from pathlib import Path
 
-from ..templates import PatternLibrary, scratch_cwd
+from ..config import MIN_COMPRESSION_SIZE
+from ..paths import scratch_cwd
 from .base import Codec, CodecResult
 
 
@@ -28,8 +29,12 @@ class AuraCodec(Codec):
     package = "aura-compression"
     falls_back_on_expansion = False
 
-    def __init__(self, min_compression_size: int = 35, workdir: str | Path | None = None,
-                 enable_aura: bool = True):
+    def __init__(
+        self,
+        min_compression_size: int = MIN_COMPRESSION_SIZE,
+        workdir: str | Path | None = None,
+        enable_aura: bool = True,
+    ):
         import aura_compression  # imported here so that a missing package is named by get_codec
 
         self.min_compression_size = int(min_compression_size)
@@ -45,9 +50,9 @@ class AuraCodec(Codec):
                 enable_audit_logging=False,
                 min_compression_size=self.min_compression_size,
             )
-            self._templates = PatternLibrary(
-                dict(self._compressor.template_library.list_templates()), source="aura"
-            ).to_records()
+            self._templates = {
+                int(tid): str(pattern) for tid, pattern in self._compressor.template_library.list_templates().items()
+            }
         # Its ML selector saves ./ml_model.json when garbage-collected, wherever the
         # process is by then: pin that file to the scratch directory.
         selector = getattr(self._compressor, "_ml_selector", None)
@@ -79,8 +84,8 @@ class AuraCodec(Codec):
             "workdir": str(self.workdir),
         }
 
-    def templates(self) -> list[dict]:
-        return json.loads(json.dumps(self._templates))  # a copy the caller may change
+    def templates(self) -> dict[int, str]:
+        return dict(self._templates)  # a copy the caller may change
 
     def close(self) -> None:
         compressor = getattr(self, "_compressor", None)

@@ -5,6 +5,7 @@ history across the messages of one WebSocket connection (``deflate-stream``) ret
 that history from ``new_connection_state()`` and receive it back in every call; the
 others return ``None`` and ignore it. Sizes are UTF-8 bytes throughout.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -56,9 +57,9 @@ class Codec:
         """Settings that decide the output, for ``GET /health`` and benchmark reports."""
         return {}
 
-    def templates(self) -> list[dict]:
-        """``[{id, pattern, slots}]`` for codecs that use templates, else empty."""
-        return []
+    def templates(self) -> dict[int, str]:
+        """``{id: pattern}`` for codecs that use templates (``{0}``, ``{1}`` slots), else empty."""
+        return {}
 
     def close(self) -> None:
         """Release what the codec holds (files, threads); the default holds nothing."""

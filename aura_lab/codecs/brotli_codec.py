@@ -1,4 +1,5 @@
 """Brotli per message at a stated quality (named so as not to shadow ``brotli``)."""
+
 from __future__ import annotations
 
 import brotli
@@ -21,9 +22,7 @@ class BrotliCodec(Codec):
         self.quality, self.mode, self.lgwin = int(quality), mode, int(lgwin)
 
     def compress(self, text: str, state=None) -> CodecResult:
-        data = brotli.compress(
-            text.encode("utf-8"), mode=_MODES[self.mode], quality=self.quality, lgwin=self.lgwin
-        )
+        data = brotli.compress(text.encode("utf-8"), mode=_MODES[self.mode], quality=self.quality, lgwin=self.lgwin)
         return CodecResult(data, self.method)
 
     def decompress(self, data: bytes, state=None) -> str:

@@ -3,6 +3,7 @@
 Each message gets a fresh compressor (window bits 15, no zlib header), flushed with
 Z_SYNC_FLUSH and stripped of the trailing ``00 00 ff ff`` as RFC 7692 does.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -29,8 +30,12 @@ class DeflateCodec(Codec):
         return zlib.decompressobj(-15).decompress(data + DEFLATE_TAIL).decode("utf-8")
 
     def info(self) -> dict:
-        return {"level": self.level, "window_bits": 15, "context_takeover": self.context_takeover,
-                "zlib_version": zlib.ZLIB_RUNTIME_VERSION}
+        return {
+            "level": self.level,
+            "window_bits": 15,
+            "context_takeover": self.context_takeover,
+            "zlib_version": zlib.ZLIB_RUNTIME_VERSION,
+        }
 
     @property
     def package_version(self) -> str:

@@ -5,6 +5,7 @@ with Z_SYNC_FLUSH and sent without its trailing ``00 00 ff ff``, so later messag
 refer back to earlier ones (the 32 KiB window). Messages must be decompressed in the
 order they were compressed, with the same connection state.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -19,8 +20,8 @@ class DeflateStreamState:
     """The two halves of one connection: the sender's compressor, the receiver's decompressor."""
 
     level: int = 6
-    compressor: "zlib._Compress" = field(init=False)
-    decompressor: "zlib._Decompress" = field(init=False)
+    compressor: zlib._Compress = field(init=False)
+    decompressor: zlib._Decompress = field(init=False)
 
     def __post_init__(self):
         self.compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)

@@ -1,4 +1,5 @@
 """No compression: the baseline every ratio is compared with."""
+
 from __future__ import annotations
 
 from .base import Codec, CodecResult

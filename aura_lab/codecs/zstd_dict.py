@@ -6,6 +6,7 @@ measured, or the ratio flatters the dictionary. With a small training set zstd's
 trainer may fail at the requested size: smaller sizes are tried, and as a last resort
 the training text itself becomes a raw-content dictionary; ``info()`` says which.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,32 +14,19 @@ from pathlib import Path
 import zstandard
 
 from .. import paths
-from ..corpus import load_corpus
 from ..errors import InputError
+from ..inputs import read_texts
 from .base import Codec, CodecResult
 
 _SMALLEST_DICT = 256  # bytes; below this a trained dictionary is not worth its header
 
 
-def default_training_path() -> Path:
-    """``corpora/zstd_training.jsonl`` in the repository holding this package, else in
-    the current directory (first that exists; the repository one when neither does)."""
-    candidates = [paths.DEFAULT_TRAINING, Path.cwd() / paths.DEFAULT_TRAINING.relative_to(paths.PROJECT_DIR)]
-    return next((p for p in candidates if p.is_file()), candidates[0])
-
-
 def read_training_texts(path: Path) -> tuple[list[str], str]:
     """The message texts of a corpus JSONL file, in file order, and the file's SHA-256."""
-    if not path.is_file():
-        raise InputError(
-            "zstd training file not found", where=str(path),
-            fix="pass --training FILE (corpus JSONL) or create corpora/zstd_training.jsonl",
-        )
-    corpus = load_corpus(path)  # the one corpus reader: errors name the file and line
-    texts = [m.text for m in corpus.messages if m.text]
+    texts, sha256 = read_texts(path, "zstd training", fix="pass --training FILE (corpus JSONL)")
     if not texts:
         raise InputError("no messages to train a dictionary on", where=str(path))
-    return texts, corpus.sha256
+    return texts, sha256
 
 
 class ZstdDictCodec(Codec):
@@ -49,7 +37,7 @@ class ZstdDictCodec(Codec):
     def __init__(self, training: str | Path | None = None, dict_size: int = 16 * 1024, level: int = 3):
         if int(dict_size) < _SMALLEST_DICT:
             raise ValueError(f"dict_size must be at least {_SMALLEST_DICT} bytes, got {dict_size}")
-        self.training_path = Path(training) if training is not None else default_training_path()
+        self.training_path = Path(training) if training is not None else paths.DEFAULT_TRAINING
         self.level = int(level)
         self.dict_size_requested = int(dict_size)
         texts, self.training_sha256 = read_training_texts(self.training_path)
@@ -60,8 +48,11 @@ class ZstdDictCodec(Codec):
         # No checksum and no dictionary id in the frame: both ends know the dictionary,
         # and on chat-sized messages 4 + 4 bytes are a visible share of the output.
         self._compressor = zstandard.ZstdCompressor(
-            level=self.level, dict_data=self.dictionary,
-            write_checksum=False, write_dict_id=False, write_content_size=True,
+            level=self.level,
+            dict_data=self.dictionary,
+            write_checksum=False,
+            write_dict_id=False,
+            write_content_size=True,
         )
         self._decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
 
@@ -86,7 +77,9 @@ class ZstdDictCodec(Codec):
         return info
 
 
-def _build_dictionary(samples: list[bytes], size: int) -> tuple[zstandard.ZstdCompressionDict, str, str]:
+def _build_dictionary(
+    samples: list[bytes | bytearray | memoryview], size: int
+) -> tuple[zstandard.ZstdCompressionDict, str, str]:
     """Train at ``size``, halving on failure; a raw-content dictionary when all fail."""
     attempt = size
     while attempt >= _SMALLEST_DICT:
@@ -95,13 +88,13 @@ def _build_dictionary(samples: list[bytes], size: int) -> tuple[zstandard.ZstdCo
         except zstandard.ZstdError:
             attempt //= 2
             continue
-        note = "" if attempt == size else (
-            f"training failed at {size} bytes; trained at {attempt} bytes instead"
-        )
+        note = "" if attempt == size else (f"training failed at {size} bytes; trained at {attempt} bytes instead")
         return dictionary, "trained", note
     # Too little text for zstd's trainer: use the most recent text itself as the dictionary.
     content = b"\n".join(samples)[-size:]
     dictionary = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-    note = (f"training set too small for zstd's trainer ({len(samples)} messages); "
-            f"using {len(content)} bytes of raw training text as the dictionary")
+    note = (
+        f"training set too small for zstd's trainer ({len(samples)} messages); "
+        f"using {len(content)} bytes of raw training text as the dictionary"
+    )
     return dictionary, "raw content", note

@@ -1,0 +1,130 @@
+"""The one definition of each figure aura-lab reports, and of the rows it is over.
+
+Row selectors: ``select(df, phase=, codec=, ok=)``; the figures: overall ratio (sum of
+original bytes / sum of bytes on the wire), mean ratio (mean of per-message ratios),
+template hit rate, error rate, UNCOMPRESSED share. Each figure has a kernel on plain
+arrays (the bootstrap in ``compare`` calls those thousands of times) and a DataFrame
+form; both give ``None`` for an empty selection, never a division by zero.
+
+Template hit: a message hit a template when the server says it encoded it with one:
+its reply carried a template id, or its method is BINARY_SEMANTIC. For AURA's
+compressor the two are the same messages (it reports a template id exactly for
+BINARY_SEMANTIC); the method is the only sign in the peer's own traces, which have no
+template id column. The share is over successful replies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..wire.protocol import TEMPLATE_METHOD, UNCOMPRESSED
+
+__all__ = [
+    "HIT_DEFINITION",
+    "TEMPLATE_METHOD",
+    "UNCOMPRESSED",
+    "error_rate",
+    "is_ok",
+    "mean_ratio",
+    "methods",
+    "overall_ratio",
+    "ratio_of_sums",
+    "select",
+    "sized",
+    "template_hit_rate",
+    "template_hits",
+    "uncompressed_share",
+]
+
+HIT_DEFINITION = "the server reported a template id, or the method is BINARY_SEMANTIC"
+
+
+# -- row selectors ------------------------------------------------------------------------
+
+
+def is_ok(df: pd.DataFrame) -> pd.Series:
+    """True for rows whose reply was ``status: ok`` (False for errors and missing status)."""
+    return df["status"].astype("string").eq("ok").fillna(False).astype(bool)
+
+
+def select(df: pd.DataFrame, *, phase: str | None = "main", codec: str | None = None, ok: bool = False) -> pd.DataFrame:
+    """The rows of one phase (``None``: every phase), one codec (``None``: every codec),
+    and only successful replies when ``ok``."""
+    keep = pd.Series(True, index=df.index)
+    if phase is not None and "phase" in df:
+        keep &= df["phase"].astype("string").eq(phase).fillna(False)
+    if codec is not None:
+        keep &= df["codec"].astype("string").eq(codec).fillna(False)
+    if ok:
+        keep &= is_ok(df)
+    return df[keep.to_numpy()]
+
+
+def sized(df: pd.DataFrame) -> pd.DataFrame:
+    """Successful rows that carry both sizes: the rows every ratio is over."""
+    return df[is_ok(df).to_numpy() & df["original_size"].notna().to_numpy() & df["compressed_size"].notna().to_numpy()]
+
+
+def methods(df: pd.DataFrame) -> pd.Series:
+    """The method of each row, upper-case (servers spell it either way)."""
+    return df["method"].astype("string").str.upper()
+
+
+# -- kernels on arrays ----------------------------------------------------------------------
+
+
+def ratio_of_sums(original: np.ndarray, compressed: np.ndarray) -> float | None:
+    """sum(original) / sum(compressed) over the pairs where both are known."""
+    original = np.asarray(original, dtype=float)
+    compressed = np.asarray(compressed, dtype=float)
+    known = ~(np.isnan(original) | np.isnan(compressed))
+    denominator = compressed[known].sum()
+    return float(original[known].sum() / denominator) if denominator else None
+
+
+def mean_of(values: np.ndarray) -> float | None:
+    """The mean of the known values; None when there are none."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else None
+
+
+# -- figures over a DataFrame ---------------------------------------------------------------
+
+
+def overall_ratio(df: pd.DataFrame) -> float | None:
+    """Sum of original bytes / sum of bytes on the wire, over successful replies."""
+    rows = sized(df)
+    return ratio_of_sums(rows["original_size"].to_numpy(float), rows["compressed_size"].to_numpy(float))
+
+
+def mean_ratio(df: pd.DataFrame) -> float | None:
+    """Mean of the per-message ratios, over successful replies (the peer's "mean ratio")."""
+    rows = df[is_ok(df).to_numpy()]
+    return mean_of(pd.to_numeric(rows["ratio"], errors="coerce").to_numpy(float, na_value=np.nan))
+
+
+def template_hits(df: pd.DataFrame) -> pd.Series:
+    """True for each row that hit a template (see the module's note)."""
+    hit = methods(df).eq(TEMPLATE_METHOD).fillna(False)
+    if "server_template_id" in df:
+        hit = hit | df["server_template_id"].notna()
+    return hit.astype(bool)
+
+
+def template_hit_rate(df: pd.DataFrame) -> float | None:
+    """Share of successful replies that hit a template."""
+    ok = df[is_ok(df).to_numpy()]
+    return float(template_hits(ok).mean()) if len(ok) else None
+
+
+def error_rate(df: pd.DataFrame) -> float | None:
+    """Share of rows whose reply was not ``ok``."""
+    return float(1 - is_ok(df).mean()) if len(df) else None
+
+
+def uncompressed_share(df: pd.DataFrame) -> float | None:
+    """Share of successful replies sent UNCOMPRESSED."""
+    ok = df[is_ok(df).to_numpy()]
+    return float(methods(ok).eq(UNCOMPRESSED).fillna(False).mean()) if len(ok) else None

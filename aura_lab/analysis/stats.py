@@ -1,0 +1,54 @@
+"""The one place where percentiles, ratios and bootstrap intervals are computed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+LATENCY_PERCENTILES = (50, 90, 95, 99, 99.9)
+# numpy's default linear interpolation between closest ranks; stated in every summary
+PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy 'linear')"
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float] = LATENCY_PERCENTILES) -> dict[str, float | None]:
+    """``{"p50": ..., "p99.9": ...}``; ``None`` for each when there are no values."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return {f"p{q:g}": None for q in qs}
+    got = np.percentile(arr, qs, method="linear")
+    return {f"p{q:g}": float(v) for q, v in zip(qs, got)}
+
+
+def safe_ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, or ``None`` when the denominator is zero."""
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def bootstrap_ci(
+    values: Sequence[float],
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float | None, float | None, float | None]:
+    """(estimate, low, high) by the percentile bootstrap; ``None``s for no values."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return None, None, None
+    estimate = float(statistic(arr))
+    if arr.size == 1:
+        return estimate, estimate, estimate
+    rng = np.random.default_rng(seed)
+    samples = rng.choice(arr, size=(n_boot, arr.size), replace=True)
+    if statistic is np.mean:
+        stats = samples.mean(axis=1)
+    elif statistic is np.median:
+        stats = np.median(samples, axis=1)
+    else:
+        stats = np.array([statistic(s) for s in samples])
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha])
+    return estimate, float(low), float(high)

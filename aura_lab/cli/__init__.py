@@ -1,0 +1,55 @@
+"""``aura-lab`` command line: one module per sub-command; library modules hold no argparse.
+
+Each sub-command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` to a function taking the parsed arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import AuraLabError
+
+# sub-command modules, in the order --help lists them
+_COMMANDS = ["run", "generate", "serve", "report", "compare", "slots"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad option reported on one line (not usage plus error)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="aura-lab",
+        description="Realistic AI-chat WebSocket traffic, embedded compression servers, analysis.",
+    )
+    parser.add_argument("--version", action="version", version=f"aura-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run"])  # bare `aura-lab` runs the main job
+    try:
+        return int(args.func(args) or 0)
+    except AuraLabError as err:
+        print(f"aura-lab: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aura-lab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

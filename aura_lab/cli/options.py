@@ -1,0 +1,46 @@
+"""Options shared by several sub-commands, with their defaults and ranges from
+``aura_lab.config`` (one definition of each)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import BOUNDS, FLAGS, RunConfig
+
+DEFAULTS = RunConfig()
+
+
+def described(name: str, text: str) -> str:
+    """Help text with the option's default and range."""
+    default = getattr(DEFAULTS, name, None)
+    parts = [text]
+    if default not in (None, "", False):
+        parts.append(f"default {default}")
+    if name in BOUNDS:
+        parts.append(BOUNDS[name].describe())
+    return f"{parts[0]} ({'; '.join(parts[1:])})" if len(parts) > 1 else text
+
+
+def add_traffic_arguments(
+    parser: argparse.ArgumentParser, templates_help: str = "template JSON file instead of AURA's library"
+) -> None:
+    """The options that shape generated traffic, shared by ``generate`` and ``run``."""
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=described("seed", "random seed"))
+    parser.add_argument("--corpus", help="corpus JSONL (default: the bundled chat corpus; 'none' for no corpus)")
+    parser.add_argument("--metadata", help="template metadata JSON (default: the bundled metadata; 'none')")
+    parser.add_argument("--templates", help=templates_help)
+    parser.add_argument(
+        "--corpus-weight",
+        type=float,
+        default=DEFAULTS.corpus_weight,
+        help=described("corpus_weight", "share of corpus messages"),
+    )
+    parser.add_argument(
+        "--ai-ratio", type=float, default=DEFAULTS.ai_ratio, help=described("ai_ratio", "share of AI users")
+    )
+
+
+def check_traffic_arguments(args: argparse.Namespace) -> None:
+    """The traffic options' ranges, with errors that name the flag."""
+    for name in ("seed", "corpus_weight", "ai_ratio"):
+        BOUNDS[name].check(getattr(args, name), FLAGS[name])

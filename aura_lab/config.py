@@ -1,0 +1,344 @@
+"""Every default and every range of aura-lab's options, defined once.
+
+``RunConfig`` is the options of a run (``aura-lab run`` and ``aura_lab.run()``); the
+command line reads its defaults and ranges from here, and so do the generator's
+config and the server. An option is checked before anything starts: an error names
+the parameter (Python) or the flag (command line), the range, and the value given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypedDict, TypeVar
+
+from .errors import InputError
+from .timing import ThinkTime
+
+# -- defaults shared by several parts -------------------------------------------------
+MIN_COMPRESSION_SIZE = 35  # bytes: below this the peer's server does not compress
+REPLY_TIMEOUT_S = 10.0  # seconds a user waits for one reply
+MAX_MESSAGE_SIZE = 1 << 20  # bytes: the largest message a server accepts
+DEFAULT_PORT = 8765
+DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
+DEFAULT_THINK_TIME = "uniform:0.1,2.0"  # the peer's pause after each reply, seconds
+MAX_DURATION_S = 3600.0  # hard ceiling on a run's main phase
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed values of a numeric option: ``low <= value <= high`` (``> low``
+    when ``low_open``), finite, whole when ``integer``."""
+
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = False
+    low_open: bool = False
+
+    def describe(self) -> str:
+        low = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+        kind = "a whole number " if self.integer else "a number "
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{kind}{low} and <= {self.high:g}{unit}"
+
+    def check(self, value: Any, where: str) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and self.integer:
+            ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if ok:
+            try:
+                ok = (
+                    math.isfinite(value)
+                    and (value > self.low if self.low_open else value >= self.low)
+                    and value <= self.high
+                )
+            except OverflowError:  # an integer beyond float's range
+                ok = False
+        if not ok:
+            raise InputError(f"must be {self.describe()}, got {value!r}", where=where)
+
+
+# Ranges: generous for real use, bounded so that no option can exhaust the machine
+# or stall a run (an infinite timeout, a billion users).
+BOUNDS: dict[str, Bound] = {
+    "users": Bound(1, 10_000, "users", integer=True),
+    "ramp_up": Bound(0, 3600, "s"),
+    "turns": Bound(1, 10_000, "messages", integer=True),
+    "messages_per_user": Bound(1, 100_000, "messages", integer=True),
+    "duration": Bound(0, 86_400, "s", low_open=True),
+    "arrival_rate": Bound(0.001, 10_000, "messages/s per user"),
+    "seed": Bound(0, 2**63 - 1, integer=True),
+    "corpus_weight": Bound(0, 1),
+    "ai_ratio": Bound(0, 1),
+    "warmup_messages": Bound(0, 100_000, "messages", integer=True),
+    "explore": Bound(0, 1),
+    "min_compression_size": Bound(0, MAX_MESSAGE_SIZE, "bytes", integer=True),
+    "timeout": Bound(0, 600, "s", low_open=True),
+    "max_duration": Bound(0, 86_400, "s", low_open=True),
+    "workers": Bound(1, 64, "processes", integer=True),
+    "replicas": Bound(1, 64, "servers", integer=True),
+    "max_size": Bound(1, 64 << 20, "bytes", integer=True),
+    "port": Bound(0, 65_535, integer=True),
+}
+
+# the command-line flag of each RunConfig field that has one
+FLAGS = {
+    "users": "--users",
+    "ramp_up": "--ramp-up",
+    "turns": "--turns",
+    "messages_per_user": "--messages-per-user",
+    "duration": "--duration",
+    "think_time": "--think-time",
+    "arrival_rate": "--arrival-rate",
+    "seed": "--seed",
+    "corpus": "--corpus",
+    "metadata": "--metadata",
+    "templates": "--templates",
+    "corpus_weight": "--corpus-weight",
+    "ai_ratio": "--ai-ratio",
+    "warmup_messages": "--warmup-messages",
+    "auto_adjust": "--no-auto-adjust",
+    "selection": "--selection",
+    "explore": "--explore",
+    "codecs": "--codec",
+    "urls": "--url",
+    "min_compression_size": "--min-compression-size",
+    "trace_dir": "--trace-dir",
+    "export": "--export",
+    "peer_traces": "--peer-traces",
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "timeout": "--timeout",
+    "run_id": "--run-id",
+}
+SELECTIONS = ("uniform", "epsilon-greedy")
+RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
+
+
+def where(name: str, cli: bool) -> str:
+    """How an error names an option: its flag on the command line, else the parameter."""
+    return FLAGS.get(name, name) if cli else name
+
+
+@dataclass
+class RunConfig:
+    """Every option of a run. Times in seconds, sizes in bytes; ranges in ``BOUNDS``."""
+
+    users: int = 10
+    ramp_up: float = 0.0
+    turns: tuple[int, int] = (5, 50)
+    messages_per_user: int | None = None
+    duration: float | None = None
+    think_time: str = DEFAULT_THINK_TIME
+    arrival_rate: float | None = None  # messages per second per user (open loop)
+    seed: int = 42
+    corpus: str | None = None  # None: the bundled corpus; "none": no corpus
+    metadata: str | None = None  # None: the bundled metadata; "none": none
+    templates: str | None = None  # a template JSON file (else learnt from the server)
+    corpus_weight: float = 0.3
+    ai_ratio: float = 0.5
+    warmup_messages: int = 0
+    auto_adjust: bool = True
+    selection: str = "uniform"
+    explore: float = 0.3
+    codecs: tuple[str, ...] = DEFAULT_CODECS
+    urls: tuple[str, ...] | None = None
+    min_compression_size: int = MIN_COMPRESSION_SIZE
+    trace_dir: str = "data/traces"
+    export: str | None = None
+    peer_traces: str | None = None
+    debug: bool = False
+    quiet: bool = False
+    workers: int = 1
+    scheduler: str | None = None
+    report: bool = False
+    timeout: float = REPLY_TIMEOUT_S  # per message
+    max_duration: float = MAX_DURATION_S  # hard ceiling on the main phase
+    run_id: str | None = None
+    in_process_servers: bool = False  # tests: embedded servers on threads of this process
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.codecs, str):
+            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
+        if isinstance(self.urls, str):
+            self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
+        if isinstance(self.turns, str):
+            self.turns = parse_turns(self.turns)
+        if isinstance(self.think_time, (int, float)) and not isinstance(self.think_time, bool):
+            self.think_time = str(self.think_time)
+        self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)  # type: ignore[assignment]
+        self.urls = tuple(self.urls) if self.urls else None
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @property
+    def main_deadline(self) -> float:
+        """Seconds after which the main phase stops sending: ``duration``, capped by ``max_duration``."""
+        return min(self.duration or self.max_duration, self.max_duration)
+
+    def generator_options(self) -> dict:
+        """The ``GeneratorConfig`` options this run sets."""
+        return dict(
+            seed=self.seed,
+            ai_ratio=self.ai_ratio,
+            corpus_weight=self.corpus_weight,
+            turns=self.turns,
+            messages_per_user=self.messages_per_user,
+        )
+
+    def think(self) -> ThinkTime:
+        return ThinkTime.parse(self.think_time)
+
+    def validate(self, cli: bool = False) -> RunConfig:
+        """Check every option against its range; errors name the flag when ``cli``."""
+
+        def bound(name: str, value: Any) -> None:
+            if value is not None:
+                BOUNDS[name].check(value, where(name, cli))
+
+        def need(ok: bool, name: str, message: str) -> None:
+            if not ok:
+                raise InputError(message, where=where(name, cli))
+
+        for name in (
+            "users",
+            "ramp_up",
+            "messages_per_user",
+            "duration",
+            "arrival_rate",
+            "seed",
+            "corpus_weight",
+            "ai_ratio",
+            "warmup_messages",
+            "explore",
+            "min_compression_size",
+            "timeout",
+            "max_duration",
+            "workers",
+        ):
+            bound(name, getattr(self, name))
+        need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
+        for value in self.turns:
+            bound("turns", value)
+        need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
+        need(
+            self.selection in SELECTIONS, "selection", f"must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
+        )
+        try:
+            ThinkTime.parse(self.think_time)
+        except ValueError as exc:
+            raise InputError(str(exc), where=where("think_time", cli)) from None
+        if self.run_id is not None:
+            need(
+                bool(self.run_id) and set(self.run_id) <= RUN_ID_CHARACTERS and not self.run_id.startswith("."),
+                "run_id",
+                f"must be a name of letters, digits, '-', '_' and '.' (not a path), got {self.run_id!r}",
+            )
+        # written after the run: a bad path must fail now, not after an hour of traffic
+        if self.export:
+            need(Path(self.export).parent.is_dir(), "export", f"folder {Path(self.export).parent} does not exist")
+            need(not Path(self.export).is_dir(), "export", f"{self.export} is a folder; give a file name")
+        if self.peer_traces:
+            need(not Path(self.peer_traces).is_file(), "peer_traces", f"{self.peer_traces} is a file; give a folder")
+        if self.urls:
+            for url in self.urls:
+                check_url(url, where("urls", cli))
+        else:
+            need(bool(self.codecs), "codecs", "give at least one codec")
+            need(
+                len(set(self.codecs)) == len(self.codecs),
+                "codecs",
+                f"names a codec twice ({', '.join(self.codecs)}): each codec's figures would be counted twice",
+            )
+        return self
+
+
+class RunOptions(TypedDict, total=False):
+    """``RunConfig``'s options as keyword arguments (``aura_lab.run(**options)``)."""
+
+    users: int
+    ramp_up: float
+    turns: tuple[int, int] | str
+    messages_per_user: int | None
+    duration: float | None
+    think_time: str | float
+    arrival_rate: float | None
+    seed: int
+    corpus: str | None
+    metadata: str | None
+    templates: str | None
+    corpus_weight: float
+    ai_ratio: float
+    warmup_messages: int
+    auto_adjust: bool
+    selection: str
+    explore: float
+    codecs: tuple[str, ...] | str
+    urls: tuple[str, ...] | str | None
+    min_compression_size: int
+    trace_dir: str
+    export: str | None
+    peer_traces: str | None
+    debug: bool
+    quiet: bool
+    workers: int
+    scheduler: str | None
+    report: bool
+    timeout: float
+    max_duration: float
+    run_id: str | None
+    in_process_servers: bool
+    progress: bool
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_run_options(func: F) -> F:
+    """Give ``func(config=None, **options)`` a signature that lists every option of
+    ``RunConfig`` with its default, for ``help()``, ``inspect`` and notebooks' tooltips."""
+    signature = inspect.signature(func)
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD and not p.name.startswith("_")]
+    defaults = RunConfig()
+    options = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, f.name), annotation=f.type)
+        for f in dataclasses.fields(RunConfig)
+    ]
+    func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
+    return func
+
+
+def parse_turns(text: str) -> tuple[int, int]:
+    """``"5-50"`` -> ``(5, 50)``; ``"8"`` -> ``(8, 8)``."""
+    try:
+        low, _, high = str(text).partition("-")
+        return int(low), int(high or low)
+    except ValueError:
+        raise InputError(f"expected MIN-MAX such as 5-50, got {text!r}", where="--turns") from None
+
+
+def check_url(url: str, where_: str = "--url") -> None:
+    """A WebSocket URL a client can connect to: ``ws://HOST:PORT[/path]``."""
+    from urllib.parse import urlsplit
+
+    fix = "use ws://HOST:PORT, e.g. ws://127.0.0.1:8765"
+    if any(c.isspace() for c in url):
+        raise InputError(f"bad URL {url!r}: it contains white space", where=where_, fix=fix)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise InputError(f"bad URL {url!r}: {exc}", where=where_, fix=fix) from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise InputError(f"bad URL {url!r}", where=where_, fix=fix)
+    if parts.fragment or url.endswith("#"):
+        raise InputError(f"bad URL {url!r}: a WebSocket URL has no #fragment", where=where_, fix=fix)

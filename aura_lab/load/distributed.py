@@ -1,0 +1,168 @@
+"""Runs larger than one process: users sharded by id over Dask workers.
+
+Each shard is a plain synchronous task that runs its own event loop (not a coroutine
+on the worker's loop) and writes its own Parquet parts; the summary is computed from all
+parts. With uniform selection a sharded run sends exactly the traffic of a one-process
+run of the same seed: every user's messages depend on (seed, user_id) alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+
+from ..config import RunConfig
+from ..traces.folder import Manifest, parse_part_name
+from ..traces.writer import TraceWriter
+from ..traffic.generator import config_from_files
+from ..traffic.selection import make_selector
+from ..traffic.templates import PatternLibrary
+from .engine import Engine, EngineSettings, writer_listener
+from .links import Group
+
+
+@dataclass
+class ShardJob:
+    config: RunConfig  # as the main phase runs it (warmup adjustments applied)
+    shard: int  # 1.. (shard 0 is the main process: warmup)
+    n_shards: int
+    run_id: str
+    folder: str
+    groups: list[tuple[str, list[str]]]
+    patterns: dict[int, str]  # the template library learnt by the main process
+    stop_event: str  # name of the Dask Event that stops every shard
+
+
+def run_shard(job: ShardJob) -> dict:
+    """Runs in a worker process: its own event loop, its own trace parts."""
+    return asyncio.run(_run_shard(job))
+
+
+async def _run_shard(job: ShardJob) -> dict:
+    config = job.config
+    gen_config = config_from_files(
+        config.corpus, config.metadata, library=PatternLibrary(job.patterns, source="run"), **config.generator_options()
+    )
+    writer = TraceWriter(job.folder, shard=job.shard)
+    engine = Engine(
+        EngineSettings.of(config, job.run_id),
+        gen_config,
+        [Group(label, urls) for label, urls in job.groups],
+        make_selector(config.selection, config.explore),
+        config.users,
+        [writer_listener(writer)],
+    )
+    users = [u for u in range(config.users) if u % job.n_shards == job.shard - 1]
+    watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
+    try:
+        await engine.run_users(users, deadline_s=config.main_deadline)
+    finally:
+        watcher.cancel()
+        writer.close()
+    return {
+        "shard": job.shard,
+        "users": len(users),
+        "messages": engine.tally.messages,
+        "stop_reason": engine.stop_reason,
+        "written": writer.written,
+    }
+
+
+async def _watch_stop(name: str, engine: Engine) -> None:
+    from distributed import Event, get_client
+
+    event = Event(name, client=get_client())
+    while True:
+        if await asyncio.to_thread(event.is_set):
+            engine.stop("interrupted")
+            return
+        await asyncio.sleep(0.5)
+
+
+def _rows_written(folder) -> int:
+    """Records the shards (1..) have written so far; shard 0's parts are the warmup's."""
+    total = 0
+    for part in folder.iterdir():
+        shard_seq = parse_part_name(part.name)
+        if shard_seq and shard_seq[0] >= 1:
+            try:
+                total += pq.read_metadata(part).num_rows
+            except Exception:  # being renamed into place: counted next time
+                pass
+    return total
+
+
+async def run_distributed(
+    config, gen_config, groups: list[Group], folder, manifest: Manifest, say, stop_requested: asyncio.Event
+) -> bool:
+    """Run the main phase on Dask; True when it was interrupted (``stop_requested``
+    set by the runner's Ctrl-C handler is passed on to every shard)."""
+    from distributed import Client, Event, LocalCluster
+
+    cluster = None
+    if config.scheduler:
+        client = await asyncio.to_thread(Client, config.scheduler, timeout=30)
+        n_shards = max(config.workers, len(client.scheduler_info()["workers"]) or 1)
+    else:
+        cluster = await asyncio.to_thread(
+            LocalCluster,
+            n_workers=config.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = await asyncio.to_thread(Client, cluster)
+        n_shards = config.workers
+    run_id = manifest.run_id
+    stop_name = f"aura-lab-stop-{run_id}"
+    stop_event = Event(stop_name, client=client)
+    interrupted = False
+    try:
+        warmup = manifest.warmup or {}
+        main_config = dataclasses.replace(
+            config, corpus_weight=gen_config.corpus_weight, explore=warmup.get("explore_after", config.explore)
+        )
+        patterns = {t: gen_config.library.pattern(t) for t in gen_config.library.ids()}
+        jobs = [
+            ShardJob(
+                main_config,
+                shard=k + 1,
+                n_shards=n_shards,
+                run_id=run_id,
+                folder=str(folder),
+                groups=[(g.label, g.urls) for g in groups],
+                patterns=patterns,
+                stop_event=stop_name,
+            )
+            for k in range(n_shards)
+        ]
+        manifest.workers = {"shards": n_shards, "scheduler": config.scheduler or "LocalCluster"}
+        futures = client.map(run_shard, jobs, pure=False)
+        say(f"running {config.users} users on {n_shards} Dask workers")
+        gathering = asyncio.ensure_future(asyncio.to_thread(client.gather, futures))
+        last = time.monotonic()
+        while not gathering.done():
+            await asyncio.wait({gathering}, timeout=0.5)
+            if stop_requested.is_set() and not stop_event.is_set():
+                await asyncio.to_thread(stop_event.set)
+            if time.monotonic() - last > 5 and not config.quiet:
+                last = time.monotonic()
+                say(f"  {_rows_written(folder) // max(1, len(groups))} messages so far")
+        results = await gathering
+        manifest.workers["results"] = results
+        interrupted = stop_requested.is_set() or any(r["stop_reason"] == "interrupted" for r in results)
+    except asyncio.CancelledError:
+        stop_event.set()
+        interrupted = True
+        raise
+    finally:
+        await asyncio.to_thread(client.close)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.close)
+    return interrupted

@@ -1,0 +1,164 @@
+"""A run's phases: the warmup (its own connection, no think time, the peer's checks)
+and the main phase (every user, in this process or sharded on Dask), with Ctrl-C and
+SIGTERM turned into a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import signal
+import threading
+from collections.abc import Callable
+
+from ..analysis import metrics
+from ..config import RunConfig
+from ..traces.folder import Manifest
+from ..traces.reader import load_traces
+from ..traces.writer import TraceWriter
+from ..traffic.generator import GeneratorConfig, generate, user_profile
+from ..traffic.selection import make_selector
+from .console import ProgressBar, debug_printer
+from .engine import Engine, EngineSettings, writer_listener
+from .links import Group
+
+WARMUP_USER = 1_000_000  # outside the main users' ids: the warmup has its own random streams
+
+
+async def run_phases(
+    config: RunConfig,
+    gen_config: GeneratorConfig,
+    groups: list[Group],
+    writer: TraceWriter,
+    manifest: Manifest,
+    say: Callable[[str], None],
+    stop_flag: threading.Event | None,
+) -> str:
+    """Warmup (when asked) and main phase; returns the run's status."""
+    selector = make_selector(config.selection, config.explore)
+    settings = EngineSettings.of(config, manifest.run_id)
+    loop = asyncio.get_running_loop()
+    engines: list[Engine] = []
+    stop_requested = asyncio.Event()
+
+    def interrupt(reason: str = "interrupted") -> None:
+        stop_requested.set()
+        for engine in engines:
+            engine.stop(reason)
+
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, interrupt)
+                installed.append(sig)
+    watcher = None
+    if stop_flag is not None:
+
+        async def watch() -> None:
+            while not stop_flag.is_set():
+                await asyncio.sleep(0.1)
+            interrupt()
+
+        watcher = asyncio.ensure_future(watch())
+    try:
+        if config.warmup_messages:
+            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)])
+            engines.append(engine)
+            await warmup(config, gen_config, engine, writer, manifest, say)
+            if engine.stop_reason == "interrupted":
+                return "interrupted"
+            if config.selection == "epsilon-greedy" and manifest.warmup:
+                selector.explore = manifest.warmup["explore_after"]  # type: ignore[attr-defined]
+        users = list(range(config.users))
+        planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
+        if config.workers > 1 or config.scheduler:
+            from .distributed import run_distributed
+
+            interrupted = await run_distributed(
+                config, gen_config, groups, writer.folder, manifest, say, stop_requested
+            )
+            return "interrupted" if interrupted else "complete"
+        engine = Engine(settings, gen_config, groups, selector, config.users, [writer_listener(writer)])
+        engines.append(engine)
+        if config.debug:
+            engine.listen(debug_printer(config, say))
+        progress = None
+        if not config.quiet and config.progress:
+            progress = ProgressBar(planned, groups[0].label, engine.tally)
+            engine.listen(progress)
+        flusher = asyncio.ensure_future(writer.flush_periodically())
+        deadline = config.main_deadline
+        try:
+            await engine.run_users(users, deadline_s=deadline)
+        finally:
+            flusher.cancel()
+            if progress is not None:
+                progress.close()
+        if engine.stop_reason == "interrupted":
+            say(
+                f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "
+                "every record so far is kept"
+            )
+            return "interrupted"
+        if engine.stop_reason == "duration":
+            manifest.notes.append(
+                f"stopped by the duration limit ({deadline:g} s) after "
+                f"{engine.tally.messages} of {planned} planned messages"
+            )
+        return "complete"
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def warmup(
+    config: RunConfig,
+    gen_config: GeneratorConfig,
+    engine: Engine,
+    writer: TraceWriter,
+    manifest: Manifest,
+    say: Callable[[str], None],
+) -> None:
+    """N messages on their own connection, no think time; then the peer's checks."""
+    from ..analysis.warmup import analyse_warmup, recommend_adjustments
+
+    messages = [
+        dataclasses.replace(m, user_id=WARMUP_USER)
+        for m in generate(gen_config, config.warmup_messages, first_user=WARMUP_USER)
+    ]
+    say(f"warmup: {len(messages)} messages on {engine.groups[0].label}")
+    try:
+        await engine.run_user(WARMUP_USER, phase="warmup", messages=messages, think=False)
+    finally:
+        await engine.close_links()
+    writer.flush()
+    primary = metrics.select(load_traces(writer.folder.parent), phase=None, codec=manifest.primary_codec)
+    report = analyse_warmup(
+        primary,
+        corpus_weight=config.corpus_weight,
+        explore=config.explore,
+        min_compression_size=config.min_compression_size,
+    )
+    for warning in report.warnings:
+        say(f"warmup warning: {warning}")
+    weight, explore = config.corpus_weight, config.explore
+    reasons: list[str] = []
+    if config.auto_adjust:
+        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, config.explore)
+        gen_config.corpus_weight = weight
+        for reason in reasons:
+            say(f"warmup adjustment: {reason}")
+    record = {
+        "report": dataclasses.asdict(report),
+        "corpus_weight_before": config.corpus_weight,
+        "explore_before": config.explore,
+        "corpus_weight_after": weight,
+        "explore_after": explore,
+        "reasons": list(reasons),
+        "adjusted": weight != config.corpus_weight or explore != config.explore,
+    }
+    manifest.warmup = json.loads(json.dumps(record, default=str))  # as manifest.json will hold it

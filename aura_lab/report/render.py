@@ -1,0 +1,64 @@
+"""``aura-lab report RUN``: execute the report notebook on a run and write one HTML file.
+
+The HTML is self-contained (charts embedded as images), names the run in its title and
+first heading, and shows no code cells unless ``--show-code`` is given.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from .. import paths
+from ..analysis.run import load_run
+from ..errors import InputError
+
+
+def execute_notebook(
+    notebook: str | Path, output: str | Path, parameters: dict, cwd: str | Path | None = None, timeout: int = 600
+) -> Path:
+    """Run a notebook with papermill (parameters injected after its ``parameters`` cell)."""
+    import papermill
+
+    notebook = Path(notebook)
+    if not notebook.exists():
+        raise InputError(
+            "notebook not found",
+            where=str(notebook),
+            fix="the analysis notebooks are in the repository's notebooks/ folder",
+        )
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        cwd=str(cwd or notebook.parent),
+        progress_bar=False,
+        execution_timeout=timeout,
+        kernel_name="python3",
+        log_output=False,
+    )
+    return Path(output)
+
+
+def notebook_to_html(notebook: str | Path, output: str | Path, title: str, show_code: bool = False) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(str(notebook), as_version=4), resources={"metadata": {"name": title}}
+    )
+    Path(output).write_text(body, encoding="utf-8")
+    return Path(output)
+
+
+def render_report(run_path: str | Path, output: str | Path | None = None, show_code: bool = False) -> Path:
+    """Execute the report notebook on the run; the HTML goes beside the run by default."""
+    run_path = Path(run_path).resolve()
+    run = load_run(run_path)  # a clear error now rather than inside the kernel
+    output = Path(output) if output else run_path / f"report-{run.run_id}.html"
+    with tempfile.TemporaryDirectory(prefix="aura-lab-report-") as tmp:
+        executed = execute_notebook(
+            paths.REPORT_NOTEBOOK, Path(tmp) / "report.ipynb", {"run_path": str(run_path)}, cwd=tmp
+        )
+        return notebook_to_html(executed, output, f"aura-lab report: run {run.run_id}", show_code)

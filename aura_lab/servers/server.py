@@ -1,0 +1,195 @@
+"""The embedded WebSocket compression server ("oracle") that speaks the peer's protocol.
+
+The client sends one text frame (a chat message); the server compresses it with its
+codec, checks that it decompresses to the same text, and answers one JSON text frame
+(see ``aura_lab.wire.protocol`` and docs/protocol.md for the fields). ``GET /health`` and
+``GET /templates`` answer JSON on the same port; other plain HTTP requests get 404.
+
+Bad frames get an error reply and the connection stays open:
+
+- Binary frames and invalid UTF-8. ``recv()`` decodes text frames itself and, on
+  invalid UTF-8, closes the connection with 1007 before the handler sees the message;
+  ``recv(decode=False)`` returns raw bytes but no longer says whether the frame was
+  text or binary. So the connection class (``create_connection``) records the opcode
+  of each message's first frame as it arrives, and the handler pairs it with the
+  bytes from ``recv(decode=False)``, then validates UTF-8 itself.
+- Oversize messages. websockets' own ``max_size`` closes with 1009. Its limit is set
+  to ``2 * max_size + 64 KiB`` and the server checks ``max_size`` itself, so a message
+  up to that transport limit gets an error reply; one beyond it is still closed with
+  1009 by websockets (a client that sends megabytes past the limit is not a chat client).
+
+Compression runs on the event loop thread: CPU-bound, which is why each server gets
+its own process by default (``aura_lab.servers.hosting.serve``), living in its own
+scratch directory.
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import json
+import os
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
+
+from ..codecs import Codec, codec_options, get_codec
+from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
+from ..errors import InputError
+from ..wire import protocol
+
+TRANSPORT_SLACK = 64 * 1024  # bytes above 2 * max_size that websockets still accepts
+
+
+class _OpcodeRecordingConnection(ServerConnection):
+    """Remembers whether each incoming message began as a text or a binary frame."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message_is_text: collections.deque[bool] = collections.deque()
+
+    def process_event(self, event) -> None:
+        # Frames reach the message assembler in this order; continuation frames carry
+        # CONT, so each TEXT/BINARY frame starts exactly one message.
+        if getattr(event, "opcode", None) in (Opcode.TEXT, Opcode.BINARY):
+            self.message_is_text.append(event.opcode is Opcode.TEXT)
+        super().process_event(event)
+
+
+@dataclass
+class RunningServer:
+    """A server started by ``start_server`` on the current event loop."""
+
+    server: Server
+    codec: Codec
+    port: int
+    host: str
+    stats: protocol.ServerStats
+    owns_codec: bool
+
+    @property
+    def url(self) -> str:
+        return f"ws://{url_host(self.host)}:{self.port}"
+
+    async def close(self) -> None:
+        self.server.close()  # closes connections with 1001 (going away)
+        await self.server.wait_closed()
+        if self.owns_codec:
+            self.codec.close()
+
+
+async def start_server(
+    codec: str | Codec = "aura",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    min_compression_size: int = MIN_COMPRESSION_SIZE,
+    max_size: int = MAX_MESSAGE_SIZE,
+    workdir: str | os.PathLike | None = None,
+    codec_options: dict | None = None,
+) -> RunningServer:
+    """Start serving on the running loop. ``codec`` is a name or a ready ``Codec``
+    (which the caller then closes). ``port=0`` picks a free port."""
+    if min_compression_size < 0 or max_size < 1:
+        raise InputError("min_compression_size must be >= 0 and max_size >= 1 (bytes)")
+    owns_codec = isinstance(codec, str)
+    if isinstance(codec, str):
+        codec = get_codec(codec, **_options_for(codec, codec_options, min_compression_size, workdir))
+    served: Codec = codec
+    stats = protocol.ServerStats()
+    templates = protocol.templates_reply(served.templates())
+    templates_body = json.dumps(templates)
+
+    def process_request(connection: ServerConnection, request):
+        path = urllib.parse.urlsplit(request.path).path
+        if path == "/health":
+            body = protocol.health(
+                served, stats, min_compression_size=min_compression_size, max_size=max_size, templates=len(templates)
+            )
+            return _json_response(connection, HTTPStatus.OK, json.dumps(body))
+        if path == "/templates":
+            return _json_response(connection, HTTPStatus.OK, templates_body)
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return _json_response(connection, HTTPStatus.NOT_FOUND, json.dumps({"error": f"no such path: {path}"}))
+        return None  # a WebSocket handshake: carry on
+
+    async def handler(connection: ServerConnection) -> None:
+        assert isinstance(connection, _OpcodeRecordingConnection)
+        state = served.new_connection_state()
+        while True:
+            try:
+                payload = await connection.recv(decode=False)
+            except ConnectionClosed:
+                return
+            is_text = connection.message_is_text.popleft()
+            reply = protocol.answer(
+                payload, is_text, served, state, stats, min_compression_size=min_compression_size, max_size=max_size
+            )
+            try:
+                await connection.send(json.dumps(reply))
+            except ConnectionClosed:
+                return
+
+    try:
+        server = await ws_serve(
+            handler,
+            host,
+            port,
+            process_request=process_request,
+            create_connection=_OpcodeRecordingConnection,
+            max_size=2 * max_size + TRANSPORT_SLACK,
+            # websockets' own permessage-deflate would compress the JSON replies and
+            # muddle what is measured: the codec under test is the only compression.
+            compression=None,
+        )
+    except BaseException:
+        if owns_codec:
+            served.close()
+        raise
+    bound_port = server.sockets[0].getsockname()[1]
+    if not _is_loopback(host):
+        print(
+            f"aura-lab: warning: {served.name} server listening on {host}:{bound_port}, beyond loopback",
+            file=sys.stderr,
+            flush=True,
+        )
+    return RunningServer(server, served, bound_port, host, stats, owns_codec)
+
+
+def _options_for(name: str, options: dict | None, min_compression_size: int, workdir) -> dict:
+    """The codec's options, with the server's threshold and scratch dir where it takes them."""
+    options = dict(options or {})
+    accepted = codec_options(name)
+    if "min_compression_size" in accepted:
+        options.setdefault("min_compression_size", min_compression_size)
+    if "workdir" in accepted and workdir is not None:
+        options.setdefault("workdir", str(workdir))
+    return options
+
+
+def _json_response(connection: ServerConnection, status: HTTPStatus, body: str):
+    response = connection.respond(status, body)
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except (ValueError, TypeError):
+        return False
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

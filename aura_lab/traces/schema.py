@@ -1,0 +1,87 @@
+"""The trace schema, defined once: one record per message and codec.
+
+Sizes in UTF-8 bytes, lengths in characters (``length_chars``) and bytes
+(``length_bytes``), times in UTC nanoseconds, latency in ms, compress/decompress times
+in microseconds. ``to_frame`` gives pandas the dtypes that mean something: categoricals,
+nullable integers and booleans, UTC timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# One record per message and codec. Sizes in UTF-8 bytes, lengths in characters
+# (length_chars) and bytes (length_bytes), times in UTC nanoseconds, latency in ms,
+# compress/decompress times in microseconds.
+SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("phase", pa.string()),  # warmup | main
+        ("codec", pa.string()),
+        ("server_url", pa.string()),
+        ("user_id", pa.int32()),
+        ("role", pa.string()),  # ai | human
+        ("turn", pa.int32()),
+        ("source", pa.string()),  # corpus | template | multi-template | short
+        ("template_id", pa.int32()),  # first template the generator used, null if none
+        ("template_ids", pa.list_(pa.int32())),
+        ("slot_values", pa.list_(pa.list_(pa.string()))),  # aligned with template_ids
+        ("target_min", pa.int32()),  # target length range, characters
+        ("target_max", pa.int32()),
+        ("text", pa.string()),
+        ("length_chars", pa.int32()),
+        ("length_bytes", pa.int32()),
+        ("scheduled_at", pa.timestamp("ns", tz="UTC")),
+        ("sent_at", pa.timestamp("ns", tz="UTC")),
+        ("received_at", pa.timestamp("ns", tz="UTC")),
+        ("latency_ms", pa.float64()),  # received - scheduled (open loop) or - sent
+        ("status", pa.string()),  # ok | error
+        ("error_kind", pa.string()),  # timeout | closed | refused | server_error | bad_reply | ...
+        ("error", pa.string()),
+        ("method", pa.string()),  # upper-case, as the server said
+        ("server_template_id", pa.int32()),
+        ("original_size", pa.int32()),
+        ("compressed_size", pa.int32()),
+        ("ratio", pa.float64()),  # original_size / compressed_size
+        ("roundtrip_ok", pa.bool_()),
+        ("compress_us", pa.float64()),
+        ("decompress_us", pa.float64()),
+        ("reconnects", pa.int32()),  # reconnects this user had made before this message
+        ("failovers", pa.int32()),  # moves of this user to the next server URL so far
+    ]
+)
+COLUMNS = SCHEMA.names
+CATEGORICAL = ["run_id", "phase", "codec", "server_url", "role", "source", "status", "error_kind", "method"]
+
+
+def records_to_table(records: Sequence[dict]) -> pa.Table:
+    """Records (dicts keyed by ``COLUMNS``; a missing key is a null) as an Arrow table.
+    Timestamps are integers, UTC nanoseconds."""
+    return pa.Table.from_pylist(records, schema=SCHEMA)
+
+
+def empty_frame() -> pd.DataFrame:
+    return to_frame(SCHEMA.empty_table())
+
+
+NULLABLE_INTS = ("server_template_id", "template_id", "original_size", "compressed_size")
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas with the dtypes that mean something: categoricals (dictionary
+    encoded in Arrow, which is much faster than pandas' astype), nullable integers and
+    booleans. The other int32 columns have no nulls and stay numpy int32."""
+    for name in CATEGORICAL:
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, pc.dictionary_encode(table.column(name)))
+    for name in NULLABLE_INTS:
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, table.column(name).cast(pa.int64()))
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get)

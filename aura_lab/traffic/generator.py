@@ -1,0 +1,331 @@
+"""Realistic chat traffic: pure, seeded, no I/O.
+
+Each simulated user is AI or human for the whole conversation (``ai_ratio``) and sends
+only its own side, as the peer does. A user's messages depend on ``(seed, user_id)``
+and the config alone: every user has its own random streams, so the traffic is the same
+whatever order users are generated or scheduled in. (An adaptive selector that learns
+from replies is the one exception: its choices depend on the replies seen so far.)
+
+A message is, with probability ``corpus_weight``, a corpus message of the user's role
+whose length fits the target range; otherwise it is synthesised from templates:
+``single`` (one template padded with further single templates up to the minimum length),
+``multi`` (two or three sentences from different templates) or ``short`` (one template
+alone). Slot values come from the metadata's ``slot_examples`` or built-in fillers.
+
+Try it: ``aura-lab generate --n 20`` prints a sample.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .. import paths
+from ..config import BOUNDS
+from ..errors import InputError
+from .corpus import Corpus, load_corpus
+from .lengths import PEER_LENGTHS, LengthModel
+from .metadata import Metadata, load_metadata
+from .selection import Selector, UniformSelector
+from .templates import PatternLibrary, load_templates
+
+# source of a message, as recorded in traces
+SOURCES = ("corpus", "template", "multi-template", "short")
+# the declared synthesis mix; tests check that the code delivers it
+SYNTHESIS_MIX = {"template": 0.70, "multi-template": 0.10, "short": 0.20}
+_SYNTHESIS_KINDS = list(SYNTHESIS_MIX)
+_SYNTHESIS_CUM_WEIGHTS = list(itertools.accumulate(SYNTHESIS_MIX.values()))
+MAX_ATTEMPTS = 12  # bounded retries to land a synthesised message inside its range
+
+# Used when a template has no slot_examples: generic, readable chat fragments.
+BUILTIN_FILLERS = [
+    "the configuration file",
+    "your account settings",
+    "the latest release",
+    "this function",
+    "the error message",
+    "a quick summary",
+    "the second option",
+    "your last question",
+    "the database connection",
+    "real-time data",
+    "the project timeline",
+    "a simple example",
+    "the test results",
+    "the shopping list",
+    "the travel itinerary",
+    "a healthy breakfast",
+    "the monthly budget",
+    "the API documentation",
+    "the login page",
+    "a short paragraph",
+]
+
+
+@dataclass(frozen=True)
+class GeneratedMessage:
+    """One message and where it came from. Lengths are in characters."""
+
+    user_id: int
+    turn: int
+    n_turns: int
+    role: str
+    text: str
+    source: str
+    template_ids: tuple[int, ...] = ()
+    slot_values: tuple[tuple[str, ...], ...] = ()
+    target_min: int = 0
+    target_max: int = 0
+
+    @property
+    def template_id(self) -> int | None:
+        return self.template_ids[0] if self.template_ids else None
+
+    @property
+    def in_range(self) -> bool:
+        return self.target_min <= len(self.text) <= self.target_max
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["template_ids"] = list(self.template_ids)
+        d["slot_values"] = [list(v) for v in self.slot_values]
+        d["length"] = len(self.text)
+        return d
+
+
+@dataclass
+class GeneratorConfig:
+    seed: int = 42
+    ai_ratio: float = 0.5
+    corpus_weight: float = 0.3
+    turns: tuple[int, int] = (5, 50)  # conversation length range, inclusive
+    messages_per_user: int | None = None  # overrides ``turns``
+    length_model: LengthModel = field(default_factory=lambda: PEER_LENGTHS)
+    corpus: Corpus | None = None
+    metadata: Metadata | None = None
+    library: PatternLibrary = None  # type: ignore[assignment]  # None: AURA's installed library
+    corpus_tries: int = 50
+
+    def __post_init__(self) -> None:
+        # the ranges are the run's (aura_lab.config.BOUNDS): one definition of each
+        for name in ("seed", "ai_ratio", "corpus_weight"):
+            BOUNDS[name].check(getattr(self, name), name)
+        for value in self.turns:
+            BOUNDS["turns"].check(value, "turns")
+        if self.turns[0] > self.turns[1]:
+            raise InputError(f"must be MIN-MAX with MIN <= MAX, got {self.turns}", where="turns")
+        if self.messages_per_user is not None:
+            BOUNDS["messages_per_user"].check(self.messages_per_user, "messages_per_user")
+        if self.library is None:
+            self.library = load_templates(None)
+
+
+class TemplatePools:
+    """The library split by role (questions and greetings are the human's side)."""
+
+    def __init__(self, library: PatternLibrary):
+        self.library = library
+        human, ai = [], []
+        for tid in library.ids():
+            pattern = library.pattern(tid)
+            if library.slot_count(tid) == 0:
+                human.append(tid)
+                ai.append(tid)
+            elif pattern.rstrip().endswith("?") or pattern.startswith(("Hello", "Thanks", "I appreciate")):
+                human.append(tid)
+            else:
+                ai.append(tid)
+        self.by_role = {"ai": ai or library.ids(), "human": human or library.ids()}
+        self.with_slots = {r: [t for t in ids if library.slot_count(t)] or ids for r, ids in self.by_role.items()}
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a well-spread 64-bit hash of a 64-bit integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+class SlotDraws:
+    """Per-template random streams inside one user's stream: the n-th draw for a template
+    depends only on (user key, template, n), so using a template elsewhere in the
+    conversation does not shift the slot values chosen for another. A counter per
+    template, not a ``random.Random`` per template: each of those holds ~3 KB of state,
+    and a user meets dozens of templates (thousands of users: hundreds of MB)."""
+
+    def __init__(self, key: int):
+        self.key = key
+        self.uses: dict[int, int] = {}
+
+    def below(self, template_id: int, n: int) -> int:
+        """An integer in [0, n) (the modulo bias is below 1e-15 for chat-sized n)."""
+        count = self.uses.get(template_id, 0)
+        self.uses[template_id] = count + 1
+        return _mix64(_mix64(self.key ^ template_id) + count) % n
+
+
+class Synthesiser:
+    """Builds one user's messages. Holds that user's random streams."""
+
+    def __init__(self, config: GeneratorConfig, user_id: int, selector: Selector, pools: TemplatePools):
+        self.config = config
+        self.user_id = user_id
+        self.selector = selector
+        self.pools = pools
+        self.library = pools.library
+        self.rng = random.Random(f"aura-lab:{config.seed}:{user_id}")
+        self.slot_draws = SlotDraws(random.Random(f"aura-lab:{config.seed}:{user_id}:slots").getrandbits(64))
+
+    def _examples(self, template_id: int, slot: int) -> list[str]:
+        meta = self.config.metadata
+        return (meta.examples(template_id, slot) if meta else []) or BUILTIN_FILLERS
+
+    def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
+        draw = self.slot_draws.below
+        lists = [self._examples(template_id, i) for i in range(self.library.slot_count(template_id))]
+        if len(lists) > 1 and len({len(values) for values in lists}) == 1:
+            # metadata written as aligned rows ("capital", "France", "Paris"): keep a row together
+            row = draw(template_id, len(lists[0]))
+            slots = tuple(values[row] for values in lists)
+        else:
+            slots = tuple(values[draw(template_id, len(values))] for values in lists)
+        return self.library.format(template_id, slots), slots
+
+    def message(self, turn: int, n_turns: int, role: str) -> GeneratedMessage:
+        low, high = self.config.length_model.target_range(role, turn, n_turns, self.rng)
+        base: dict[str, Any] = dict(
+            user_id=self.user_id, turn=turn, n_turns=n_turns, role=role, target_min=low, target_max=high
+        )
+        corpus = self.config.corpus
+        if corpus is not None and self.rng.random() < self.config.corpus_weight:
+            found = corpus.sample(role, low, high, self.rng, self.config.corpus_tries)
+            if found is not None:
+                return GeneratedMessage(text=found.text, source="corpus", **base)
+        kind = self.rng.choices(_SYNTHESIS_KINDS, cum_weights=_SYNTHESIS_CUM_WEIGHTS)[0]
+        best: tuple[int, str, list[tuple[str, tuple[str, ...], int]]] | None = None
+        for _ in range(MAX_ATTEMPTS):
+            parts = self._compose(kind, role, low, high)
+            text = join_sentences(p[0] for p in parts)
+            miss = max(low - len(text), len(text) - high, 0)
+            if best is None or miss < best[0]:
+                best = (miss, text, parts)
+            if miss == 0:
+                break
+        assert best is not None  # MAX_ATTEMPTS >= 1
+        _, text, parts = best
+        return GeneratedMessage(
+            text=text,
+            source=kind,
+            template_ids=tuple(p[2] for p in parts),
+            slot_values=tuple(p[1] for p in parts),
+            **base,
+        )
+
+    def _grow(self, part: tuple[str, tuple[str, ...], int], need: int) -> tuple[str, tuple[str, ...], int]:
+        """Lengthen a sentence to ``need`` characters by listing more example values in its
+        last slot ("a, b and c"), as people do; a template without slots stays as it is."""
+        text, slots, tid = part
+        if not slots or len(text) >= need:
+            return part
+        last = len(slots) - 1
+        extra = [v for v in self._examples(tid, last) if v != slots[last]]
+        values = [slots[last]]
+        for _ in range(min(8, len(extra))):
+            values.append(extra.pop(self.slot_draws.below(tid, len(extra))))
+            listed = ", ".join(values[:-1]) + " and " + values[-1]
+            slots = (*slots[:last], listed)
+            text = self.library.format(tid, slots)
+            if len(text) >= need:
+                break
+        return text, slots, tid
+
+    def _compose(self, kind: str, role: str, low: int, high: int) -> list[tuple[str, tuple[str, ...], int]]:
+        pool, fillable = self.pools.by_role[role], self.pools.with_slots[role]
+        if kind == "multi-template":
+            count = 2 if high < 80 else self.rng.choice((2, 3))
+            chosen: list[int] = []
+            draws = 0
+            while len(chosen) < count:
+                tid = self.selector.choose(fillable, self.rng)
+                draws += 1
+                # a selector that insists on one template (a fixed choice, a converged
+                # bandit) would otherwise loop forever: after enough draws, repeat it
+                if tid not in chosen or len(set(fillable)) < count or draws > 10 * count:
+                    chosen.append(tid)
+            parts = [(*self._fill(t), t) for t in chosen]
+        else:
+            tid = self.selector.choose(pool, self.rng)
+            parts = [(*self._fill(tid), tid)]
+        length = len(join_sentences(p[0] for p in parts))
+        if kind == "template":
+            while length < low:  # pad with further single templates up to the minimum
+                tid = self.selector.choose(fillable, self.rng)
+                parts.append((*self._fill(tid), tid))
+                length += 2 + len(parts[-1][0])
+        elif length < low:  # one sentence (or a few) whose last slot lists more values
+            parts[-1] = self._grow(parts[-1], len(parts[-1][0]) + low - length)
+        return parts
+
+
+def join_sentences(sentences) -> str:
+    """Join sentences with a space, ending a bare one ("Definitely") with a full stop."""
+    out = list(sentences)
+    for i in range(len(out) - 1):
+        if not out[i].rstrip().endswith((".", "?", "!", ":", "`")):
+            out[i] = out[i] + "."
+    return " ".join(out)
+
+
+def user_profile(config: GeneratorConfig, user_id: int) -> tuple[str, int]:
+    """(role, number of turns) of a user: fixed by (seed, user_id)."""
+    rng = random.Random(f"aura-lab:{config.seed}:{user_id}:profile")
+    role = "ai" if rng.random() < config.ai_ratio else "human"
+    n_turns = config.messages_per_user or rng.randint(*config.turns)
+    return role, n_turns
+
+
+def user_messages(
+    config: GeneratorConfig, user_id: int, selector: Selector | None = None, pools: TemplatePools | None = None
+) -> Iterator[GeneratedMessage]:
+    """The conversation of one user, message by message (lazily)."""
+    role, n_turns = user_profile(config, user_id)
+    synth = Synthesiser(config, user_id, selector or UniformSelector(), pools or TemplatePools(config.library))
+    for turn in range(n_turns):
+        yield synth.message(turn, n_turns, role)
+
+
+def generate(config: GeneratorConfig, n: int, first_user: int = 0) -> list[GeneratedMessage]:
+    """``n`` messages: whole conversations of users ``first_user``, ``first_user+1``, ..."""
+    pools = TemplatePools(config.library)
+    out: list[GeneratedMessage] = []
+    user = first_user
+    while len(out) < n:
+        for message in user_messages(config, user, pools=pools):
+            out.append(message)
+            if len(out) == n:
+                break
+        user += 1
+    return out
+
+
+def config_from_files(
+    corpus: str | None,
+    metadata: str | None,
+    templates: str | None = None,
+    library: PatternLibrary | None = None,
+    **options,
+) -> GeneratorConfig:
+    """A config whose corpus, metadata and library are read from files (defaults: the
+    bundled ``corpora/``; pass ``"none"`` to go without). ``library`` (else
+    ``templates``, else AURA's) is the one the metadata is validated against."""
+    library = library if library is not None else load_templates(templates)
+    corpus_obj = None if corpus == "none" else load_corpus(corpus or paths.DEFAULT_CORPUS)
+    meta_obj = None if metadata == "none" else load_metadata(metadata or paths.DEFAULT_METADATA, library)
+    return GeneratorConfig(corpus=corpus_obj, metadata=meta_obj, library=library, **options)

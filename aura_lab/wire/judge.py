@@ -1,0 +1,69 @@
+"""The peer's wire protocol, client side, without I/O: what one reply frame says about
+the message it answers (docs/protocol.md).
+
+``judge_reply`` turns a raw frame into an ``Exchange``: an answer, or an error of a
+stated kind. Both the WebSocket link and the in-process link use it, so a reply is
+judged the same way whichever way it came.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+# Reply fields the peer's server always sends on success.
+REQUIRED_FIELDS = ("status", "original_size", "compressed_size", "compression_ratio", "method")
+# interrupted: the run stopped before the reply came (set by the load engine)
+ERROR_KINDS = ("timeout", "closed", "connect", "server_error", "bad_reply", "mismatched_reply", "interrupted")
+
+
+@dataclass
+class Exchange:
+    """What happened to one message on one link. Times are time.perf_counter_ns()."""
+
+    url: str
+    sent_ns: int | None
+    received_ns: int | None
+    status: str
+    error_kind: str | None = None
+    error: str | None = None
+    reply: dict = field(default_factory=dict)
+
+
+def judge_reply(url: str, sent: int, received: int, raw, text: str) -> Exchange:
+    """Classify a raw reply frame: ok, or an error of a stated kind."""
+    if isinstance(raw, bytes):
+        return Exchange(url, sent, received, "error", "bad_reply", "binary frame instead of JSON text")
+    try:
+        reply = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return Exchange(url, sent, received, "error", "bad_reply", f"reply is not JSON: {exc.msg}")
+    except (ValueError, RecursionError) as exc:  # a number too long for int(), absurd nesting
+        return Exchange(url, sent, received, "error", "bad_reply", f"unreadable JSON: {type(exc).__name__}")
+    if not isinstance(reply, dict):
+        return Exchange(url, sent, received, "error", "bad_reply", "reply is not a JSON object")
+    if "original_message" in reply and reply["original_message"] != text:
+        return Exchange(url, sent, received, "error", "mismatched_reply", "reply echoes a different message", reply)
+    if reply.get("status") == "error":
+        return Exchange(
+            url,
+            sent,
+            received,
+            "error",
+            "server_error",
+            str(reply.get("error") or "server replied status: error"),
+            reply,
+        )
+    missing = [f for f in REQUIRED_FIELDS if f not in reply]
+    if missing:
+        return Exchange(url, sent, received, "error", "bad_reply", f"reply lacks {', '.join(missing)}", reply)
+    if reply.get("status") != "ok":
+        return Exchange(url, sent, received, "error", "bad_reply", f"unknown status {reply.get('status')!r}", reply)
+    bad = [
+        f
+        for f in ("original_size", "compressed_size", "compression_ratio")
+        if isinstance(reply[f], bool) or not isinstance(reply[f], (int, float))
+    ]
+    if bad:
+        return Exchange(url, sent, received, "error", "bad_reply", f"non-numeric {', '.join(bad)}", reply)
+    return Exchange(url, sent, received, "ok", None, None, reply)

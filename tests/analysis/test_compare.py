@@ -1,0 +1,105 @@
+import pandas as pd
+import pytest
+
+from aura_lab.analysis.compare import compare_codecs, compare_runs
+from aura_lab.cli import main
+from aura_lab.traces.writer import TraceWriter
+from tests.support.traces import trace_frame
+
+
+def _main_phase():
+    df = trace_frame()
+    return df[df["phase"] == "main"].reset_index(drop=True)
+
+
+def test_compare_codecs_matches_the_trace():
+    df = trace_frame()
+    table = compare_codecs(df).set_index("codec")
+    assert table.index.tolist() == ["aura", "deflate"]
+    for codec in ("aura", "deflate"):
+        rows = df[df["codec"] == codec]
+        ok = rows[rows["status"] == "ok"]
+        assert table.loc[codec, "messages"] == len(rows)
+        assert table.loc[codec, "overall_ratio"] == pytest.approx(
+            ok["original_size"].sum() / ok["compressed_size"].sum()
+        )
+        assert table.loc[codec, "mean_ratio"] == pytest.approx(ok["ratio"].mean())
+        assert table.loc[codec, "error_rate"] == pytest.approx(1 - len(ok) / len(rows))
+        assert table.loc[codec, "latency_p50_ms"] == pytest.approx(ok["latency_ms"].median())
+        assert table.loc[codec, "roundtrip_failure_rate"] == pytest.approx((~ok["roundtrip_ok"]).mean())
+    assert table.loc["deflate", "roundtrip_failure_rate"] == 0
+    assert table.loc["aura", "roundtrip_failure_rate"] > 0.2  # docs/peer.md: aura's fallback path is lossy
+    assert compare_codecs(df, phase="warmup")["messages"].tolist() == [80, 80]
+
+
+def test_same_run_has_no_regression():
+    df = _main_phase()
+    table = compare_runs(df, df, n_boot=200)
+    assert len(table) == 2 * 6 and not table["regression"].any()
+    assert (table["delta"].fillna(0) == 0).all()
+    assert ((table["delta_low"] <= 0) & (table["delta_high"] >= 0)).all()
+
+
+def _worse_ratio(df, factor=1.25):
+    worse = df.copy()
+    compressed = (worse["compressed_size"].astype("float") * factor).round().astype("Int64")
+    worse["compressed_size"] = compressed
+    worse["ratio"] = worse["original_size"].astype(float) / compressed.astype(float)
+    return worse
+
+
+def test_lower_ratio_is_a_regression_with_an_interval_below_zero():
+    df = _main_phase()
+    table = compare_runs(df, _worse_ratio(df), n_boot=200).set_index(["codec", "metric"])
+    for codec in ("aura", "deflate"):
+        row = table.loc[(codec, "overall_ratio")]
+        assert row["relative_delta"] == pytest.approx(-0.2, abs=0.01)
+        assert row["regression"] and row["worse"] and row["delta_high"] < 0
+        assert not table.loc[(codec, "latency_p99_ms"), "regression"]
+    # the reverse is an improvement, not a regression
+    assert (
+        not compare_runs(_worse_ratio(df), df, n_boot=50).set_index("metric").loc["overall_ratio", "regression"].any()
+    )
+
+
+def test_latency_and_error_direction():
+    df = _main_phase()
+    slower = df.assign(latency_ms=df["latency_ms"] * 1.5)
+    table = compare_runs(df, slower, n_boot=100).set_index(["codec", "metric"])
+    assert table.loc[("deflate", "latency_p50_ms"), "regression"]
+    assert not table.loc[("deflate", "overall_ratio"), "regression"]
+    faster = compare_runs(slower, df, n_boot=100).set_index(["codec", "metric"])
+    assert not faster.loc[("deflate", "latency_p50_ms"), "regression"]
+    # from no errors to 20 % errors: relative change undefined, absolute 0.2 > 0.10
+    clean = df[df["status"] == "ok"].reset_index(drop=True)
+    failing = clean.copy()
+    failing["status"] = failing["status"].astype(str).where(failing.index % 5 != 0, "error").astype("category")
+    table = compare_runs(clean, failing, n_boot=100).set_index(["codec", "metric"])
+    assert table.loc[("aura", "error_rate"), "a"] == 0
+    assert table.loc[("aura", "error_rate"), "regression"]
+    assert pd.isna(table.loc[("aura", "error_rate"), "relative_delta"])
+
+
+def _write_run(df, folder):
+    with TraceWriter(folder / "traces") as writer:
+        for record in df.astype(object).where(df.notna(), None).to_dict("records"):
+            for name in ("scheduled_at", "sent_at", "received_at"):
+                record[name] = None if record[name] is None else record[name].value
+            record["template_ids"] = None if record["template_ids"] is None else list(record["template_ids"])
+            record["slot_values"] = None if record["slot_values"] is None else [list(v) for v in record["slot_values"]]
+            writer.write(record)
+    return folder
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    df = trace_frame(n=150, codecs=("deflate",), warmup=20)
+    run_a = _write_run(df, tmp_path / "run_a")
+    run_b = _write_run(_worse_ratio(df), tmp_path / "run_b")
+    assert main(["compare", str(run_a), str(run_a), "--n-boot", "50"]) == 0
+    assert main(["compare", str(run_a), str(run_b), "--n-boot", "50"]) == 1
+    out = capsys.readouterr()
+    assert "REGRESSION" in out.out and "overall_ratio" in out.out
+    assert main(["compare", str(run_a), str(run_b), "--threshold", "0.5", "--n-boot", "50"]) == 0
+    assert main(["compare", str(run_a), str(tmp_path / "missing")]) == 2
+    assert main(["compare", str(run_a), str(run_b), "--threshold", "0"]) == 2
+    assert "--threshold" in capsys.readouterr().err

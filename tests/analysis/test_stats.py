@@ -1,0 +1,51 @@
+"""aura_lab.stats: the one place for percentiles, ratios and bootstrap intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from aura_lab.analysis.stats import bootstrap_ci, percentiles, safe_ratio
+
+
+def test_percentiles_of_known_arrays():
+    values = list(range(1, 101))  # 1..100
+    got = percentiles(values, (50, 90, 99))
+    assert got == {"p50": pytest.approx(50.5), "p90": pytest.approx(90.1), "p99": pytest.approx(99.01)}
+    assert percentiles([7.0]) == {k: 7.0 for k in ("p50", "p90", "p95", "p99", "p99.9")}
+    assert percentiles([1, 2, float("nan"), 3], (0, 50, 100)) == {"p0": 1.0, "p50": 2.0, "p100": 3.0}
+
+
+def test_percentiles_of_empty_input():
+    assert percentiles([]) == {"p50": None, "p90": None, "p95": None, "p99": None, "p99.9": None}
+    assert percentiles([float("nan")], (50,)) == {"p50": None}
+
+
+def test_safe_ratio():
+    assert safe_ratio(1, 0) is None
+    assert safe_ratio(0, 0) is None
+    assert safe_ratio(3, 2) == 1.5
+
+
+def test_bootstrap_contains_estimate_and_narrows():
+    rng = np.random.default_rng(1)
+    small = rng.normal(10, 2, 50)
+    large = rng.normal(10, 2, 5000)
+    for statistic in (np.mean, np.median, lambda a: float(np.percentile(a, 90))):
+        est_s, low_s, high_s = bootstrap_ci(small, statistic, n_boot=500)
+        est_l, low_l, high_l = bootstrap_ci(large, statistic, n_boot=500)
+        assert low_s <= est_s <= high_s
+        assert low_l <= est_l <= high_l
+        assert (high_l - low_l) < (high_s - low_s) / 3
+    assert bootstrap_ci(small) == bootstrap_ci(small)  # seeded
+
+
+def test_bootstrap_edge_cases():
+    assert bootstrap_ci([]) == (None, None, None)
+    assert bootstrap_ci([float("nan")]) == (None, None, None)
+    assert bootstrap_ci([4.0]) == (4.0, 4.0, 4.0)
+    est, low, high = bootstrap_ci([1.0, 1.0, 1.0])
+    assert est == low == high == 1.0
+    assert not any(math.isnan(x) for x in bootstrap_ci([1.0, 2.0]))

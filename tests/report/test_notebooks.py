@@ -1,0 +1,65 @@
+"""Every notebook in notebooks/ executes on a small real run, and is stored as the style
+asks: a ``parameters`` cell, no outputs, short code cells. A new notebook is picked up
+by the glob (the report notebook ships inside the package); it receives whichever of the
+parameters below its ``parameters`` cell declares."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from aura_lab import paths
+from aura_lab.report.render import execute_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = [*sorted((REPO / "notebooks").glob("*.ipynb")), paths.REPORT_NOTEBOOK]
+MAX_CODE_LINES = 25
+TIMES: dict[str, float] = {}  # notebook -> seconds to execute
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_times():
+    yield
+    if TIMES:
+        print("\nnotebook execution times on the small run:")
+        for name, seconds in TIMES.items():
+            print(f"  {name:<34} {seconds:5.1f} s")
+
+
+def test_notebooks_found():
+    assert len(NOTEBOOKS) >= 8, [n.name for n in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_clean(notebook):
+    book = nbformat.read(str(notebook), as_version=4)
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert [c for c in code if "parameters" in c.metadata.get("tags", [])], "no cell tagged 'parameters'"
+    for i, cell in enumerate(code):
+        assert cell.outputs == [] and cell.execution_count is None, f"code cell {i} stored with outputs"
+        lines = cell.source.count("\n") + 1
+        assert lines <= MAX_CODE_LINES, f"code cell {i} has {lines} lines (max {MAX_CODE_LINES})"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes(notebook, small_run, small_run_b, tmp_path):
+    available = {
+        "run_path": str(small_run.path),
+        "run_path_b": str(small_run_b.path),
+        # 01 makes its own run: tiny, traces in tmp
+        "trace_dir": str(tmp_path / "traces"),
+        "users": 2,
+        "turns": [2, 3],
+        "warmup_messages": 0,
+    }
+    declared = papermill.inspect_notebook(str(notebook))
+    # every analysis notebook takes a run folder as its first parameter; 01 makes the run
+    assert next(iter(declared), None) == "run_path" or "trace_dir" in declared, list(declared)
+    parameters = {name: value for name, value in available.items() if name in declared}
+    start = time.perf_counter()
+    execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)  # a failing cell raises
+    TIMES[notebook.stem] = time.perf_counter() - start
