@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import platform
 import secrets
@@ -66,6 +67,12 @@ async def arun(
     config.validate()
     say = Printer(config.quiet)
     check_codecs(config.codecs if not config.urls else ())
+    if (config.workers > 1 or config.scheduler) and importlib.util.find_spec("distributed") is None:
+        raise InputError(
+            "sharding users over processes needs Dask, which is not installed",
+            where="workers",
+            fix="pip install 'aura-lab[dask]'",
+        )
     dead = unreachable(config.urls or ())
     if config.urls and len(dead) == len(config.urls):
         raise InputError(
@@ -112,6 +119,8 @@ async def arun(
         from ..report.render import render_report
 
         say(f"report: {render_report(folder.path)}")
+    else:
+        say(f"report: aura-lab report {folder.path}")
     return result
 
 
