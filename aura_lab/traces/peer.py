@@ -5,16 +5,18 @@ on its files."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
-from ..inputs import parse_jsonl, read_input_file
+from ..inputs import parse_jsonl, read_input_file, surrogate_problem
 from .schema import empty_frame, records_to_table, to_frame
 
 PEER_CODEC = "peer"  # the codec label of records read from the peer's files
+INT32 = (-(2**31), 2**31 - 1)  # the range of the trace schema's integer columns
 
 
 def load_peer_traces(folder: str | Path) -> pd.DataFrame:
@@ -39,11 +41,26 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         if value is None:
             return None
         try:
-            return kind(value)
+            number = kind(value)
         except (TypeError, ValueError, OverflowError):
-            raise InputError(f"{key!r} must be a number, got {value!r}", where=f"{file}:{lineno}") from None
+            raise InputError(f"{key!r} must be a number, got {str(value)[:40]!r}", where=f"{file}:{lineno}") from None
+        if kind is int and not INT32[0] <= number <= INT32[1]:
+            raise InputError(
+                f"{key!r} is out of range: {str(value)[:40]} (a trace holds {INT32[0]} to {INT32[1]})",
+                where=f"{file}:{lineno}",
+            )
+        if kind is float and not math.isfinite(number):
+            raise InputError(f"{key!r} must be a finite number, got {value!r}", where=f"{file}:{lineno}")
+        return number
 
     text = row.get("message")
+    for key in ("message", "method"):
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{key!r} must be a string, got {type(value).__name__}", where=f"{file}:{lineno}")
+        problem = surrogate_problem(value) if value else None
+        if problem:
+            raise InputError(f"{key!r} has {problem}", where=f"{file}:{lineno}", fix="fix or remove the line")
     ts = row.get("timestamp")
     received = None
     if ts:
@@ -54,8 +71,19 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         if dt.tzinfo is None:
             dt = dt.astimezone()  # local time, as the peer wrote it
         # exact integer arithmetic: a float of epoch seconds loses the microseconds
-        since_epoch = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-        received = (since_epoch.days * 86_400 + since_epoch.seconds) * 10**9 + since_epoch.microseconds * 1000
+        try:
+            since_epoch = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        except (OverflowError, ValueError):  # year 1 or 9999 in a zone that moves it past the range
+            since_epoch = None
+        received = (
+            None
+            if since_epoch is None
+            else (since_epoch.days * 86_400 + since_epoch.seconds) * 10**9 + since_epoch.microseconds * 1000
+        )
+        if received is None or not -(2**63) <= received < 2**63:
+            raise InputError(
+                f"'timestamp' is out of range: {ts!r} (a trace holds the years 1678 to 2261)", where=f"{file}:{lineno}"
+            )
     method = row.get("method")
     return {
         "run_id": f"peer:{file.parent.name}",
