@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict, TypeVar
 
 from .errors import InputError
+from .system import RESERVED_FDS, ensure_fds
 from .timing import ThinkTime
 
 # -- defaults shared by several parts -------------------------------------------------
@@ -28,6 +29,16 @@ DEFAULT_PORT = 8765
 DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
 DEFAULT_THINK_TIME = "uniform:0.1,2.0"  # the peer's pause after each reply, seconds
 MAX_DURATION_S = 3600.0  # hard ceiling on a run's main phase
+MAX_REPLY_SIZE = 16 << 20  # bytes: the largest reply a simulated user accepts
+
+# The embedded server's limits (``aura-lab serve`` and ``start_server``): whatever its
+# clients do, its memory and its connections stay bounded.
+MAX_CONNECTIONS = 10_000  # open connections (more get HTTP 503); also capped by `ulimit -n`
+MAX_BUFFERED = 64 << 20  # bytes of received messages not yet answered, all connections together
+IDLE_TIMEOUT_S = 120.0  # a connection without a message for this long is closed
+PING_INTERVAL_S = 20.0  # keepalive pings to each client...
+PING_TIMEOUT_S = 20.0  # ...closed when a pong does not come back in this time
+MAX_UNREAD_PONGS = 100  # pongs waiting for a client that reads nothing (a ping flood): dropped
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,13 @@ BOUNDS: dict[str, Bound] = {
     "workers": Bound(1, 64, "processes", integer=True),
     "replicas": Bound(1, 64, "servers", integer=True),
     "max_size": Bound(1, 64 << 20, "bytes", integer=True),
+    "max_reply_size": Bound(1024, 1 << 30, "bytes", integer=True),
+    "max_connections": Bound(1, 100_000, "connections", integer=True),
+    "max_buffered": Bound(1 << 16, 1 << 34, "bytes", integer=True),
+    "idle_timeout": Bound(0, 86_400, "s", low_open=True),
+    "ping_interval": Bound(0, 3600, "s", low_open=True),
+    "ping_timeout": Bound(0, 3600, "s", low_open=True),
+    "max_unread_pongs": Bound(1, 1_000_000, "pongs", integer=True),
     "port": Bound(0, 65_535, integer=True),
 }
 
@@ -116,6 +134,7 @@ FLAGS = {
     "scheduler": "--scheduler",
     "timeout": "--timeout",
     "run_id": "--run-id",
+    "max_reply_size": "--max-reply-size",
 }
 SELECTIONS = ("uniform", "epsilon-greedy")
 RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -159,6 +178,7 @@ class RunConfig:
     scheduler: str | None = None
     report: bool = False
     timeout: float = REPLY_TIMEOUT_S  # per message
+    max_reply_size: int = MAX_REPLY_SIZE  # bytes; a larger reply is a bad_reply
     max_duration: float = MAX_DURATION_S  # hard ceiling on the main phase
     run_id: str | None = None
     in_process_servers: bool = False  # tests: embedded servers on threads of this process
@@ -198,6 +218,15 @@ class RunConfig:
     def think(self) -> ThinkTime:
         return ThinkTime.parse(self.think_time)
 
+    def file_descriptors(self) -> int:
+        """Open files this process needs at most: one connection per user and server
+        group (twice with in-process servers: both ends are here), the warmup's, and
+        ``RESERVED_FDS``. With workers, each process holds its share of the users."""
+        groups = 1 if self.urls else max(1, len(self.codecs))
+        per_process = -(-self.users // max(1, self.workers)) if self.workers > 1 or self.scheduler else self.users
+        ends = 2 if self.in_process_servers and not self.urls else 1
+        return (per_process + 1) * groups * ends + RESERVED_FDS
+
     def validate(self, cli: bool = False) -> RunConfig:
         """Check every option against its range; errors name the flag when ``cli``."""
 
@@ -222,6 +251,7 @@ class RunConfig:
             "explore",
             "min_compression_size",
             "timeout",
+            "max_reply_size",
             "max_duration",
             "workers",
         ):
@@ -259,7 +289,21 @@ class RunConfig:
                 "codecs",
                 f"names a codec twice ({', '.join(self.codecs)}): each codec's figures would be counted twice",
             )
+        self.check_resources(cli)
         return self
+
+    def check_resources(self, cli: bool = False) -> None:
+        """Room for the run's connections: the soft file-descriptor limit is raised when
+        the hard limit allows, else the run is refused now (it would fail halfway)."""
+        check = ensure_fds(self.file_descriptors())
+        if not check.ok:
+            groups = 1 if self.urls else len(self.codecs)
+            raise InputError(
+                f"{self.users} users x {groups} server(s) need about {check.need} open files, "
+                f"but this process may open {check.soft} (hard limit {check.hard})",
+                where=where("users", cli),
+                fix=f"{check.fix()}, or run fewer users (or spread them with --workers)",
+            )
 
 
 class RunOptions(TypedDict, total=False):
@@ -294,6 +338,7 @@ class RunOptions(TypedDict, total=False):
     scheduler: str | None
     report: bool
     timeout: float
+    max_reply_size: int
     max_duration: float
     run_id: str | None
     in_process_servers: bool

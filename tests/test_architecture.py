@@ -20,7 +20,7 @@ PACKAGE = Path(aura_lab.__file__).resolve().parent
 # Lowest first. A module may import its own package and packages of lower layers; two
 # packages of one layer know nothing of each other.
 LAYERS = [
-    ["aura_lab", "aura_lab.errors", "aura_lab.paths", "aura_lab.timing"],
+    ["aura_lab", "aura_lab.errors", "aura_lab.paths", "aura_lab.system", "aura_lab.timing"],
     ["aura_lab.config", "aura_lab.inputs"],
     ["aura_lab.traffic", "aura_lab.codecs"],
     ["aura_lab.wire"],
