@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from .. import __version__
-from ..errors import AuraLabError
+from ..errors import AuraLabError, DataWarning
 
 # sub-command modules, in the order --help lists them
-_COMMANDS = ["run", "generate", "serve", "report", "compare", "slots"]
+_COMMANDS = ["run", "generate", "serve", "report", "compare", "slots", "doctor"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A DataWarning as one line (not Python's file:line: Category: text form)."""
+    if issubclass(category, DataWarning):
+        print(f"aura-lab: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

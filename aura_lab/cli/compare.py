@@ -9,6 +9,7 @@ import sys
 from ..analysis import metrics
 from ..analysis.compare import compare_runs, format_comparison
 from ..errors import InputError
+from ..traces.folder import RunFolder
 from ..traces.reader import load_traces
 
 
@@ -20,6 +21,10 @@ def command(args: argparse.Namespace) -> int:
     phase = None if args.phase == "all" else args.phase
     frames = {}
     for label, path in (("RUN_A", args.run_a), ("RUN_B", args.run_b)):
+        folder = RunFolder(path)
+        status = folder.read_manifest().status if folder.is_run() else "complete"
+        if status != "complete":
+            print(f"warning: {label} {path} is {status}: its figures cover only the records it has", file=sys.stderr)
         df = metrics.select(load_traces(path), phase=phase)
         if df.empty:
             raise InputError(

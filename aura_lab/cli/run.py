@@ -8,14 +8,14 @@ import sys
 from ..config import DEFAULT_CODECS, RunConfig, parse_turns
 from ..load.runner import check_codecs, run
 from ..timing import ThinkTime
-from .options import DEFAULTS, add_traffic_arguments, described
+from .options import DEFAULTS, add_traffic_arguments, described, number
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--users", type=int, default=DEFAULTS.users, help=described("users", "simulated users"))
+    p.add_argument("--users", type=number("users"), default=DEFAULTS.users, help=described("users", "simulated users"))
     p.add_argument(
         "--ramp-up",
-        type=float,
+        type=number("ramp_up"),
         default=DEFAULTS.ramp_up,
         metavar="S",
         help=described("ramp_up", "seconds over which users start"),
@@ -28,11 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--messages-per-user",
-        type=int,
+        type=number("messages_per_user"),
         metavar="N",
         help=described("messages_per_user", "fixed conversation length instead of --turns"),
     )
-    p.add_argument("--duration", type=float, metavar="S", help=described("duration", "stop sending after S seconds"))
+    p.add_argument(
+        "--duration", type=number("duration"), metavar="S", help=described("duration", "stop sending after S seconds")
+    )
     p.add_argument(
         "--think-time",
         default=DEFAULTS.think_time,
@@ -41,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--arrival-rate",
-        type=float,
+        type=number("arrival_rate"),
         metavar="R",
         help=described(
             "arrival_rate", "open loop: R messages per second per user on a schedule; latency counts from the schedule"
@@ -52,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--warmup-messages",
-        type=int,
+        type=number("warmup_messages"),
         default=DEFAULTS.warmup_messages,
         metavar="N",
         help=described("warmup_messages", "messages on one connection before the run; 0 = no warmup"),
@@ -65,7 +67,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--selection", choices=("uniform", "epsilon-greedy"), default=DEFAULTS.selection)
     p.add_argument(
-        "--explore", type=float, default=DEFAULTS.explore, help=described("explore", "epsilon-greedy exploration share")
+        "--explore",
+        type=number("explore"),
+        default=DEFAULTS.explore,
+        help=described("explore", "epsilon-greedy exploration share"),
     )
     p.add_argument(
         "--codec",
@@ -80,17 +85,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-compression-size",
-        type=int,
+        type=number("min_compression_size"),
         default=DEFAULTS.min_compression_size,
         metavar="BYTES",
         help=described("min_compression_size", "messages shorter than this are sent uncompressed"),
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=number("timeout"),
         default=DEFAULTS.timeout,
         metavar="S",
         help=described("timeout", "per-message reply timeout"),
+    )
+    p.add_argument(
+        "--max-reply-size",
+        type=number("max_reply_size"),
+        default=DEFAULTS.max_reply_size,
+        metavar="BYTES",
+        help=described("max_reply_size", "a larger reply is recorded as a bad_reply and its connection closed"),
     )
     p.add_argument("--trace-dir", default=DEFAULTS.trace_dir, help="where run folders go (default data/traces)")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time and a random suffix)")
@@ -100,7 +112,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument(
         "--workers",
-        type=int,
+        type=number("workers"),
         default=DEFAULTS.workers,
         help=described("workers", "processes for the users (Dask LocalCluster)"),
     )
@@ -131,6 +143,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         urls=args.url,
         min_compression_size=args.min_compression_size,
         timeout=args.timeout,
+        max_reply_size=args.max_reply_size,
         trace_dir=args.trace_dir,
         run_id=args.run_id,
         export=args.export,
@@ -150,6 +163,12 @@ def command(args: argparse.Namespace) -> int:
     if result.status == "interrupted":
         print(f"aura-lab: run interrupted; traces kept in {result.path}", file=sys.stderr)
         return 130
+    if result.status == "failed":
+        print(
+            f"aura-lab: run failed: {result.manifest.error}; {len(result.traces)} records kept in {result.path}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import REPLY_TIMEOUT_S, RunConfig
+from ..config import MAX_REPLY_SIZE, REPLY_TIMEOUT_S, RunConfig
 from ..timing import ThinkTime
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
@@ -103,6 +103,7 @@ class EngineSettings:
     ramp_up: float = 0.0
     timeout: float = REPLY_TIMEOUT_S
     grace: float = 2.0  # seconds replies in flight may take after a stop
+    max_reply_size: int = MAX_REPLY_SIZE  # bytes
 
     @classmethod
     def of(cls, config: RunConfig, run_id: str) -> EngineSettings:
@@ -113,6 +114,7 @@ class EngineSettings:
             arrival_rate=config.arrival_rate,
             ramp_up=config.ramp_up,
             timeout=config.timeout,
+            max_reply_size=config.max_reply_size,
         )
 
 
@@ -189,7 +191,7 @@ class Engine:
     async def run_user(self, user_id: int, phase: str = "main", messages=None, think: bool = True) -> None:
         settings = self.settings
         rng = random.Random(f"aura-lab:{self.gen_config.seed}:{user_id}:timing")
-        links = [g.new_link(user_id, settings.timeout) for g in self.groups]
+        links = [g.new_link(user_id, settings.timeout, settings.max_reply_size) for g in self.groups]
         self._links.extend(links)
         if messages is None:
             messages = user_messages(self.gen_config, user_id, self.selector, self.pools)

@@ -1,8 +1,13 @@
 """The run folder, its one owner: file and part names, and the typed manifest.
 
 A run folder ``<trace_dir>/<run_id>/`` holds ``manifest.json`` (what the run was and
-what happened to it), ``summary.json`` (its figures) and ``traces/part-<shard>-<seq>.parquet``
-(its records). Files are replaced atomically, so a reader never sees half of one.
+what happened to it), ``summary.json`` (its figures), ``traces/part-<shard>-<seq>.parquet``
+(its records) and ``servers.log`` (what its embedded servers said). Files are replaced
+atomically, so a reader never sees half of one.
+
+A manifest records the process that runs it (pid, host, start time). One that still
+says ``running`` after that process is gone (killed hard) reads as ``incomplete``,
+wherever it is read; ``aura-lab doctor`` writes the repair.
 """
 
 from __future__ import annotations
@@ -11,17 +16,26 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..config import RunConfig
 from ..errors import InputError
 from ..inputs import read_json_file
+from ..system import process_alive
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRACES = "traces"
+SERVERS_LOG = "servers.log"
 _PART = re.compile(r"part-(\d{4,})-(\d{6,})\.parquet")
-STATUSES = ("running", "complete", "interrupted", "failed")
+_UNSAVED = re.compile(r"unsaved-\d+-part-\d{4,}-\d{6,}\.parquet")
+# incomplete: the manifest said running, but the process that ran it is gone
+STATUSES = ("running", "complete", "interrupted", "failed", "incomplete")
 
 
 def part_name(shard: int, seq: int) -> str:
@@ -33,6 +47,11 @@ def parse_part_name(name: str) -> tuple[int, int] | None:
     """``(shard, seq)`` of a part file name; None for any other name."""
     m = _PART.fullmatch(name)
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def unsaved_name(shard: int, seq: int) -> str:
+    """The name of a fallback part: records a run could not write into ``traces/``."""
+    return f"unsaved-{os.getpid()}-{part_name(shard, seq)}"
 
 
 @dataclass
@@ -65,7 +84,8 @@ class Manifest:
     warmup: dict | None = None
     workers: dict | None = None
     notes: list[str] = field(default_factory=list)
-    host: dict = field(default_factory=dict)
+    host: dict = field(default_factory=dict)  # platform, cpus, and the process: pid, hostname, process_started
+    error: str | None = None  # why the run failed (status failed), in one line
 
     @property
     def primary_codec(self) -> str | None:
@@ -92,7 +112,25 @@ class Manifest:
         for name, kind in (("options", dict), ("versions", dict), ("files", dict), ("host", dict), ("notes", list)):
             if not isinstance(values.get(name, kind()), kind):
                 values[name] = kind()
-        return cls(**values)
+        for name in ("status", "started_at", "ended_at", "templates_from", "error"):
+            if values.get(name) is not None and not isinstance(values[name], str):
+                values[name] = str(values[name])
+        if values.get("status") not in STATUSES:
+            values.pop("status", None)
+        manifest = cls(**values)
+        defaults = default_options()
+        missing = sorted(set(defaults) - set(manifest.options))
+        if missing and manifest.options != {}:
+            manifest.notes.append(f"options missing from the manifest, defaults assumed: {', '.join(missing)}")
+        elif missing:
+            manifest.notes.append("the manifest records no options: every option reads as its default")
+        manifest.options = {**defaults, **manifest.options}
+        return manifest
+
+
+def default_options() -> dict:
+    """Every option of a run with its default, as a manifest records it (lists, not tuples)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(RunConfig()).items()}
 
 
 class RunFolder:
@@ -143,14 +181,55 @@ class RunFolder:
     def is_run(self) -> bool:
         return self.manifest_path.is_file()
 
+    @property
+    def servers_log(self) -> Path:
+        return self.path / SERVERS_LOG
+
     def parts(self) -> list[Path]:
         """The part files, in name order (shard, then sequence)."""
         if not self.traces_dir.is_dir():
             return []
-        return sorted(p for p in self.traces_dir.iterdir() if parse_part_name(p.name))
+        return sorted(p for p in self.traces_dir.iterdir() if parse_part_name(p.name) and p.is_file())
+
+    def unsaved_parts(self) -> list[Path]:
+        """Fallback parts the run wrote beside ``traces/`` when it could not write there."""
+        return sorted(p for p in self.path.iterdir() if _UNSAVED.fullmatch(p.name) and p.is_file())
 
     def read_manifest(self) -> Manifest:
-        return Manifest.from_dict(read_json_file(self.manifest_path, "manifest"), str(self.manifest_path))
+        """The manifest; one that says ``running`` while its process is gone reads as
+        ``incomplete``, with ``ended_at`` from the last record and a note saying so."""
+        manifest = Manifest.from_dict(read_json_file(self.manifest_path, "manifest"), str(self.manifest_path))
+        if manifest.status == "running" and process_alive(manifest.host) is False:
+            manifest.status = "incomplete"
+            if manifest.ended_at is None:
+                manifest.ended_at = self.last_record_at()
+            manifest.notes.append(
+                f"the process that ran it (pid {manifest.host.get('pid')}) is gone: it was killed before it "
+                f"finished; the records written until then are kept (ended_at is its last record); "
+                f"`aura-lab doctor {self.path}` writes this repair into the folder"
+            )
+        return manifest
+
+    def last_record_at(self) -> str | None:
+        """When the last record was sent or received (UTC ISO 8601), from the parts'
+        column statistics (no data read); None without a readable part."""
+        latest = None
+        for part in self.parts():
+            try:
+                meta = pq.read_metadata(part)
+            except (OSError, pa.ArrowException):
+                continue
+            names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+            for group in range(meta.num_row_groups):
+                row_group = meta.row_group(group)
+                for name in ("received_at", "sent_at", "scheduled_at"):
+                    if name not in names:
+                        continue
+                    stats = row_group.column(names.index(name)).statistics
+                    if stats is not None and stats.has_min_max:
+                        value = _utc(stats.max)
+                        latest = value if latest is None or (value is not None and value > latest) else latest
+        return latest.isoformat(timespec="milliseconds") if latest is not None else None
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_json(self.manifest_path, manifest.to_dict())
@@ -170,7 +249,25 @@ class RunFolder:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half."""
+    """Write JSON atomically: a reader sees the old file or the new one, never half.
+    Text JSON's UTF-8 cannot hold (a lone surrogate) is written as its escape."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    try:
+        tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
+        tmp.replace(path)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+
+
+def _utc(value) -> datetime | None:
+    """A Parquet timestamp statistic as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value / 1e9, UTC)
+    return None
