@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -275,10 +276,15 @@ class RunConfig:
             )
         # written after the run: a bad path must fail now, not after an hour of traffic
         if self.export:
-            need(Path(self.export).parent.is_dir(), "export", f"folder {Path(self.export).parent} does not exist")
+            parent = Path(self.export).parent
+            need(parent.is_dir(), "export", f"folder {parent} does not exist")
             need(not Path(self.export).is_dir(), "export", f"{self.export} is a folder; give a file name")
+            need(os.access(parent, os.W_OK), "export", f"folder {parent} is not writable")
         if self.peer_traces:
             need(not Path(self.peer_traces).is_file(), "peer_traces", f"{self.peer_traces} is a file; give a folder")
+            base = next(p for p in (Path(self.peer_traces), *Path(self.peer_traces).parents) if p.exists())
+            need(base.is_dir(), "peer_traces", f"{base} is a file, so {self.peer_traces} cannot be made a folder")
+            need(os.access(base, os.W_OK), "peer_traces", f"folder {base} is not writable")
         if self.urls:
             for url in self.urls:
                 check_url(url, where("urls", cli))

@@ -83,6 +83,7 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
     folder.write_manifest(manifest)
     summary = summarise(traces, primary_codec=manifest.primary_codec)
     summary["warmup"] = manifest.warmup
+    summary["dead_servers"] = {s.url: s.dead for s in manifest.servers if s.dead}
     folder.write_summary(summary)
     done.append(f"wrote {folder.manifest_path.name} and {folder.summary_path.name} ({len(traces)} records)")
     return done

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
-from ..traces.folder import Manifest, parse_part_name
+from ..traces.folder import Manifest, note_dead_servers, parse_part_name
 from ..traces.writer import TraceWriter
 from ..traffic.generator import config_from_files
 from ..traffic.selection import make_selector
@@ -76,7 +76,7 @@ async def _run_shard(job: ShardJob) -> dict:
         "stop_reason": engine.stop_reason,
         "written": writer.written,
         "write_failure": writer.failure,
-        "dead_servers": [note for group in engine.groups for note in group.dead_notes()],
+        "dead_servers": [dead for group in engine.groups for dead in group.dead_servers()],
     }
 
 
@@ -165,7 +165,7 @@ async def run_distributed(
         results = await gathering
         manifest.workers["results"] = results
         for result in results:
-            manifest.notes.extend(note for note in result["dead_servers"] if note not in manifest.notes)
+            note_dead_servers(manifest, result["dead_servers"])
         failures = [f"shard {r['shard']}: {r['write_failure']}" for r in results if r["write_failure"]]
         if failures:
             reason = "write_failed"

@@ -305,6 +305,6 @@ class Group:
             )
         return WebSocketLink(self.urls, start=user_id, timeout=timeout, max_size=max_reply_size, health=self.health)
 
-    def dead_notes(self) -> list[str]:
-        """One line per server of this group given up on during the run."""
-        return [f"{self.label}: {dead.describe()}" for dead in self.health.dead.values()]
+    def dead_servers(self) -> list[dict]:
+        """The servers of this group given up on during the run: url, codec, note."""
+        return [{"url": d.url, "codec": self.label, "note": d.describe()} for d in self.health.dead.values()]

@@ -38,7 +38,9 @@ async def run_phases(
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
     users = list(range(config.users))
-    planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
+    planned = manifest.planned_messages
+    if planned is None:
+        planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
     if stopper.reason is None and config.warmup_messages:
         engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)])
         stopper.attach(engine)

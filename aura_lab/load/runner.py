@@ -37,10 +37,10 @@ from ..codecs import codec_class
 from ..config import RunConfig, RunOptions, with_run_options
 from ..errors import AuraLabError, InputError
 from ..system import clean_stale_scratch, this_process
-from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
+from ..traces.folder import Manifest, RunFolder, ServerInfo, note_dead_servers, write_json
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, config_from_files
+from ..traffic.generator import GeneratorConfig, config_from_files, user_profile
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
 from .bridge import run_blocking
@@ -73,7 +73,7 @@ async def arun(
     config = dataclasses.replace(config, **given) if config else RunConfig(**given)
     config.validate()
     say = Printer(config.quiet)
-    stopper = Stopper(say, _stop_flag)
+    stopper = Stopper(say.warn, _stop_flag)
     stopper.starting()
     try:
         return await _run(config, say, stopper)
@@ -99,6 +99,9 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     run_id = config.run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
+    # main-phase messages planned (fixed by seed and user): on disk from the start, so a
+    # run killed hard still says how far it got
+    manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in range(config.users))
     folder.write_manifest(manifest)  # from its first moment a run folder says what it is
     status = "failed"
     writer: TraceWriter | None = None
@@ -138,13 +141,17 @@ def _finish(
     say: Printer,
 ) -> str:
     """Write every record left, then the manifest with the status and why."""
-    if writer is not None and not writer.close():
-        status = "failed"
-    if writer is not None and writer.failure:
-        manifest.error = f"trace write failed: {writer.failure}"
-        status = "failed"
+    if writer is not None:
+        written_all = writer.close()
+        if not written_all or (status == "failed" and writer.failure):
+            status = "failed"
+            manifest.error = f"trace write failed: {writer.failure}" + (
+                "; sending stopped, every record of a message sent is written" if written_all else ""
+            )
+        elif writer.failure:
+            manifest.notes.append(f"a trace write failed ({writer.failure}); written again: every record is kept")
     for group in groups:
-        manifest.notes.extend(note for note in group.dead_notes() if note not in manifest.notes)
+        note_dead_servers(manifest, group.dead_servers())
     if stopper.later_signals:
         manifest.notes.append(f"{stopper.later_signals} more stop signal(s) came while the run was finishing")
     manifest.status = status
@@ -161,6 +168,7 @@ def _conclude(config: RunConfig, folder: RunFolder, manifest: Manifest, say: Pri
     traces = load_traces(folder.path)
     summary = summarise(traces, primary_codec=manifest.primary_codec)
     summary["warmup"] = manifest.warmup
+    summary["dead_servers"] = {s.url: s.dead for s in manifest.servers if s.dead}
     try:
         folder.write_summary(summary)
     except OSError as exc:

@@ -42,6 +42,7 @@ from ..errors import InputError
 from ..system import RESERVED_FDS, ensure_fds
 
 MAX_QUEUE = 4  # frames websockets buffers per connection before it stops reading the socket
+CLOSE_TIMEOUT = 2.0  # seconds a closed connection's peer has to answer the close frame
 HARD_CAP_SLACK = 64  # TCP connections past max_connections still let in, to be told 503
 
 
@@ -158,7 +159,12 @@ class GuardedConnection(ServerConnection):
             self.held += size
             self.guard.buffered += size
             if self.guard.buffered > self.guard.limits.max_buffered:
-                self.drop("buffered bytes over max_buffered", CloseCode.TRY_AGAIN_LATER, "server busy, try again later")
+                self.drop(
+                    "buffered bytes over max_buffered",
+                    CloseCode.TRY_AGAIN_LATER,
+                    "server busy, try again later",
+                    abort=False,
+                )
                 return
         elif opcode is Opcode.PING:
             # the pong is queued already; a write buffer that is not empty means the
@@ -166,7 +172,8 @@ class GuardedConnection(ServerConnection):
             if self.transport.get_write_buffer_size() > 0:
                 self.unread_pongs += 1
                 if self.unread_pongs > self.guard.limits.max_unread_pongs:
-                    self.drop("pongs left unread", CloseCode.POLICY_VIOLATION, "pings without reading")
+                    # abort: its write buffer would never drain for a close frame
+                    self.drop("pongs left unread", CloseCode.POLICY_VIOLATION, "pings without reading", abort=True)
                     return
             else:
                 self.unread_pongs = 0
@@ -178,8 +185,9 @@ class GuardedConnection(ServerConnection):
         self.held -= size
         self.guard.buffered -= size
 
-    def drop(self, reason: str, code: CloseCode, text: str) -> None:
-        """Close the connection now, freeing what it holds; counted in /health."""
+    def drop(self, reason: str, code: CloseCode, text: str, abort: bool) -> None:
+        """Close the connection now, freeing what it holds; counted in /health. The close
+        frame goes out first unless ``abort`` (a client that reads nothing)."""
         self.dropped = True
         self.guard.dropped[reason] += 1
         self.taken(self.held)
@@ -188,7 +196,10 @@ class GuardedConnection(ServerConnection):
             self.send_data()
         except Exception:  # the transport is going anyway
             pass
-        self.transport.abort()
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()  # after the close frame; reading stops now
 
 
 def connection_class(guard: Guard) -> type[GuardedConnection]:

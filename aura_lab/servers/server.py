@@ -47,7 +47,7 @@ from ..codecs import Codec, codec_options, get_codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
-from .limits import MAX_QUEUE, Guard, GuardedConnection, ServerLimits, connection_class, server_logger
+from .limits import CLOSE_TIMEOUT, MAX_QUEUE, Guard, GuardedConnection, ServerLimits, connection_class, server_logger
 
 TRANSPORT_SLACK = 64 * 1024  # bytes above 2 * max_size that websockets still accepts
 
@@ -120,7 +120,8 @@ async def start_server(
             body = protocol.health(
                 served, stats, min_compression_size=min_compression_size, max_size=max_size, templates=len(templates)
             )
-            return _json_response(connection, HTTPStatus.OK, json.dumps({**body, **guard.health()}))
+            body = {**body, **guard.health(), "pid": os.getpid()}
+            return _json_response(connection, HTTPStatus.OK, json.dumps(body))
         if path == "/templates":
             return _json_response(connection, HTTPStatus.OK, templates_body)
         upgrade = request.headers.get_all("Upgrade")
@@ -175,6 +176,7 @@ async def start_server(
             max_queue=MAX_QUEUE,
             ping_interval=limits.ping_interval,
             ping_timeout=limits.ping_timeout,
+            close_timeout=CLOSE_TIMEOUT,
             logger=logger,
             # websockets' own permessage-deflate would compress the JSON replies and
             # muddle what is measured: the codec under test is the only compression.

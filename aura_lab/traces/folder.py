@@ -62,6 +62,7 @@ class ServerInfo:
     codec: str
     embedded: bool
     health: dict | None = None
+    dead: str | None = None  # when and why the run gave up on it (it stopped answering)
 
 
 @dataclass
@@ -105,7 +106,13 @@ class Manifest:
         values = {k: v for k, v in data.items() if k in known}
         servers = values.get("servers") or []
         values["servers"] = [
-            ServerInfo(str(s.get("url")), str(s.get("codec")), bool(s.get("embedded")), s.get("health"))
+            ServerInfo(
+                str(s.get("url")),
+                str(s.get("codec")),
+                bool(s.get("embedded")),
+                s.get("health") if isinstance(s.get("health"), dict) else None,
+                str(s["dead"]) if s.get("dead") is not None else None,
+            )
             for s in servers
             if isinstance(s, dict)
         ]
@@ -126,6 +133,16 @@ class Manifest:
             manifest.notes.append("the manifest records no options: every option reads as its default")
         manifest.options = {**defaults, **manifest.options}
         return manifest
+
+
+def note_dead_servers(manifest: Manifest, dead: list[dict]) -> None:
+    """Record servers given up on (``{url, codec, note}``): on their manifest entry and
+    as a note (once each, however many shards saw it)."""
+    for entry in dead:
+        for server in manifest.servers:
+            if server.url == entry["url"] and server.dead is None:
+                server.dead = entry["note"]
+                manifest.notes.append(f"{entry['codec']}: {entry['note']}")
 
 
 def default_options() -> dict:

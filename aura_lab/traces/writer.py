@@ -54,7 +54,7 @@ class TraceWriter:
         self._last_failure = 0.0
         self._background = False  # a flush_periodically task is writing the parts
         self.written = 0
-        self.failure: str | None = None  # why the last write failed (None: every write so far succeeded)
+        self.failure: str | None = None  # why the first failed write failed (None: none failed)
         self.fallback: Path | None = None  # where close() put the rows the folder would not take
 
     def write(self, record: dict) -> None:
@@ -114,11 +114,11 @@ class TraceWriter:
         return True
 
     def _failed(self, reason: str) -> None:
-        first = self.failure is None
-        self.failure = reason
         self._last_failure = time.monotonic()
-        if first and self.on_failure is not None:
-            self.on_failure(reason)
+        if self.failure is None:  # the first reason is the one that matters
+            self.failure = reason
+            if self.on_failure is not None:
+                self.on_failure(reason)
 
     async def flush_periodically(self, every: float = 0.25) -> None:
         """For an event loop: write due parts on a worker thread, so the Parquet
@@ -135,14 +135,33 @@ class TraceWriter:
             self._background = False
 
     def close(self, attempts: int = 3) -> bool:
-        """Write what is left (a few tries, a moment apart); rows that still cannot be
-        written go to the fallback file. True when every record is in the folder."""
+        """Write what is left (a few tries, a moment apart, then in smaller parts, which
+        a nearly full disk or a file-size limit may still take); rows that still cannot
+        be written go to the fallback file. True when every record is in the folder."""
         for attempt in range(attempts):
             if self.flush():
                 return True
             time.sleep(0.2 * (attempt + 1))
+        if self._flush_in_pieces():
+            return True
         self._write_fallback()
         return False
+
+    def _flush_in_pieces(self, smallest: int = 50) -> bool:
+        """Write the buffer in parts of ever fewer rows (halving down to ``smallest``)."""
+        size = max(smallest, len(self._rows) // 2)
+        while self._rows:
+            with self._lock:
+                piece, rest = self._rows[:size], self._rows[size:]
+                self._rows = piece
+            ok = self.flush()
+            with self._lock:
+                self._rows.extend(rest)  # the piece is written, or back at the head
+            if not ok:
+                if size <= smallest:
+                    return False
+                size = max(smallest, size // 2)
+        return True
 
     def _write_fallback(self) -> None:
         """The rows the folder would not take, written beside it (the run folder) or,

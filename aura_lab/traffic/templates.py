@@ -214,13 +214,20 @@ def _aura_patterns() -> tuple[tuple[int, str], ...]:
             "the aura-compression package is not installed",
             fix="pip install aura-compression==2.0.2, or pass a template JSON file",
         ) from None
-    with scratch_cwd():
-        lib = _AuraLibrary()
-        patterns = lib.list_templates()
-        try:
-            lib.shutdown()
-        except Exception:  # its shutdown is best effort; the patterns are already read
-            pass
+    try:
+        with scratch_cwd():
+            lib = _AuraLibrary()
+            patterns = lib.list_templates()
+            try:
+                lib.shutdown()
+            except Exception:  # its shutdown is best effort; the patterns are already read
+                pass
+    except Exception as exc:  # its cache lives in a scratch dir: a full disk, a file-size limit
+        raise InputError(
+            f"AURA's template library could not be read ({type(exc).__name__}: {exc})",
+            where="aura_compression.TemplateLibrary",
+            fix="check the space in the temp dir, or pass a template JSON file (--templates)",
+        ) from None
     return tuple(sorted(patterns.items()))
 
 
