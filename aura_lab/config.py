@@ -42,6 +42,13 @@ PING_TIMEOUT_S = 20.0  # ...closed when a pong does not come back in this time
 MAX_UNREAD_PONGS = 100  # pongs waiting for a client that reads nothing (a ping flood): dropped
 
 
+def number_text(value: float) -> str:
+    """A bound or default as people write it: 67108864, not 6.71089e+07; 0.001, 1e-06."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Bound:
     """The allowed values of a numeric option: ``low <= value <= high`` (``> low``
@@ -54,10 +61,10 @@ class Bound:
     low_open: bool = False
 
     def describe(self) -> str:
-        low = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+        low = f"> {number_text(self.low)}" if self.low_open else f">= {number_text(self.low)}"
         kind = "a whole number " if self.integer else "a number "
         unit = f" {self.unit}" if self.unit else ""
-        return f"{kind}{low} and <= {self.high:g}{unit}"
+        return f"{kind}{low} and <= {number_text(self.high)}{unit}"
 
     def check(self, value: Any, where: str) -> None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -9,10 +9,11 @@ import threading
 import time
 
 from ..codecs import codec_names, codec_options
-from ..config import BOUNDS, DEFAULT_PORT, MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
+from ..config import BOUNDS, DEFAULT_PORT, MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE, number_text
 from ..errors import InputError
 from ..servers.hosting import serve_many
 from ..servers.limits import ServerLimits
+from ..servers.server import TRANSPORT_SLACK
 from .options import number
 
 # the server's limits: (flag, help); defaults and ranges from config via ServerLimits
@@ -66,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=number(name),
             default=getattr(defaults, name),
             metavar="N",
-            help=f"{text} (default {getattr(defaults, name):g}; {bound.describe()})",
+            help=f"{text} (default {number_text(getattr(defaults, name))}; {bound.describe()})",
         )
 
 
@@ -87,6 +88,13 @@ def command(args: argparse.Namespace) -> int:
     limits = ServerLimits(**{name: getattr(args, name) for name in LIMIT_FLAGS}).check(
         {name: flag for name, (flag, _) in LIMIT_FLAGS.items()}
     )
+    largest = 2 * args.max_size + TRANSPORT_SLACK
+    if limits.max_buffered < largest:
+        raise InputError(
+            f"must be at least the largest message the server reads ({largest} bytes with --max-size "
+            f"{args.max_size}), got {limits.max_buffered}",
+            where="--max-buffered",
+        )
     options = {}
     if args.training:
         if "training" not in codec_options(args.codec):

@@ -58,8 +58,11 @@ def run(config: RunConfig | None = None, **options: Unpack[RunOptions]) -> Run:
     ``options`` are ``RunConfig``'s (``users=10``, ``think_time="0"`` seconds,
     ``codecs="aura"``, ``timeout=10.0`` seconds, ...), applied over ``config`` when both
     are given; each is checked against its range before anything starts. Returns the
-    ``Run`` (its folder, manifest, summary and traces). Inside a running event loop
-    (Jupyter) the run goes on a worker thread; interrupting the kernel stops it cleanly.
+    ``Run`` (its folder, manifest, summary and traces); its ``status`` is ``complete``,
+    ``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (trace writes that failed: the
+    reason is ``run.manifest.error``, and every record written is kept). Inside a running
+    event loop (Jupyter) the run goes on a worker thread; interrupting the kernel stops
+    it cleanly.
     """
     return run_blocking(lambda stop: arun(config, _stop_flag=stop, **options))
 
@@ -154,6 +157,8 @@ def _finish(
         note_dead_servers(manifest, group.dead_servers())
     if stopper.later_signals:
         manifest.notes.append(f"{stopper.later_signals} more stop signal(s) came while the run was finishing")
+    if stopper.reason == "interrupted" and status == "complete":
+        manifest.notes.append("a stop signal came after the last message: it changed nothing, the run is complete")
     manifest.status = status
     manifest.ended_at = utc_now()
     try:

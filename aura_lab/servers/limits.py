@@ -6,9 +6,11 @@ stay bounded, and a good client keeps being served.
   The limit is also kept within the file-descriptor limit (``ulimit -n``).
 - Buffered messages: the bytes of messages received but not yet answered (a fragmented
   message still arriving, messages sent without waiting for replies) are counted across
-  all connections; a connection that takes the total past ``max_buffered`` is closed
-  with 1013 (try again later). Per connection websockets holds at most its ``max_size``
-  per message and a few frames (``max_queue``) before it stops reading the socket.
+  all connections. When the total passes ``max_buffered``, the connection holding the
+  most is closed with 1013 (try again later): clients holding megabytes of unfinished
+  messages cannot lock out one with a short message. Per connection websockets holds at
+  most its ``max_size`` per message and a few frames (``max_queue``) before it stops
+  reading the socket.
 - Pings: the server pings every ``ping_interval`` seconds and closes a connection whose
   pong does not come within ``ping_timeout`` (a dead peer). A client that sends pings but
   reads nothing (a ping flood) is dropped once ``max_unread_pongs`` pongs wait for it.
@@ -84,6 +86,7 @@ class Guard:
         self.max_connections = fit_connections(limits.max_connections)
         self.open = 0  # TCP connections, handshakes included
         self.buffered = 0  # bytes received and not yet answered
+        self.holders: set[GuardedConnection] = set()  # connections with bytes held
         self.dropped: collections.Counter[str] = collections.Counter()
 
     def health(self) -> dict:
@@ -158,14 +161,17 @@ class GuardedConnection(ServerConnection):
             size = len(event.data)
             self.held += size
             self.guard.buffered += size
-            if self.guard.buffered > self.guard.limits.max_buffered:
-                self.drop(
+            self.guard.holders.add(self)
+            while self.guard.buffered > self.guard.limits.max_buffered:
+                hog = max(self.guard.holders, key=lambda c: c.held)  # the biggest holder goes
+                hog.drop(
                     "buffered bytes over max_buffered",
                     CloseCode.TRY_AGAIN_LATER,
                     "server busy, try again later",
                     abort=False,
                 )
-                return
+                if hog is self:
+                    return
         elif opcode is Opcode.PING:
             # the pong is queued already; a write buffer that is not empty means the
             # socket's own buffer is full: the client is not reading
@@ -184,6 +190,8 @@ class GuardedConnection(ServerConnection):
         size = min(size, self.held)
         self.held -= size
         self.guard.buffered -= size
+        if not self.held:
+            self.guard.holders.discard(self)
 
     def drop(self, reason: str, code: CloseCode, text: str, abort: bool) -> None:
         """Close the connection now, freeing what it holds; counted in /health. The close
