@@ -246,23 +246,10 @@ class RunConfig:
             if not ok:
                 raise InputError(message, where=where(name, cli))
 
-        for name in (
-            "users",
-            "ramp_up",
-            "messages_per_user",
-            "duration",
-            "arrival_rate",
-            "seed",
-            "corpus_weight",
-            "ai_ratio",
-            "warmup_messages",
-            "explore",
-            "min_compression_size",
-            "timeout",
-            "max_reply_size",
-            "max_duration",
-            "workers",
-        ):
+        # the options with a range in BOUNDS (turns is checked below, as a pair)
+        ranged = "users ramp_up messages_per_user duration arrival_rate seed corpus_weight ai_ratio"
+        ranged += " warmup_messages explore min_compression_size timeout max_reply_size max_duration workers"
+        for name in ranged.split():
             bound(name, getattr(self, name))
         need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
         for value in self.turns:
