@@ -159,7 +159,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def command(args: argparse.Namespace) -> int:
     config = config_from_args(args).validate(cli=True)
     check_codecs(config.codecs if not config.urls else (), where="--codec")
-    result = run(config)
+    result = run(config, _exits_after=True)  # a signal after the run only waits for the last line
     if result.status == "interrupted":
         print(f"aura-lab: run interrupted; traces kept in {result.path}", file=sys.stderr)
         return 130

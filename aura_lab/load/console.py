@@ -25,12 +25,6 @@ class Printer:
 
             tqdm.write(text)
 
-    def warn(self, text: str) -> None:
-        """A line for stderr that ``quiet`` does not silence (what the user did changed nothing)."""
-        from tqdm.auto import tqdm
-
-        tqdm.write(f"aura-lab: {text}", file=sys.stderr)
-
 
 class ProgressBar:
     """A tqdm bar over the planned messages: the primary codec's running ratio and errors."""

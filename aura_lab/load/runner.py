@@ -52,7 +52,7 @@ from .stopping import Stopper
 
 
 @with_run_options
-def run(config: RunConfig | None = None, **options: Unpack[RunOptions]) -> Run:
+def run(config: RunConfig | None = None, *, _exits_after: bool = False, **options: Unpack[RunOptions]) -> Run:
     """Run simulated users against servers and record every message; blocks until done.
 
     ``options`` are ``RunConfig``'s (``users=10``, ``think_time="0"`` seconds,
@@ -64,24 +64,29 @@ def run(config: RunConfig | None = None, **options: Unpack[RunOptions]) -> Run:
     event loop (Jupyter) the run goes on a worker thread; interrupting the kernel stops
     it cleanly.
     """
-    return run_blocking(lambda stop: arun(config, _stop_flag=stop, **options))
+    return run_blocking(lambda stop: arun(config, _stop_flag=stop, _exits_after=_exits_after, **options))
 
 
 @with_run_options
 async def arun(
-    config: RunConfig | None = None, *, _stop_flag: threading.Event | None = None, **options: Unpack[RunOptions]
+    config: RunConfig | None = None,
+    *,
+    _stop_flag: threading.Event | None = None,
+    _exits_after: bool = False,
+    **options: Unpack[RunOptions],
 ) -> Run:
-    """The coroutine behind ``run``: the same options (seconds, bytes), the same ``Run``."""
+    """The coroutine behind ``run``: the same options (seconds, bytes), the same ``Run``.
+    (``_exits_after``: the caller exits when it returns, so signals stay noted.)"""
     given: dict[str, Any] = dict(options)  # strings for tuples are accepted (RunConfig converts)
     config = dataclasses.replace(config, **given) if config else RunConfig(**given)
     config.validate()
     say = Printer(config.quiet)
-    stopper = Stopper(say.warn, _stop_flag)
+    stopper = Stopper(_stop_flag)
     stopper.starting()
     try:
         return await _run(config, say, stopper)
     finally:
-        stopper.done()
+        stopper.done(restore=not _exits_after)
 
 
 async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:

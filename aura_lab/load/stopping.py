@@ -7,7 +7,10 @@
   notebook's interrupt button, or a trace write that failed) stops sending; replies in
   flight get their grace, then every record is written and the manifest says why it
   stopped. Later signals are noted on the console and change nothing: they cannot
-  interrupt the final writes.
+  interrupt the final writes. The handlers are Python's own (``signal.signal``), not
+  the event loop's, so a signal is noted even while the loop is busy writing files.
+- After the run: the handlers of before are back, unless the caller is about to exit
+  (the command line), which keeps noting signals until it does.
 
 Signals can only be caught in the main thread; a run on a worker thread (inside
 Jupyter) is stopped through ``stop_flag`` instead.
@@ -17,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -33,8 +36,7 @@ class Stopper:
     """The run's stop: its reason (``interrupted``, ``write_failed``), the engines it
     stops, and the signal handlers of each stage."""
 
-    def __init__(self, say: Callable[[str], None], stop_flag: threading.Event | None = None):
-        self.say = say
+    def __init__(self, stop_flag: threading.Event | None = None):
         self.stop_flag = stop_flag
         self.reason: str | None = None
         self.requested: asyncio.Event | None = None
@@ -63,30 +65,38 @@ class Stopper:
         calling it again changes nothing)."""
         if self._loop is not None:
             return
-        loop = self._loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         self.requested = asyncio.Event()
         if self.reason is not None:
             self.requested.set()
         if self._main:
             for sig in SIGNALS:
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                with contextlib.suppress(ValueError, OSError):
                     self._previous.setdefault(sig, signal.getsignal(sig))
-                    loop.add_signal_handler(sig, self._signalled, sig)
+                    signal.signal(sig, self._on_signal)
         if self.stop_flag is not None:
             self._watcher = asyncio.ensure_future(self._watch(self.stop_flag))
 
     async def _watch(self, flag: threading.Event) -> None:
         while not flag.is_set():
             await asyncio.sleep(0.1)
-        self._signalled(None)
-
-    def _signalled(self, sig: int | None) -> None:
         if self.reason is None:
             self.request("interrupted")
-            return
-        self.later_signals += 1
-        name = signal.Signals(sig).name if sig is not None else "interrupt"
-        self.say(f"{name} noted: already stopping ({self.reason}); finishing the writes and the manifest")
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """A Python signal handler: it runs between two bytecodes of the main thread,
+        which may be in the middle of anything, so it only sets flags, schedules the stop
+        on the loop, and writes its note with one ``os.write`` (no buffer, no lock)."""
+        name = signal.Signals(signum).name
+        if self._loop is None or self._loop.is_closed():
+            self.later_signals += 1
+            _note(f"aura-lab: {name} noted: the run has ended; its files are written\n")
+        elif self.reason is None:
+            self.reason = "interrupted"
+            self._loop.call_soon_threadsafe(self.request, "interrupted")
+        else:
+            self.later_signals += 1
+            _note(f"aura-lab: {name} noted: already stopping ({self.reason}); finishing the writes and the manifest\n")
 
     def request(self, reason: str) -> None:
         """Stop sending, for ``reason`` (the first reason given is the one kept)."""
@@ -121,15 +131,20 @@ class Stopper:
         if self.reason is not None:
             engine.stop(self.reason)
 
-    def done(self) -> None:
-        """Give the signals back (the run's files are all written)."""
+    def done(self, restore: bool = True) -> None:
+        """The run's files are all written: give the signals back, or with ``restore``
+        False (the caller exits next) keep noting them."""
         if self._watcher is not None:
             self._watcher.cancel()
-        loop = self._loop
+        self._loop = None
+        if not restore:
+            return
         for sig, previous in self._previous.items():
-            if loop is not None:
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(sig)
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()
+
+
+def _note(text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, text.encode("utf-8", "replace"))
