@@ -175,6 +175,8 @@ class RunConfig:
             self.think_time = str(self.think_time)
         self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)  # type: ignore[assignment]
         self.urls = tuple(self.urls) if self.urls else None
+        if self.urls:
+            self.codecs = ()  # external servers: no embedded codec is started, so none is listed
 
     @classmethod
     def option_names(cls) -> list[str]:

@@ -57,6 +57,10 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         since_epoch = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
         received = (since_epoch.days * 86_400 + since_epoch.seconds) * 10**9 + since_epoch.microseconds * 1000
     method = row.get("method")
+    latency = num("latency_ms")
+    sent = None
+    if received is not None and latency is not None and 0 <= latency < 86_400_000:
+        sent = received - round(latency * 1_000_000)  # the peer logs the reply time and the latency
     return {
         "run_id": f"peer:{file.parent.name}",
         "phase": "main",
@@ -69,8 +73,10 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         if row.get("message_length") is not None
         else (len(text) if isinstance(text, str) else None),
         "length_bytes": len(text.encode("utf-8")) if isinstance(text, str) else None,
+        "scheduled_at": sent,
+        "sent_at": sent,
         "received_at": received,
-        "latency_ms": num("latency_ms"),
+        "latency_ms": latency,
         "status": "ok" if method else "error",
         "method": str(method).upper() if method else None,
         "original_size": num("original_size", int),

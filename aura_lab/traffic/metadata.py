@@ -64,6 +64,14 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
         if tid not in known:
             warnings.append(f"{where}: the template library has no id {tid}; skipped")
             continue
+        described = entry.get("description") if isinstance(entry, dict) else None
+        if isinstance(described, str) and described != library.pattern(tid):
+            # the slot values were written for another sentence: filled into this one they read wrong
+            warnings.append(
+                f"{where}: description {described!r} differs from the library's pattern "
+                f"{library.pattern(tid)!r} for this id; skipped (fix the id or the description)"
+            )
+            continue
         examples = entry.get("slot_examples", []) if isinstance(entry, dict) else None
         if not isinstance(examples, list) or not all(
             isinstance(values, list) and all(isinstance(v, str) for v in values) for values in examples

@@ -134,6 +134,7 @@ def test_minimal_peer_server_that_speaks_only_the_peer_fields(tmp_path):
     assert list(df["compressed_size"]) == expected  # zlib's real sizes, as the server said
     assert df["roundtrip_ok"].isna().all()  # the peer does not say
     assert [(s.url, s.codec, s.embedded) for s in run.manifest.servers] == [(server.url, "external", False)]
+    assert run.manifest.options["codecs"] == []  # nothing embedded was started, so none is listed
     assert run.manifest.templates_from.startswith("aura_compression")
     summary = run.summary["codecs"]["external"]
     assert summary["errors"] == 0 and summary["overall_ratio"] > 1

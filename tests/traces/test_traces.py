@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+from aura_lab.analysis.summary import summarise
 from aura_lab.errors import InputError
 from aura_lab.traces.peer import load_peer_traces
 from aura_lab.traces.reader import load_traces
@@ -176,6 +177,12 @@ def test_peer_jsonl_traces(tmp_path, kolkata):
     assert df["ratio"].iloc[0] == 6.0
     assert str(df["original_size"].dtype) == "Int64"
     assert len(load_peer_traces(folder)) == 3
+    # the peer logs the reply time and the latency: the send time follows, so duration and msg/s exist
+    latency = pd.Timedelta(milliseconds=float(df["latency_ms"].iloc[0]))
+    assert df["sent_at"].iloc[0] == df["received_at"].iloc[0] - latency
+    summary = summarise(df)["codecs"]["peer"]
+    assert summary["sent"] == 3 and summary["duration_s"] > 0 and summary["messages_per_second"] is not None
+    assert summary["template_hit_rate"] == pytest.approx(1 / 2)  # BINARY_SEMANTIC counts as a template hit
 
 
 def test_peer_timestamp_with_zone_is_kept(tmp_path, kolkata):
