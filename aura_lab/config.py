@@ -166,7 +166,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
-            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
+            self.codecs = split_specs(self.codecs)
         if isinstance(self.urls, str):
             self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
         if isinstance(self.turns, str):
@@ -317,6 +317,20 @@ def with_run_options(func: F) -> F:
     ]
     func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
     return func
+
+
+def split_specs(text: str) -> tuple[str, ...]:
+    """A comma-separated list of codec specs: ``aura,deflate-stream:window_bits=12,level=6``
+    is two specs (an item with ``=`` and no ``:`` continues the options of the one before)."""
+    specs: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and specs:
+            specs[-1] += "," + item
+        else:
+            specs.append(item)
+    return tuple(specs)
 
 
 def parse_turns(text: str) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from typing import Any, Unpack
 from .. import __version__
 from ..analysis.run import Run
 from ..analysis.summary import summarise
-from ..codecs import codec_class
+from ..codecs import parse_codec
 from ..config import RunConfig, RunOptions, with_run_options
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
@@ -128,7 +128,7 @@ def check_codecs(names, where: str = "codecs") -> None:
     """Every codec name is known and its package installed (a clear error, now)."""
     for name in names:
         try:
-            codec_class(name)
+            parse_codec(name)
         except InputError as exc:
             raise InputError(exc.message, where=where, fix=exc.fix) from None
 

@@ -39,7 +39,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from ..codecs import Codec, codec_options, get_codec
+from ..codecs import Codec, get_codec, parse_codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
@@ -162,11 +162,13 @@ async def start_server(
     return RunningServer(server, served, bound_port, host, stats, owns_codec)
 
 
-def _options_for(name: str, options: dict | None, min_compression_size: int, workdir) -> dict:
-    """The codec's options, with the server's threshold and scratch dir where it takes them."""
+def _options_for(spec: str, options: dict | None, min_compression_size: int, workdir) -> dict:
+    """The codec's options, with the server's threshold and scratch dir where it takes them
+    (an option the spec itself sets, ``aura:min_compression_size=50``, is kept)."""
+    parsed = parse_codec(spec)
     options = dict(options or {})
-    accepted = codec_options(name)
-    if "min_compression_size" in accepted:
+    accepted = parsed.accepted()
+    if "min_compression_size" in accepted and "min_compression_size" not in parsed.options:
         options.setdefault("min_compression_size", min_compression_size)
     if "workdir" in accepted and workdir is not None:
         options.setdefault("workdir", str(workdir))

@@ -116,10 +116,10 @@ def test_standard_codecs_reply_with_every_field_and_never_lose_a_message(servers
     for message, reply in zip(MESSAGES, replies):
         check_ok_reply(reply, message, codec)
         assert reply["roundtrip_ok"] is True and "error" not in reply
-        if reply["expanded"]:  # the raw text goes on the wire instead
+        if reply["expanded"] and codec != "deflate-stream":  # the raw text goes on the wire instead
             assert reply["method"] == "UNCOMPRESSED"
             assert reply["compressed_size"] == reply["original_size"]
-        elif reply["codec_size"] is not None:
+        elif reply["codec_size"] is not None:  # deflate-stream: its output even when it grew (history)
             assert reply["compressed_size"] == reply["codec_size"]
     counts = [r["message_count"] for r in replies]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
