@@ -35,6 +35,7 @@ _EXPORTS = {
     "RunConfig": "config",
     "ThinkTime": "timing",
     "run": "load.runner",
+    "replay": "load.replay",
     "arun": "load.runner",
     "Run": "analysis.run",
     "load_run": "analysis.run",
@@ -69,6 +70,7 @@ __all__ = [
     "load_run",
     "load_templates",
     "load_traces",
+    "replay",
     "run",
     "serve",
     "serve_many",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
     from .codecs import codec_names, get_codec
     from .config import RunConfig
     from .errors import AuraLabError, InputError
+    from .load.replay import replay
     from .load.runner import arun, run
     from .servers.hosting import serve, serve_many
     from .timing import ThinkTime

@@ -83,6 +83,13 @@ class CodecSpec:
         return {n: p for n, p in inspect.signature(init).parameters.items()
                 if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}  # fmt: skip
 
+    def defaults(self, **values: Any) -> dict[str, Any]:
+        """The ``values`` this codec takes and its spec does not set: a server's threshold
+        and scratch dir go to the codecs that accept them (``aura:min_compression_size=50``
+        keeps its own)."""
+        accepted = self.accepted()
+        return {k: v for k, v in values.items() if k in accepted and k not in self.options and v is not None}
+
     def build(self, **extra: Any) -> Codec:
         """The codec, with the spec's options and ``extra`` (which win)."""
         unknown = sorted(set(extra) - set(self.accepted()))

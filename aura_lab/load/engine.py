@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +158,16 @@ class Engine:
                 pass
         return self.stop_sending.is_set()
 
-    async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
-        tasks = [asyncio.create_task(self.run_user(u)) for u in user_ids]
+    async def run_users(
+        self,
+        user_ids: list[int],
+        deadline_s: float | None = None,
+        conversations: Mapping[int, Sequence[GeneratedMessage]] | None = None,
+    ) -> None:
+        """Play every user (concurrently) until all are done, a stop, or ``deadline_s``.
+        ``conversations`` gives users their messages (a replay); else they are generated."""
+        given = conversations or {}
+        tasks = [asyncio.create_task(self.run_user(u, messages=given.get(u))) for u in user_ids]
         timer = None
         if deadline_s is not None:
             timer = asyncio.get_running_loop().call_later(deadline_s, self.stop, "duration")

@@ -86,7 +86,7 @@ async def arun(
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
-    run_id = config.run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
     with contextlib.ExitStack() as stack:
@@ -164,6 +164,11 @@ def versions() -> dict:
         except importlib_metadata.PackageNotFoundError:
             out[package] = None
     return out
+
+
+def new_run_id() -> str:
+    """UTC time and a random suffix: sorts by time, never collides in practice."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def utc_now() -> str:

@@ -39,7 +39,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from ..codecs import Codec, get_codec, parse_codec
+from ..codecs import Codec, parse_codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
@@ -100,7 +100,10 @@ async def start_server(
         raise InputError("min_compression_size must be >= 0 and max_size >= 1 (bytes)")
     owns_codec = isinstance(codec, str)
     if isinstance(codec, str):
-        codec = get_codec(codec, **_options_for(codec, codec_options, min_compression_size, workdir))
+        parsed = parse_codec(codec)
+        scratch = str(workdir) if workdir is not None else None
+        defaults = parsed.defaults(min_compression_size=min_compression_size, workdir=scratch)
+        codec = parsed.build(**{**defaults, **(codec_options or {})})
     served: Codec = codec
     stats = protocol.ServerStats()
     templates = protocol.templates_reply(served.templates())
@@ -160,19 +163,6 @@ async def start_server(
             flush=True,
         )
     return RunningServer(server, served, bound_port, host, stats, owns_codec)
-
-
-def _options_for(spec: str, options: dict | None, min_compression_size: int, workdir) -> dict:
-    """The codec's options, with the server's threshold and scratch dir where it takes them
-    (an option the spec itself sets, ``aura:min_compression_size=50``, is kept)."""
-    parsed = parse_codec(spec)
-    options = dict(options or {})
-    accepted = parsed.accepted()
-    if "min_compression_size" in accepted and "min_compression_size" not in parsed.options:
-        options.setdefault("min_compression_size", min_compression_size)
-    if "workdir" in accepted and workdir is not None:
-        options.setdefault("workdir", str(workdir))
-    return options
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: str):
