@@ -18,7 +18,7 @@ import pandas as pd
 from ..codecs import get_codec
 from ..paths import scratch_cwd
 from ..wire.protocol import UNCOMPRESSED, sends_raw
-from .stats import safe_ratio
+from .stats import divide
 
 THRESHOLDS = range(20, 61, 5)
 
@@ -80,7 +80,7 @@ def threshold_sweep(
                 "uncompressed_share": float(uncompressed.mean()) if len(sizes) else None,
                 "original_bytes": int(original.sum()),
                 "sent_bytes": int(sent.sum()),
-                "overall_ratio": safe_ratio(original.sum(), sent.sum()),
+                "overall_ratio": divide(original.sum(), sent.sum()),
             }
         )
     return pd.DataFrame(rows)

@@ -27,7 +27,16 @@ CODECS = {
 #: what to ``pip install`` when a codec's package is missing
 _PIP_NAMES = {"aura_compression": "aura-compression==2.0.2", "zstandard": "zstandard", "brotli": "brotli"}
 
-__all__ = ["CODECS", "Codec", "CodecResult", "codec_class", "codec_names", "codec_options", "get_codec"]
+__all__ = [
+    "CODECS",
+    "Codec",
+    "CodecResult",
+    "codec_class",
+    "codec_names",
+    "codec_options",
+    "get_codec",
+    "parse_codec_spec",
+]
 
 
 def codec_names() -> list[str]:
@@ -78,3 +87,16 @@ def get_codec(name: str, **options) -> Codec:
 def codec_options(name: str) -> list[str]:
     """The option names a codec accepts (its constructor's keyword arguments)."""
     return [p for p in inspect.signature(codec_class(name).__init__).parameters if p != "self"]
+
+
+def parse_codec_spec(text: str) -> tuple[str, dict]:
+    """``"NAME"`` or ``"NAME:"`` -> ``(name, {})``: a codec and its options, as
+    ``--verify CODEC[:options]`` gives them. The options syntax (``NAME:k=v,...``) is not
+    read yet; this is the one place that will read it. The name must be a known codec;
+    whether its package is installed is checked when it is built (``codec_class``)."""
+    name, _, options = str(text).strip().partition(":")
+    if name not in CODECS:
+        raise InputError(f"unknown codec {name!r}", fix=f"choose one of: {', '.join(CODECS)}")
+    if options.strip():
+        raise InputError(f"codec options are not supported yet, got {options!r}", fix=f"give the codec alone: {name}")
+    return name, {}

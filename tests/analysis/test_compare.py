@@ -35,7 +35,7 @@ def test_compare_codecs_matches_the_trace():
 def test_same_run_has_no_regression():
     df = _main_phase()
     table = compare_runs(df, df, n_boot=200)
-    assert len(table) == 2 * 6 and not table["regression"].any()
+    assert len(table) == 2 * 7 and not table["regression"].any()
     assert (table["delta"].fillna(0) == 0).all()
     assert ((table["delta_low"] <= 0) & (table["delta_high"] >= 0)).all()
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import aura_lab
-from aura_lab.analysis.summary import LENGTH_BUCKETS, format_summary, summarise
+from aura_lab.analysis.summary import LENGTH_BUCKETS, summarise
+from aura_lab.analysis.text import format_summary
 from aura_lab.traces.reader import load_traces
 from aura_lab.traces.schema import empty_frame
 from tests.support.servers import GarbageServer

@@ -3,7 +3,8 @@ change to what a user reads is a deliberate one (update GOLDEN with it)."""
 
 from __future__ import annotations
 
-from aura_lab.analysis.summary import format_summary, summarise
+from aura_lab.analysis.summary import summarise
+from aura_lab.analysis.text import format_summary
 from tests.support.traces import frame_from_records
 
 START = 1_700_000_000_000_000_000  # UTC ns
