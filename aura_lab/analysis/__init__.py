@@ -96,8 +96,8 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
     from .selection import SelectionResult, ThompsonSelector, UCB1Selector, simulate_selection
     from .store import simulate_store, store_sweep, template_sequence
     from .summary import summarise
-    from .text import format_summary
     from .templates import best_worst, template_codec_matrix, template_table
+    from .text import format_summary
     from .thresholds import threshold_sweep
     from .verdict import verdict
     from .warmup import WarmupReport, analyse_warmup, recommend_adjustments

@@ -45,11 +45,15 @@ RUN_METRICS: dict[str, tuple[str, Callable[[dict], float | None]]] = {
     "hit_rate": ("template hit rate (fraction; n/a without templates)", lambda c: c["template_hit_rate"]),
     "mean_ms": ("mean latency, ms", lambda c: c["latency_ms"]["mean"]),
     "max_ms": ("largest latency, ms", lambda c: c["latency_ms"]["max"]),
-    **{
-        f"p{q}_ms": (f"{q}th percentile latency, ms", lambda c, q=q: c["latency_ms"][f"p{q}"])
-        for q in ("50", "90", "95", "99", "99.9")
-    },
 }
+
+
+def _latency(key: str) -> Callable[[dict], float | None]:
+    return lambda c: c["latency_ms"][key]
+
+
+for _q in ("50", "90", "95", "99", "99.9"):
+    RUN_METRICS[f"p{_q}_ms"] = (f"{_q}th percentile latency, ms", _latency(f"p{_q}"))
 # compare adds: regressions of one codec (or of every codec, unscoped), by interval
 COMPARE_METRICS = {"regressions": "metrics flagged as regressions (interval beyond the threshold)"}
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -93,7 +97,13 @@ class Outcome:
     message: str
 
     def to_dict(self) -> dict:
-        return {**asdict(self.check), "codec": self.codec, "value": self.value, "passed": self.passed, "message": self.message}
+        return {
+            **asdict(self.check),
+            "codec": self.codec,
+            "value": self.value,
+            "passed": self.passed,
+            "message": self.message,
+        }
 
 
 def known_metrics(compare: bool = False) -> list[str]:

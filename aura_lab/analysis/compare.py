@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .stats import divide, percentiles
+from .stats import divide
 from .verdict import CONFIDENCE
 
 # metric -> True when higher is better
@@ -178,7 +178,9 @@ def compare_codecs(df: pd.DataFrame, phase: str | None = None) -> pd.DataFrame:
     rows = []
     for codec, g in _by_codec(df).items():
         loss = metrics.loss(g)
-        rows.append({"codec": codec, "messages": len(g), "loss": loss["status"], "lossy": loss["lossy"], **_point(_sample(g))})
+        rows.append(
+            {"codec": codec, "messages": len(g), "loss": loss["status"], "lossy": loss["lossy"], **_point(_sample(g))}
+        )
     return pd.DataFrame(rows, columns=["codec", "messages", "loss", "lossy", *METRICS])
 
 
@@ -186,9 +188,8 @@ def _interval(samples: np.ndarray) -> tuple[float | None, float | None]:
     samples = samples[np.isfinite(samples)]
     if samples.size == 0:
         return None, None
-    got = percentiles(samples, (100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2))
-    low, high = got.values()
-    return low, high
+    low, high = np.percentile(samples, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2], method="linear")
+    return float(low), float(high)
 
 
 def judge(metric: str, a: float | None, low: float | None, high: float | None, threshold: float) -> bool:

@@ -34,7 +34,9 @@ def _change(row: pd.Series) -> str:
     if row["judged_on"] == "relative":
         point = "-" if pd.isna(row["relative_delta"]) else f"{row['relative_delta'] * 100:+.1f}%"
         span = (
-            "" if pd.isna(row["change_low"]) else f" [{row['change_low'] * 100:+.1f}%, {row['change_high'] * 100:+.1f}%]"
+            ""
+            if pd.isna(row["change_low"])
+            else f" [{row['change_low'] * 100:+.1f}%, {row['change_high'] * 100:+.1f}%]"
         )
         return point + span
     point = _value(row["metric"], row["delta"], signed=True)

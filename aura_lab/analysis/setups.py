@@ -14,7 +14,9 @@ from typing import Any
 from ..traces.folder import Manifest
 
 # options that say where output goes or how it is shown, not what was measured
-OUTPUT_ONLY = frozenset({"run_id", "trace_dir", "export", "peer_traces", "debug", "quiet", "progress", "report", "json"})
+OUTPUT_ONLY = frozenset(
+    {"run_id", "trace_dir", "export", "peer_traces", "debug", "quiet", "progress", "report", "json"}
+)
 # settings of a server that depend on where it ran, not on what it does
 _PLACE = frozenset({"workdir", "uptime_s", "messages_served", "roundtrip_failures", "error_replies", "status"})
 

@@ -138,9 +138,7 @@ def summarise_codec(
         # None (not 0) when nobody checked: "round-trip failures 0" would be a lie
         "roundtrip_failures": loss["lossy"] if checked else None,
         "roundtrip_checked": loss["checked"],
-        "roundtrip_failures_by_method": {
-            str(k): int(v) for k, v in lossy["method"].astype(str).value_counts().items()
-        },
+        "roundtrip_failures_by_method": {str(k): int(v) for k, v in lossy["method"].astype(str).value_counts().items()},
         "source_share": _source_share(frame),
         "templates": _template_figures(sized, slot_space),
         "reconnects": _per_user_total(frame, "reconnects"),

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .stats import bootstrap_ci
 from .churn import churn_figures, first_filling
+from .stats import bootstrap_ci
 
 TOP_SLOT_VALUES = 3
 

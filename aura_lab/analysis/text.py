@@ -89,7 +89,7 @@ def format_summary(summary: dict, title: str = "") -> str:
     lines += _legend(summary)
     lines.append("")
     lines += _codec_lines(codecs)
-    primary = summary.get("primary_codec") if summary.get("primary_codec") in codecs else names[0]
+    primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
     lines += _traffic_lines(codecs[primary], primary)
     return "\n".join(lines)
 
@@ -156,10 +156,16 @@ def _traffic_lines(first: dict, primary: str) -> list[str]:
     if not templates["count"]:
         return lines
     least = templates.get("ranked_min_uses", 1)
-    among = f"among templates used at least {least} times" if least > 1 else f"every template (none was used {RANK_MIN_USES} times)"
+    among = (
+        f"among templates used at least {least} times"
+        if least > 1
+        else f"every template (none was used {RANK_MIN_USES} times)"
+    )
     lines.append(f"templates used: {templates['count']} on {primary}; #id overall ratio (uses), {among}:")
     for label, key in (("best", "top"), ("worst", "bottom")):
-        items = ", ".join(f"#{t['template_id']} {_fmt(t['overall_ratio'], '.2f')} ({t['uses']})" for t in templates[key])
+        items = ", ".join(
+            f"#{t['template_id']} {_fmt(t['overall_ratio'], '.2f')} ({t['uses']})" for t in templates[key]
+        )
         lines.append(f"  {label}: {items or '- (every ranked template is listed above)'}")
     lines += _churn_lines(templates)
     return lines

@@ -120,6 +120,12 @@ def verdict(
             "No codec can be ranked by safe ratio: no round trip was checked "
             "(the server does not report them; add --verify CODEC to check them here)."
         )
+    if ranked and out["unranked"]:
+        lines.append(
+            "Not ranked (round trips not checked, their losses unknown): "
+            + ", ".join(f"{c} (measured ratio {_r(figures[c]['overall_ratio'])})" for c in out["unranked"])
+            + "."
+        )
     primary = summary.get("primary_codec") or codecs[0]
     out["primary"] = _primary(primary, figures[primary], ranked, out["ranking"])
     lines.append(_primary_line(out["primary"], figures[primary]))
@@ -280,8 +286,10 @@ def _threshold_lever(frame: pd.DataFrame, codec: str, figures: dict, current: in
     which = "safe ratio" if checked else "measured ratio (loss not checked)"
     longest = int(size.max())
     raw_everything = suggested > longest
-    start = f"min_compression_size {current} -> {suggested} bytes" if current is not None else (
-        f"min_compression_size {suggested} bytes"
+    start = (
+        f"min_compression_size {current} -> {suggested} bytes"
+        if current is not None
+        else (f"min_compression_size {suggested} bytes")
     )
     if raw_everything:
         text = (
@@ -289,7 +297,9 @@ def _threshold_lever(frame: pd.DataFrame, codec: str, figures: dict, current: in
             f"{codec} does not pay on this traffic ({which} {_r(now)} -> {_r(ratio)}, {_signed(gain)})."
         )
     else:
-        text = f"{start}: send messages under {suggested} bytes raw ({which} {_r(now)} -> {_r(ratio)}, {_signed(gain)})."
+        text = (
+            f"{start}: send messages under {suggested} bytes raw ({which} {_r(now)} -> {_r(ratio)}, {_signed(gain)})."
+        )
     return {
         "kind": "min_compression_size",
         "gain": gain,

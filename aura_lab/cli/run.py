@@ -18,8 +18,9 @@ from ..timing import ThinkTime
 from .options import DEFAULTS, add_traffic_arguments, described
 
 EXIT_INTERRUPTED = 130
-EPILOG = f"""exit codes: 0 the run completed (and every --check held); 2 bad options or input, nothing ran;
-{EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for thresholds); {EXIT_INTERRUPTED} interrupted (traces kept).
+EPILOG = f"""exit codes: 0 the run completed (and every --check held); 2 bad options or input,
+nothing ran; {EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for its thresholds);
+{EXIT_INTERRUPTED} interrupted (traces kept).
 
 --check EXPR: [CODEC:]METRIC OP NUMBER, repeatable; unscoped checks apply to the primary
 codec. OP: < <= > >= == !=. METRIC: ratio, safe_ratio, mean_ratio, roundtrip_failures,

@@ -74,7 +74,9 @@ async def _run_shard(job: ShardJob) -> dict:
         "messages": engine.tally.messages,
         "stop_reason": engine.stop_reason,
         "written": writer.written,
-        "verify": None if engine.verifier is None else {"mode": engine.verifier.mode, "failure": engine.verifier.failure},
+        "verify": None
+        if engine.verifier is None
+        else {"mode": engine.verifier.mode, "failure": engine.verifier.failure},
     }
 
 

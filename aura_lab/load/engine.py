@@ -83,11 +83,7 @@ def selector_feed(selector: Selector) -> Listener:
 
     def feed(event: Exchanged) -> None:
         record = event.primary
-        if (
-            record["status"] == "ok"
-            and record["ratio"] is not None
-            and event.message.template_id is not None
-        ):
+        if record["status"] == "ok" and record["ratio"] is not None and event.message.template_id is not None:
             selector.update(event.message.template_id, record["ratio"])
 
     return feed
@@ -273,11 +269,7 @@ class Engine:
         message survived its round trip and a verifier is set, have the client check it
         (off the user's path: the next message does not wait for the check)."""
         primary = results[0]
-        if (
-            self.verifier is None
-            or primary.status != "ok"
-            or isinstance(primary.reply.get("roundtrip_ok"), bool)
-        ):
+        if self.verifier is None or primary.status != "ok" or isinstance(primary.reply.get("roundtrip_ok"), bool):
             self._announce(message, links, phase, scheduled, open_loop, results)
             return
         task = asyncio.ensure_future(self._check_then_announce(message, links, phase, scheduled, open_loop, results))

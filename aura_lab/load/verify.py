@@ -130,7 +130,9 @@ class Verifier:
             hello = {"error": f"no answer from the checker: {type(exc).__name__}"}
         if "ready" not in hello:
             await self.close()
-            raise InputError(f"cannot build codec {self.codec!r} to check messages: {hello.get('error')}", where=self.where)
+            raise InputError(
+                f"cannot build codec {self.codec!r} to check messages: {hello.get('error')}", where=self.where
+            )
         self._reader = asyncio.ensure_future(self._read())
         return self
 

@@ -91,7 +91,14 @@ class Manifest:
             for s in servers
             if isinstance(s, dict)
         ]
-        for name, kind in (("options", dict), ("versions", dict), ("files", dict), ("host", dict), ("notes", list), ("warnings", list)):
+        for name, kind in (
+            ("options", dict),
+            ("versions", dict),
+            ("files", dict),
+            ("host", dict),
+            ("notes", list),
+            ("warnings", list),
+        ):
             if not isinstance(values.get(name, kind()), kind):
                 values[name] = kind()
         return cls(**values)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from aura_lab.analysis.stats import bootstrap_ci, percentiles, divide
+from aura_lab.analysis.stats import bootstrap_ci, divide, percentiles
 
 
 def test_percentiles_of_known_arrays():
