@@ -18,6 +18,7 @@ _EXPORTS = {
     "format_summary": "text",
     "verdict": "verdict",
     "latest_run": "run",
+    "latest_runs": "run",
     "compare_codecs": "compare",
     "compare_runs": "compare",
     "MinedTemplate": "discovery",
@@ -41,6 +42,7 @@ _EXPORTS = {
     "template_codec_matrix": "templates",
     "template_table": "templates",
     "threshold_sweep": "thresholds",
+    "threshold_sweeps": "thresholds",
     "WarmupReport": "warmup",
     "analyse_warmup": "warmup",
     "recommend_adjustments": "warmup",
@@ -64,6 +66,7 @@ __all__ = [
     "fit_lengths",
     "format_summary",
     "latest_run",
+    "latest_runs",
     "load_run",
     "mine_templates",
     "recommend_adjustments",
@@ -76,6 +79,7 @@ __all__ = [
     "template_sequence",
     "template_table",
     "threshold_sweep",
+    "threshold_sweeps",
     "verdict",
     "verify_mined",
 ]
@@ -92,13 +96,13 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
         verify_mined,
     )
     from .lengths import FittedLengthModel, fit_distribution, fit_lengths
-    from .run import Run, latest_run, load_run
+    from .run import Run, latest_run, latest_runs, load_run
     from .selection import SelectionResult, ThompsonSelector, UCB1Selector, simulate_selection
     from .store import simulate_store, store_sweep, template_sequence
     from .summary import summarise
     from .templates import best_worst, template_codec_matrix, template_table
     from .text import format_summary
-    from .thresholds import threshold_sweep
+    from .thresholds import threshold_sweep, threshold_sweeps
     from .verdict import verdict
     from .warmup import WarmupReport, analyse_warmup, recommend_adjustments
 

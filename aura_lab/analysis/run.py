@@ -118,24 +118,26 @@ def summarise_run(traces: pd.DataFrame, manifest: Manifest, phase: str | None = 
 
 
 def latest_runs(count: int = 1, where: list[str | os.PathLike] | None = None) -> list[Path]:
-    """The ``count`` newest run folders (newest first, by start time in the manifest),
-    under ``data/traces`` of the current folder and of the repository (``where``
-    overrides). A clear error when there are fewer."""
+    """The ``count`` newest run folders (newest first, by start time in the manifest)
+    under the first of these that holds any: ``data/traces`` of the current folder, then
+    of the repository (a checkout; so a notebook opened from ``notebooks/`` finds the
+    runs made from the repository root). ``where`` overrides the folders. A clear error
+    when there are fewer."""
     roots = [Path(w) for w in where] if where else [Path.cwd() / paths.DEFAULT_TRACE_DIR]
     if not where and paths.notebooks_dir() is not None:
         roots.append(paths.PACKAGE_DIR.parent / paths.DEFAULT_TRACE_DIR)
     found: dict[Path, str] = {}
     for root in roots:
-        if not root.is_dir():
-            continue
-        for folder in root.iterdir():
+        if found:
+            break
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
             if RunFolder(folder).is_run():
                 try:
                     started = RunFolder(folder).read_manifest().started_at or ""
                 except InputError:
                     continue  # a broken manifest is not "the latest run"
-                found[folder.resolve()] = started
-    newest = sorted(found, key=lambda f: (found[f], f.stat().st_mtime), reverse=True)
+                found[folder] = started
+    newest = sorted(found, key=lambda f: (found[f], f.name), reverse=True)
     if len(newest) < count:
         searched = ", ".join(str(r) for r in dict.fromkeys(roots))
         raise InputError(

@@ -42,8 +42,9 @@ def _checked(c: dict, value):
     return metrics.NOT_CHECKED if c["loss"]["checked"] == 0 else value
 
 
-def format_summary(summary: dict, title: str = "") -> str:
-    """The summary as text: verdict, codecs side by side, labels explained."""
+def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
+    """The summary as text: the verdict (unless ``verdict`` is False: the report shows
+    it on its own), codecs side by side, labels explained."""
     codecs = summary["codecs"]
     if summary.get("empty") or not codecs:
         return f"{title}\nThe run is empty: no {summary.get('phase', 'main')} messages were recorded.".strip()
@@ -51,11 +52,11 @@ def format_summary(summary: dict, title: str = "") -> str:
     headers = [codec_label(n, codecs[n]) for n in names]
     width = max(16, *(len(h) + 2 for h in headers))
     lines = [title] if title else []
-    verdict = summary.get("verdict") or {}
-    if verdict.get("lines"):
+    said = summary.get("verdict") or {}
+    if verdict and said.get("lines"):
         lines.append("Verdict")
-        lines += [f"  {line}" for line in verdict["lines"]]
-        lines.append(f"  (intervals: {verdict['method']})")
+        lines += [f"  {line}" for line in said["lines"]]
+        lines.append(f"  (intervals: {said['method']})")
         lines.append("")
 
     def row(label, getter, spec=".2f", suffix=""):

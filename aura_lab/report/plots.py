@@ -76,7 +76,7 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     lossy = [bool(codecs[n]["lossy"]) for n in names]
     checked = [codecs[n]["loss"]["status"] == "checked" for n in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
     colours = [codec_colour(n) for n in names]
     bars = ax.bar(x - 0.2, [v or 0 for v in measured], 0.4, color=colours, label="as measured")
     safe_bars = ax.bar(
@@ -91,7 +91,12 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     ax.set_ylim(0, top * 1.18)
     ax.set(title=title, xlabel="codec", ylabel="ratio (original / wire bytes)")
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + ([lossy_handle()] if hatched else []), loc="upper left", fontsize="small")
+    ax.legend(
+        handles=handles + ([lossy_handle()] if hatched else []),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize="small",
+    )
     fig.tight_layout()
     parts = [
         f"{codec_tick(n, lf, ck)} {_ratio_text(m)} as measured, safe {'not checked' if s is None else _ratio_text(s)}"
@@ -141,7 +146,7 @@ def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message
     states = loss_states(df)
     names = list(dict.fromkeys(data["codec"]))
     labels = [label for _, _, label in LENGTH_BUCKETS]
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
     width = 0.8 / max(len(names), 1)
     counts = dict.fromkeys(labels, 0)
     hatched, described = False, []
@@ -163,7 +168,13 @@ def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message
     ax.set(title=title, xlabel="message length (bytes)", ylabel="ratio (original / wire bytes)")
     if names:
         handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + ([lossy_handle()] if hatched else []), fontsize="small", title="codec")
+        ax.legend(
+            handles=handles + ([lossy_handle()] if hatched else []),
+            fontsize="small",
+            title="codec",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+        )
     fig.tight_layout()
     return describe(fig, f"Grouped bars, ratio per length bucket from 0: {'; '.join(described) or 'no data'}.")
 
@@ -203,8 +214,11 @@ def template_bars(
             mark_lossy(ax, bars, [True] * len(bars))
             ax.legend(handles=[lossy_handle()], fontsize="small", loc="lower right")
         once = top["mean_ratio_low"].isna()
-        label_bars(ax, bars, [f"{u} use{'s' if u != 1 else ''}" + (", no interval" if o else "")
-                              for u, o in zip(top["uses"], once)], horizontal=True)  # fmt: skip
+        ends = (mean + high).to_numpy(float)  # past the whisker, so the text does not cross it
+        for bar, end, uses, alone in zip(bars, ends, top["uses"], once):
+            text = f"{uses} use{'s' if uses != 1 else ''}" + (", no interval" if alone else "")
+            ax.annotate(text, (end, bar.get_y() + bar.get_height() / 2), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize="small")  # fmt: skip
     ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, (top["mean_ratio_high"].astype(float).fillna(top["mean_ratio"]).max() * 1.3) if len(top) else 1)
     marked = f"{title} ({codec_tick(codec, lossy)})" if codec else title
