@@ -162,6 +162,8 @@ class Verifier:
 
     def _send(self, request: dict) -> bool:
         process = self._process
+        if process is not None and process.returncode is not None and self.failure is None:
+            self.failure = f"the checker exited with code {process.returncode}: {self._last_words()}"
         if process is None or process.stdin is None or process.returncode is not None or self.failure:
             return False
         try:

@@ -187,3 +187,23 @@ def test_churn_does_not_grow_with_the_run():
         figures = summarise(pd.concat([uniform, stuck], ignore_index=True), slot_space={30: 5, 31: 5})
         flagged = [t["template_id"] for t in figures["codecs"]["deflate"]["templates"]["low_diversity"]]
         assert flagged == [31], (uses, flagged)
+
+
+def test_best_and_worst_templates_never_repeat_one_another():
+    """Few templates: the worst list leaves out those already listed as best (in a small
+    run top and bottom used to list the same templates)."""
+    frames = [_templated(t, [[[f"v{t}-{i}"]] for i in range(4)]) for t in (40, 41, 42)]
+    figures = summarise(pd.concat(frames, ignore_index=True))["codecs"]["deflate"]["templates"]
+    best = {t["template_id"] for t in figures["top"]}
+    worst = {t["template_id"] for t in figures["bottom"]}
+    assert best == {40, 41, 42} and not best & worst
+    assert "every ranked template is listed above" in format_summary(summarise(pd.concat(frames)))
+
+
+def test_hit_rate_applies_to_codecs_with_templates_only():
+    df = _templated(40, [[["a"]], [["b"]]])
+    assert summarise(df)["codecs"]["deflate"]["template_hit_rate"] is None  # no hit, nothing known: n/a
+    said = summarise(df, template_codecs=["deflate"])["codecs"]["deflate"]
+    assert said["template_hit_rate_applies"] and said["template_hit_rate"] == 0.0  # its server has templates
+    hit = df.assign(method=pd.Categorical(["BINARY_SEMANTIC", "DEFLATE"]))
+    assert summarise(hit)["codecs"]["deflate"]["template_hit_rate"] == 0.5
