@@ -13,15 +13,17 @@ from .summary import LENGTH_BUCKETS, RANK_MIN_USES
 
 NOT_APPLICABLE = "n/a"
 LABEL_WIDTH = 30
+LOSSY_SUFFIX = "LOSSY"
+UNCHECKED_SUFFIX = f"(loss {metrics.NOT_CHECKED})"
 
 
 def codec_label(name: str, figures: dict) -> str:
     """A codec's name as every table and chart shows it: marked LOSSY when it lost a
-    message, "not checked" when nobody checked its round trips."""
+    message, "(loss not checked)" when nobody checked its round trips."""
     if figures.get("lossy"):
-        return f"{name} LOSSY"
+        return f"{name} {LOSSY_SUFFIX}"
     if figures.get("loss", {}).get("status") == metrics.NOT_CHECKED:
-        return f"{name} (not checked)"
+        return f"{name} {UNCHECKED_SUFFIX}"
     return name
 
 

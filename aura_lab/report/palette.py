@@ -1,5 +1,6 @@
 """One colour per codec and one per method, the same in every chart; how a lossy codec
-is marked wherever its ratio is drawn.
+is marked wherever its ratio is drawn (with the words of ``analysis.text``, so tables and
+charts say the same).
 
 The colours are the Okabe-Ito palette (distinguishable with the common colour-vision
 deficiencies) for the codecs aura-lab ships, then tab20 for any other name, picked by
@@ -10,6 +11,8 @@ chart (and one run) to the next.
 from __future__ import annotations
 
 import zlib
+
+from ..analysis.text import LOSSY_SUFFIX, UNCHECKED_SUFFIX
 
 CODEC_COLOURS = {
     "aura": "#D55E00",  # vermillion
@@ -56,9 +59,7 @@ _SPARE = [
 ]  # fmt: skip - tab20 without its greys (grey means "no compression" here)
 
 LOSSY_HATCH = "///"
-LOSSY_SUFFIX = "LOSSY"
-LOSSY_LEGEND = "hatched: LOSSY (lost messages; its ratio counts them)"
-NOT_CHECKED_SUFFIX = "(loss not checked)"
+LOSSY_LEGEND = f"hatched: {LOSSY_SUFFIX} (lost messages; its ratio counts them)"
 
 
 def _spare(name: str) -> str:
@@ -79,4 +80,4 @@ def codec_tick(name: str, lossy: bool, checked: bool = True) -> str:
     """A codec's label on a chart's axis or legend: marked when lossy or unchecked."""
     if lossy:
         return f"{name} {LOSSY_SUFFIX}"
-    return name if checked else f"{name} {NOT_CHECKED_SUFFIX}"
+    return name if checked else f"{name} {UNCHECKED_SUFFIX}"

@@ -55,37 +55,37 @@ Verdict
   Lever: primary aura -> deflate: safe ratio 0.997 -> 1.913 (+91.9% [+91.9%, +91.9%]).
   (intervals: 95% percentile bootstrap over 2 conversations (users), 1000 resamples)
 
-                                        aura LOSSY             deflate  peer (not checked)
-messages sent                                    8                   9                   8
-delivered (ok replies)                           8                   8                   8
-delivered %                                 100.0%               88.9%              100.0%
-lossless % of checked                        50.0%              100.0%         not checked
-lossy (round-trip failures)                      4                   0         not checked
-round trips checked by                      server              server         not checked
-errors                                           0                   1                   0
-duration                                     1.3 s               1.3 s               1.3 s
-messages/s                                     6.1                 6.1                 6.1
-original bytes                                1320                1320                1320
-bytes on the wire                             1244                 690                 816
-ratio as measured                            1.061               1.913               1.618
-safe ratio                                   0.997               1.913         not checked
-bandwidth saved (safe)                       -0.3%               47.7%         not checked
-ratio, AI messages                           1.061               1.913               1.618
-ratio, human messages                        1.061               1.913               1.618
-template hit rate                              n/a                 n/a                 n/a
-template precision                             n/a                 n/a                 n/a
-latency mean                               1.75 ms             1.75 ms             1.75 ms
-latency p50                                1.75 ms             1.75 ms             1.75 ms
-latency p90                                2.50 ms             2.50 ms             2.50 ms
-latency p95                                2.50 ms             2.50 ms             2.50 ms
-latency p99                                2.50 ms             2.50 ms             2.50 ms
-latency p99.9                              2.50 ms             2.50 ms             2.50 ms
-latency max                                2.50 ms             2.50 ms             2.50 ms
-ratio <50 bytes                              0.968               1.000               1.000
-ratio 50-100 bytes                           0.988               2.000               1.667
-ratio 100-200 bytes                          1.154               2.000               1.667
-ratio 200-500 bytes                          1.053               2.000               1.667
-ratio 500+ bytes                                 -                   -                   -
+                                             aura LOSSY                  deflate  peer (loss not checked)
+messages sent                                         8                        9                        8
+delivered (ok replies)                                8                        8                        8
+delivered %                                      100.0%                    88.9%                   100.0%
+lossless % of checked                             50.0%                   100.0%              not checked
+lossy (round-trip failures)                           4                        0              not checked
+round trips checked by                           server                   server              not checked
+errors                                                0                        1                        0
+duration                                          1.3 s                    1.3 s                    1.3 s
+messages/s                                          6.1                      6.1                      6.1
+original bytes                                     1320                     1320                     1320
+bytes on the wire                                  1244                      690                      816
+ratio as measured                                 1.061                    1.913                    1.618
+safe ratio                                        0.997                    1.913              not checked
+bandwidth saved (safe)                            -0.3%                    47.7%              not checked
+ratio, AI messages                                1.061                    1.913                    1.618
+ratio, human messages                             1.061                    1.913                    1.618
+template hit rate                                   n/a                      n/a                      n/a
+template precision                                  n/a                      n/a                      n/a
+latency mean                                    1.75 ms                  1.75 ms                  1.75 ms
+latency p50                                     1.75 ms                  1.75 ms                  1.75 ms
+latency p90                                     2.50 ms                  2.50 ms                  2.50 ms
+latency p95                                     2.50 ms                  2.50 ms                  2.50 ms
+latency p99                                     2.50 ms                  2.50 ms                  2.50 ms
+latency p99.9                                   2.50 ms                  2.50 ms                  2.50 ms
+latency max                                     2.50 ms                  2.50 ms                  2.50 ms
+ratio <50 bytes                                   0.968                    1.000                    1.000
+ratio 50-100 bytes                                0.988                    2.000                    1.667
+ratio 100-200 bytes                               1.154                    2.000                    1.667
+ratio 200-500 bytes                               1.053                    2.000                    1.667
+ratio 500+ bytes                                      -                        -                        -
 what the rows mean:
   delivered: an ok reply came back; lossless / lossy: decompress(compress(m)) == m was checked and held / failed (by the server, or by this client with --verify); not checked: nobody checked
   safe ratio: original bytes / bytes on the wire, a lossy message counted as sent raw (what a safe deployment would get)
