@@ -90,7 +90,14 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     top = max([v for v in measured + safe if v] or [1.0])
     ax.set_ylim(0, top * 1.18)
     ax.set(title=title, xlabel="codec", ylabel="ratio (original / wire bytes)")
-    handles, _ = ax.get_legend_handles_labels()
+    from matplotlib.patches import Patch
+
+    # neutral swatches: the bars' own colours are the codecs'
+    handles = [
+        ax.get_lines()[0],
+        Patch(facecolor="#555555", label="as measured"),
+        Patch(facecolor="#555555", alpha=0.45, label="safe (lossy counted as sent raw)"),
+    ]
     ax.legend(
         handles=handles + ([lossy_handle()] if hatched else []),
         loc="upper left",
