@@ -154,7 +154,8 @@ async def _start_verifier(config: RunConfig, manifest: Manifest, say: Printer) -
     manifest.notes.append(
         f"--verify {config.verify}: primary messages whose server did not report a round trip were checked by "
         f"this client with {verifier.codec} ({verifier.mode}, min_compression_size {config.min_compression_size} "
-        "bytes, a fresh connection state per user); their records say roundtrip_by: client"
+        "bytes, a fresh connection state per user); their records say roundtrip_by: client. The checks take "
+        "CPU beside the run's: compare latencies only with runs made with the same --verify"
     )
     say(f"verify: the client checks round trips with {verifier.codec} where the server does not")
     return verifier
