@@ -16,7 +16,6 @@ _EXPORTS = {
     "load_run": "run",
     "summarise": "summary",
     "format_summary": "text",
-    "verdict": "verdict",
     "latest_run": "run",
     "latest_runs": "run",
     "compare_codecs": "compare",
@@ -80,7 +79,6 @@ __all__ = [
     "template_table",
     "threshold_sweep",
     "threshold_sweeps",
-    "verdict",
     "verify_mined",
 ]
 
@@ -103,7 +101,6 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
     from .templates import best_worst, template_codec_matrix, template_table
     from .text import format_summary
     from .thresholds import threshold_sweep, threshold_sweeps
-    from .verdict import verdict
     from .warmup import WarmupReport, analyse_warmup, recommend_adjustments
 
 
