@@ -9,8 +9,17 @@ import json
 import math
 import os
 import sys
+import textwrap
 
-from ..analysis.checks import EXIT_CHECK_FAILED, Outcome, check_scopes, evaluate, parse_checks, report
+from ..analysis.checks import (
+    EXIT_CHECK_FAILED,
+    RUN_METRICS,
+    Outcome,
+    check_scopes,
+    evaluate,
+    parse_checks,
+    report,
+)
 from ..codecs import codec_names
 from ..config import DEFAULT_CODECS, RunConfig, parse_turns
 from ..load.runner import check_codecs, check_verify, run
@@ -18,16 +27,18 @@ from ..timing import ThinkTime
 from .options import DEFAULTS, add_traffic_arguments, described
 
 EXIT_INTERRUPTED = 130
-EPILOG = f"""exit codes: 0 the run completed (and every --check held); 2 bad options or input,
-nothing ran; {EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for its thresholds);
-{EXIT_INTERRUPTED} interrupted (traces kept).
-
---check EXPR: [CODEC:]METRIC OP NUMBER, repeatable; unscoped checks apply to the primary
-codec. OP: < <= > >= == !=. METRIC: ratio, safe_ratio, mean_ratio, roundtrip_failures,
-lossy_rate, lossless_rate, delivered_rate, errors, error_rate, messages,
-messages_per_second, hit_rate, mean_ms, max_ms, p50_ms, p90_ms, p95_ms, p99_ms, p99.9_ms.
-A check of a figure nobody measured (round trips the server does not report) fails with
-"not checked". Examples: --check 'safe_ratio>=1.2' --check 'aura:roundtrip_failures==0'."""
+EPILOG = "\n\n".join(
+    textwrap.fill(paragraph, 88)
+    for paragraph in (
+        f"exit codes: 0 the run completed (and every --check held); 2 bad options or input, nothing ran; "
+        f"{EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for its thresholds); "
+        f"{EXIT_INTERRUPTED} interrupted (traces kept).",
+        "--check EXPR: [CODEC:]METRIC OP NUMBER, repeatable; unscoped checks apply to the primary codec. "
+        f"OP: < <= > >= == !=. METRIC: {', '.join(RUN_METRICS)}. A check of a figure nobody measured (round "
+        "trips the server does not report) fails with \"not checked\". Examples: --check 'safe_ratio>=1.2' "
+        "--check 'aura:roundtrip_failures==0'.",
+    )
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
