@@ -14,6 +14,11 @@ its whole interval lies beyond the threshold: worse by more than ``threshold`` o
 (relative), or, from a zero baseline (no errors in A), by more than ``threshold`` in
 absolute terms. A change whose interval reaches back within the threshold is "worse",
 not a regression: the runs cannot tell it from noise.
+
+Latency is judged only when asked (``judge_latency``): an interval over conversations
+sees the spread between conversations, not what differed between the two moments the
+runs were made (the machine's load), and on a shared machine that alone moves loopback
+latencies by more than 10 %. Its rows are always shown, with their intervals.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ HIGHER_IS_BETTER = {
 }
 METRICS = tuple(HIGHER_IS_BETTER)
 LATENCY_QUANTILES = {"latency_p50_ms": 50.0, "latency_p99_ms": 99.0}
+LATENCY_METRICS = tuple(LATENCY_QUANTILES)
 METHOD = (
     f"{CONFIDENCE:.0%} percentile bootstrap over conversations (users): paired when both runs sent the same "
     "conversations, else each run resampled on its own"
@@ -215,6 +221,7 @@ COLUMNS = [
     "change_high",
     "higher_is_better",
     "worse",
+    "judged",
     "regression",
 ]
 
@@ -226,13 +233,15 @@ def compare_runs(
     seed: int = 0,
     threshold: float = 0.10,
     phase: str | None = None,
+    judge_latency: bool = False,
 ) -> pd.DataFrame:
     """Per codec present in both runs and per metric: a, b, delta (b - a), relative
     delta (delta / |a|), the 95 % interval of the delta (users resampled; ``paired``
     when both runs sent the same conversations),
     ``judged_on`` ("relative", or "absolute" when a is 0) with the interval of that
     change (``change_low``, ``change_high``), ``worse`` (the point estimate, direction
-    aware) and ``regression`` (the whole interval beyond ``threshold``)."""
+    aware), ``judged`` (latency only with ``judge_latency``) and ``regression`` (judged,
+    and the whole interval beyond ``threshold``)."""
     df_a, df_b = metrics.select(df_a, phase=phase), metrics.select(df_b, phase=phase)
     runs_a, runs_b = _by_codec(df_a), _by_codec(df_b)
     rng = np.random.default_rng(seed)
@@ -255,6 +264,7 @@ def compare_runs(
                 change = (boot_b[m] - boot_a[m]) / np.abs(boot_a[m]) if relative else boot_b[m] - boot_a[m]
             change_low, change_high = _interval(change)
             worse = delta is not None and (delta < 0 if HIGHER_IS_BETTER[m] else delta > 0)
+            judged = judge_latency or m not in LATENCY_METRICS
             rows.append(
                 {
                     "codec": codec,
@@ -271,7 +281,8 @@ def compare_runs(
                     "change_high": change_high,
                     "higher_is_better": HIGHER_IS_BETTER[m],
                     "worse": worse,
-                    "regression": worse and judge(m, a, change_low, change_high, threshold),
+                    "judged": judged,
+                    "regression": judged and worse and judge(m, a, change_low, change_high, threshold),
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -51,6 +51,8 @@ def _change(row: pd.Series) -> str:
 def _call(row: pd.Series) -> str:
     if row["regression"]:
         return "REGRESSION"
+    if row["worse"] and not row.get("judged", True):
+        return "worse, not judged (--judge-latency)"
     if row["worse"]:
         return "worse, within noise or threshold"
     if row["delta"] is None or pd.isna(row["delta"]):
@@ -117,11 +119,12 @@ def format_comparison(
         }
         return json.dumps(payload, indent=2, default=str, allow_nan=False)
     rows = table_rows(table)
+    unjudged = "" if table.empty or table["judged"].all() else "; latency shown, not judged (--judge-latency judges it)"
     verdict = (
         f"{regressions} regression(s): the whole 95% interval is worse than the {threshold:.0%} threshold"
         if regressions
         else f"no regression (no interval lies wholly beyond the {threshold:.0%} threshold)"
-    )
+    ) + unjudged
     if fmt == "markdown":
         out = [f"### aura-lab compare: B `{labels[1]}` against A `{labels[0]}`", "", f"**{verdict}**", ""]
         out += [f"- {line.strip()}" for line in _differences_lines(differences)]

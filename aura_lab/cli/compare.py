@@ -1,7 +1,7 @@
 """``aura-lab compare RUN_A RUN_B``: per codec and metric, A, B, the change and its 95 %
-bootstrap interval over conversations; exit 1 when a metric's whole interval is worse
-than the threshold, 2 on bad input (or, with ``--strict``, runs set up differently),
-99 when a ``--check`` fails."""
+bootstrap interval over conversations; exit 1 when a judged metric's whole interval is
+worse than the threshold, 2 on bad input (or, with ``--strict``, runs set up
+differently), 99 when a ``--check`` fails."""
 
 from __future__ import annotations
 
@@ -53,7 +53,13 @@ def command(args: argparse.Namespace) -> int:
             fix="compare runs made with the same options and inputs, or leave out --strict",
         )
     table = compare_runs(
-        frames["RUN_A"], frames["RUN_B"], n_boot=args.n_boot, seed=args.seed, threshold=args.threshold, phase=None
+        frames["RUN_A"],
+        frames["RUN_B"],
+        n_boot=args.n_boot,
+        seed=args.seed,
+        threshold=args.threshold,
+        phase=None,
+        judge_latency=args.judge_latency,
     )
     codecs_a, codecs_b = (set(frames[k]["codec"].astype(str)) for k in ("RUN_A", "RUN_B"))
     for label, codecs in (("A", sorted(codecs_a - codecs_b)), ("B", sorted(codecs_b - codecs_a))):
@@ -95,8 +101,9 @@ def register(subparsers) -> None:
         "compare",
         help="compare two runs per codec; exit 1 on a regression",
         description="Compare run B against run A per codec and metric, with 95%% bootstrap intervals over "
-        "conversations (users). A metric is a regression when its whole interval is worse than --threshold. "
-        "The output lists every set-up difference between the runs (options, inputs, codec settings, versions).",
+        "conversations (users). A metric is a regression when its whole interval is worse than --threshold "
+        "(latency only with --judge-latency). The output lists every set-up difference between the runs "
+        "(options, inputs, codec settings, versions, host).",
         epilog=f"exit codes: 0 no regression; {EXIT_REGRESSION} a regression; 2 bad input, or --strict and the runs "
         f"differ in set-up; {EXIT_CHECK_FAILED} a --check failed; 130 interrupted",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -110,6 +117,12 @@ def register(subparsers) -> None:
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the intervals")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--format", choices=FORMATS, default="text", help="text, json, or markdown (a PR comment)")
+    parser.add_argument(
+        "--judge-latency",
+        action="store_true",
+        help="count latency regressions too (off: an interval over conversations cannot see the machine's load "
+        "when each run was made; latency rows are shown either way)",
+    )
     parser.add_argument(
         "--strict", action="store_true", help="refuse (exit 2) runs whose set-up differs, listing the differences"
     )

@@ -68,10 +68,13 @@ def test_lower_ratio_is_a_regression_with_an_interval_below_zero():
 def test_latency_and_error_direction():
     df = _main_phase()
     slower = df.assign(latency_ms=df["latency_ms"] * 1.5)
-    table = compare_runs(df, slower, n_boot=100).set_index(["codec", "metric"])
+    table = compare_runs(df, slower, n_boot=100, judge_latency=True).set_index(["codec", "metric"])
     assert table.loc[("deflate", "latency_p50_ms"), "regression"]
     assert not table.loc[("deflate", "overall_ratio"), "regression"]
-    faster = compare_runs(slower, df, n_boot=100).set_index(["codec", "metric"])
+    # by default latency is shown, worse, but not judged (the machine's load is not in the interval)
+    shown = compare_runs(df, slower, n_boot=100).set_index(["codec", "metric"]).loc[("deflate", "latency_p50_ms")]
+    assert shown["worse"] and not shown["judged"] and not shown["regression"]
+    faster = compare_runs(slower, df, n_boot=100, judge_latency=True).set_index(["codec", "metric"])
     assert not faster.loc[("deflate", "latency_p50_ms"), "regression"]
     # from no errors to 20 % errors: relative change undefined, absolute 0.2 > 0.10
     clean = df[df["status"] == "ok"].reset_index(drop=True)

@@ -5,7 +5,8 @@ one; set-up differences are listed and ``--strict`` refuses them; the formats pa
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import subprocess
+import sys
 
 import pytest
 
@@ -15,27 +16,29 @@ from tests.support.servers import PeerServer, WorseServer
 
 pytestmark = pytest.mark.timeout(180)
 
-OPTIONS = dict(users=8, turns=(6, 10), think_time="0", quiet=True, warmup_messages=0)
+
+def _run_process(url: str, seed: int, folder, run_id: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aura_lab", "run", "--url", url, "--seed", str(seed), "--users", "8", "--turns",
+         "6-10", "--think-time", "0", "--trace-dir", str(folder), "--run-id", run_id, "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Three runs against real servers on 127.0.0.1: seeds 1 and 2 on one server, at the
-    same time (so the machine's load, which no interval over conversations can see, is
-    the same for both: their latencies are comparable), and seed 1 again on a server
-    whose compressed sizes are 1.25 times larger."""
+    """Three runs against real servers on 127.0.0.1: seeds 1 and 2 on one server, and
+    seed 1 again on a server whose compressed sizes are 1.25 times larger. Each run is its
+    own ``aura-lab run`` process; the first two run side by side."""
     folder = tmp_path_factory.mktemp("compare")
     with PeerServer() as good, WorseServer(1.25) as worse:
-        with ThreadPoolExecutor(2) as pool:
-            pair = [
-                pool.submit(
-                    aura_lab.run, **OPTIONS, urls=good.url, seed=seed, trace_dir=str(folder), run_id=f"seed{seed}"
-                )
-                for seed in (1, 2)
-            ]
-            base, other = (future.result() for future in pair)
-        worse_run = aura_lab.run(**OPTIONS, urls=worse.url, seed=1, trace_dir=str(folder), run_id="worse")
-    return base, other, worse_run
+        pair = [_run_process(good.url, seed, folder, f"seed{seed}") for seed in (1, 2)]
+        for process in pair:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+        process = _run_process(worse.url, 1, folder, "worse")
+        assert process.wait(timeout=120) == 0
+    return tuple(aura_lab.load_run(folder / name) for name in ("seed1", "seed2", "worse"))
 
 
 def test_two_seeds_of_the_same_set_up_show_no_regression(runs, capsys):
@@ -43,7 +46,7 @@ def test_two_seeds_of_the_same_set_up_show_no_regression(runs, capsys):
     code = main(["compare", str(base.path), str(other.path), "--n-boot", "500"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    assert "no regression" in out
+    assert "no regression" in out and "latency shown, not judged" in out
     # the seed is the one set-up difference, and it is said
     assert "set-up differs in 1 setting(s)" in out and "seed: A 1, B 2" in out
 
