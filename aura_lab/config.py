@@ -103,7 +103,8 @@ FLAGS = {
     "corpus_weight": "--corpus-weight",
     "ai_ratio": "--ai-ratio",
     "warmup_messages": "--warmup-messages",
-    "auto_adjust": "--no-auto-adjust",
+    "auto_adjust": "--auto-adjust",
+    "verify": "--verify",
     "selection": "--selection",
     "explore": "--explore",
     "codecs": "--codec",
@@ -144,11 +145,14 @@ class RunConfig:
     corpus_weight: float = 0.3
     ai_ratio: float = 0.5
     warmup_messages: int = 0
-    auto_adjust: bool = True
+    # off by default: raising corpus_weight after the warmup changes the traffic under test
+    auto_adjust: bool = False
     selection: str = "uniform"
     explore: float = 0.3
     codecs: tuple[str, ...] = DEFAULT_CODECS
     urls: tuple[str, ...] | None = None
+    # CODEC[:options]: check each primary message in-process when the server does not say
+    verify: str | None = None
     min_compression_size: int = MIN_COMPRESSION_SIZE
     trace_dir: str = "data/traces"
     export: str | None = None
@@ -286,6 +290,7 @@ class RunOptions(TypedDict, total=False):
     explore: float
     codecs: tuple[str, ...] | str
     urls: tuple[str, ...] | str | None
+    verify: str | None
     min_compression_size: int
     trace_dir: str
     export: str | None

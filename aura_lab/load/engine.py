@@ -26,6 +26,7 @@ from ..traffic.selection import Selector
 from ..wire.judge import Exchange
 from .links import Group, Link
 from .records import Clock, build_record
+from .verify import Verifier
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,12 @@ def writer_listener(writer: TraceWriter) -> Listener:
 
 
 def selector_feed(selector: Selector) -> Listener:
-    """Feeds a learning selector the primary codec's ratio for each main-phase message
-    generated from a template."""
+    """Feeds a learning selector the primary codec's ratio for each message generated
+    from a template, in the warmup too (the warmup is where it learns first)."""
 
     def feed(event: Exchanged) -> None:
         record = event.primary
-        if (
-            event.phase == "main"
-            and record["status"] == "ok"
-            and record["ratio"] is not None
-            and event.message.template_id is not None
-        ):
+        if record["status"] == "ok" and record["ratio"] is not None and event.message.template_id is not None:
             selector.update(event.message.template_id, record["ratio"])
 
     return feed
@@ -127,6 +123,7 @@ class Engine:
         selector: Selector,
         n_users: int,
         listeners: Iterable[Listener] = (),
+        verifier: Verifier | None = None,
     ):
         self.settings = settings
         self.gen_config = gen_config
@@ -139,7 +136,9 @@ class Engine:
         self.listeners: list[Listener] = [self.tally, selector_feed(selector), *listeners]
         self.stop_sending = asyncio.Event()
         self.stop_reason: str | None = None
+        self.verifier = verifier
         self._links: list[Link] = []
+        self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -190,7 +189,14 @@ class Engine:
             await self.close_links()
 
     async def close_links(self) -> None:
-        """Close every connection the users opened (a server's stop waits for them)."""
+        """Wait for the client's pending checks (briefly, after a stop: the rest are
+        recorded unchecked), then close every connection the users opened (a server's
+        stop waits for them)."""
+        if self._checking:
+            await asyncio.wait(set(self._checking), timeout=self.settings.grace if self.stop_reason else None)
+            for task in list(self._checking):
+                task.cancel()
+            await asyncio.gather(*self._checking, return_exceptions=True)
         links, self._links = self._links, []
         await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
 
@@ -221,6 +227,8 @@ class Engine:
             await self._send(message, links, phase, scheduled, open_loop)
             if think and not open_loop and await self._pause(settings.think_time.sample(rng)):
                 break
+        if self.verifier is not None:
+            self.verifier.forget(user_id)
 
     async def _send(
         self, message: GeneratedMessage, links: list[Link], phase: str, scheduled: int, open_loop: bool
@@ -232,7 +240,7 @@ class Engine:
             except asyncio.CancelledError:
                 self._announce(message, links, phase, scheduled, open_loop, [_interrupted(link)])
                 raise
-            self._announce(message, links, phase, scheduled, open_loop, [result])
+            self._deliver(message, links, phase, scheduled, open_loop, [result])
             return
         tasks = [asyncio.ensure_future(link.exchange(message.text)) for link in links]
         try:
@@ -254,7 +262,42 @@ class Engine:
                 ],
             )
             raise
-        self._announce(message, links, phase, scheduled, open_loop, [t.result() for t in tasks])
+        self._deliver(message, links, phase, scheduled, open_loop, [t.result() for t in tasks])
+
+    def _deliver(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+    ) -> None:
+        """Announce an exchange; first, when the primary server did not say whether the
+        message survived its round trip and a verifier is set, have the client check it
+        (off the user's path: the next message does not wait for the check)."""
+        primary = results[0]
+        if self.verifier is None or primary.status != "ok" or isinstance(primary.reply.get("roundtrip_ok"), bool):
+            self._announce(message, links, phase, scheduled, open_loop, results)
+            return
+        task = asyncio.ensure_future(self._check_then_announce(message, links, phase, scheduled, open_loop, results))
+        self._checking.add(task)
+        task.add_done_callback(self._checking.discard)
+
+    async def _check_then_announce(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+    ) -> None:
+        assert self.verifier is not None
+        try:
+            results[0].verified = await self.verifier.check(message.user_id, message.text)
+        finally:  # also when cancelled: the record is kept, unchecked
+            self._announce(message, links, phase, scheduled, open_loop, results)
 
     def _announce(
         self,

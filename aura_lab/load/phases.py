@@ -10,18 +10,19 @@ import dataclasses
 import json
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Iterator
 
 from ..analysis import metrics
 from ..config import RunConfig
 from ..traces.folder import Manifest
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, generate, user_profile
-from ..traffic.selection import make_selector
-from .console import ProgressBar, debug_printer
+from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages, user_profile
+from ..traffic.selection import Selector, make_selector
+from .console import Printer, ProgressBar, debug_printer
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
+from .verify import Verifier
 
 WARMUP_USER = 1_000_000  # outside the main users' ids: the warmup has its own random streams
 
@@ -32,10 +33,12 @@ async def run_phases(
     groups: list[Group],
     writer: TraceWriter,
     manifest: Manifest,
-    say: Callable[[str], None],
+    say: Printer,
     stop_flag: threading.Event | None,
+    verifier: Verifier | None = None,
 ) -> str:
-    """Warmup (when asked) and main phase; returns the run's status."""
+    """Warmup (when asked) and main phase; returns the run's status. ``verifier``: the
+    client checks the primary messages the server did not (``--verify``)."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
     loop = asyncio.get_running_loop()
@@ -64,7 +67,7 @@ async def run_phases(
         watcher = asyncio.ensure_future(watch())
     try:
         if config.warmup_messages:
-            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)])
+            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier)
             engines.append(engine)
             await warmup(config, gen_config, engine, writer, manifest, say)
             if engine.stop_reason == "interrupted":
@@ -80,7 +83,7 @@ async def run_phases(
                 config, gen_config, groups, writer.folder, manifest, say, stop_requested
             )
             return "interrupted" if interrupted else "complete"
-        engine = Engine(settings, gen_config, groups, selector, config.users, [writer_listener(writer)])
+        engine = Engine(settings, gen_config, groups, selector, config.users, [writer_listener(writer)], verifier)
         engines.append(engine)
         if config.debug:
             engine.listen(debug_printer(config, say))
@@ -115,22 +118,36 @@ async def run_phases(
             watcher.cancel()
 
 
+def warmup_messages(gen_config: GeneratorConfig, n: int, selector: Selector) -> Iterator[GeneratedMessage]:
+    """The warmup's ``n`` messages, generated one at a time through the run's selector
+    (which learns from each reply before the next is made): whole conversations of
+    users ``WARMUP_USER``, ``WARMUP_USER + 1``, ... all sent as user ``WARMUP_USER``."""
+    pools = TemplatePools(gen_config.library)
+    sent, user = 0, WARMUP_USER
+    while sent < n:
+        for message in user_messages(gen_config, user, selector, pools):
+            yield dataclasses.replace(message, user_id=WARMUP_USER)
+            sent += 1
+            if sent == n:
+                return
+        user += 1
+
+
 async def warmup(
     config: RunConfig,
     gen_config: GeneratorConfig,
     engine: Engine,
     writer: TraceWriter,
     manifest: Manifest,
-    say: Callable[[str], None],
+    say: Printer,
 ) -> None:
-    """N messages on their own connection, no think time; then the peer's checks."""
+    """N messages on their own connection, no think time; then the peer's checks. A
+    learning selector learns from the warmup's replies (the post-warmup explore rate
+    assumes it did); the findings change the main phase only with ``auto_adjust``."""
     from ..analysis.warmup import analyse_warmup, recommend_adjustments
 
-    messages = [
-        dataclasses.replace(m, user_id=WARMUP_USER)
-        for m in generate(gen_config, config.warmup_messages, first_user=WARMUP_USER)
-    ]
-    say(f"warmup: {len(messages)} messages on {engine.groups[0].label}")
+    messages = warmup_messages(gen_config, config.warmup_messages, engine.selector)
+    say(f"warmup: {config.warmup_messages} messages on {engine.groups[0].label}")
     try:
         await engine.run_user(WARMUP_USER, phase="warmup", messages=messages, think=False)
     finally:
@@ -144,14 +161,18 @@ async def warmup(
         min_compression_size=config.min_compression_size,
     )
     for warning in report.warnings:
-        say(f"warmup warning: {warning}")
+        say.warn(f"warmup: {warning}")
     weight, explore = config.corpus_weight, config.explore
     reasons: list[str] = []
+    suggested_weight, suggested_explore, suggested = recommend_adjustments(report, config.corpus_weight, config.explore)
     if config.auto_adjust:
-        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, config.explore)
+        weight, explore, reasons = suggested_weight, suggested_explore, suggested
         gen_config.corpus_weight = weight
         for reason in reasons:
             say(f"warmup adjustment: {reason}")
+    else:
+        for reason in suggested:
+            say(f"warmup finding (not applied; --auto-adjust applies it): {reason}")
     record = {
         "report": dataclasses.asdict(report),
         "corpus_weight_before": config.corpus_weight,
@@ -159,6 +180,8 @@ async def warmup(
         "corpus_weight_after": weight,
         "explore_after": explore,
         "reasons": list(reasons),
+        "auto_adjust": config.auto_adjust,
+        "suggested": {"corpus_weight": suggested_weight, "explore": suggested_explore, "reasons": list(suggested)},
         "adjusted": weight != config.corpus_weight or explore != config.explore,
     }
     manifest.warmup = json.loads(json.dumps(record, default=str))  # as manifest.json will hold it

@@ -23,8 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ..analysis import metrics
-from ..analysis.run import Run
-from ..analysis.summary import summarise
+from ..analysis.run import Run, summarise_run
 from ..codecs import parse_codec
 from ..config import MIN_COMPRESSION_SIZE, RunConfig, split_specs
 from ..errors import InputError
@@ -132,7 +131,8 @@ async def areplay(source: str | Path, codecs: Sequence[str] | str = ("aura", "de
                                                    workdir=f"{scratch}/codec-{index}"))  # fmt: skip
             stack.callback(codec.close)
             groups.append(Group(spec, codec=codec, min_compression_size=min_compression_size))
-            manifest.servers.append(ServerInfo(f"inprocess://{spec}", spec, True, {"codec_info": codec.info()}))
+            health = {"codec": spec, "templates": len(codec.templates()), "codec_info": codec.info()}
+            manifest.servers.append(ServerInfo(f"inprocess://{spec}", spec, True, health))
         folder.write_manifest(manifest)
         writer = TraceWriter(folder.traces_dir)
         gen_config = GeneratorConfig(library=load_templates(None))
@@ -147,7 +147,7 @@ async def areplay(source: str | Path, codecs: Sequence[str] | str = ("aura", "de
             manifest.status, manifest.ended_at = status, utc_now()
             folder.write_manifest(manifest)
     traces = load_traces(folder.path)
-    summary = summarise(traces, primary_codec=manifest.primary_codec)
+    summary = summarise_run(traces, manifest)
     folder.write_summary(summary)
     result = Run(folder.path, manifest, summary, traces)
     say(result.summary_text())

@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
-from ..analysis.run import Run
-from ..analysis.summary import summarise
+from ..analysis.run import Run, summarise_run
+from ..analysis.text import codec_label
 from ..codecs import parse_codec
 from ..config import RunConfig, RunOptions, with_run_options
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, config_from_files
+from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
 from .bridge import run_blocking
@@ -42,6 +42,7 @@ from .console import Printer
 from .links import Group
 from .phases import run_phases
 from .probes import http_json, installed_templates, served_templates, unreachable
+from .verify import Verifier
 
 
 @with_run_options
@@ -67,6 +68,8 @@ async def arun(
     config.validate()
     say = Printer(config.quiet)
     check_codecs(config.codecs if not config.urls else ())
+    if config.verify is not None:
+        check_verify(config.verify)
     if (config.workers > 1 or config.scheduler) and importlib.util.find_spec("distributed") is None:
         raise InputError(
             "sharding users over processes needs Dask, which is not installed",
@@ -81,7 +84,7 @@ async def arun(
             fix="start the server, check the address, or leave out --url for embedded servers",
         )
     for url in dead:
-        say(f"warning: nothing is listening at {url}; its users will fail over to the next URL")
+        say.warn(f"nothing is listening at {url}; its users will fail over to the next URL")
     given_templates = load_templates(config.templates) if config.templates else None  # a bad file fails now
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
@@ -89,27 +92,36 @@ async def arun(
     run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
-    with contextlib.ExitStack() as stack:
+    say.warnings = manifest.warnings  # one list: what is printed is what is kept
+    async with contextlib.AsyncExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         _use_templates(config, groups, manifest, gen_config, given_templates)
+        manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
         for warning in manifest.files["metadata_warnings"]:
-            say(f"warning: {warning}")
+            say.warn(warning)
+        verifier = await _start_verifier(config, manifest, say)
+        if verifier is not None:
+            stack.push_async_callback(verifier.close)
         folder.write_manifest(manifest)
         writer = TraceWriter(folder.traces_dir, shard=0)
         status = "complete"
         try:
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag)
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, verifier)
         except BaseException:
             status = "failed"
             raise
         finally:
             writer.close()
+            if verifier is not None and verifier.failure:
+                say.warn(f"--verify: the client's check failed ({verifier.failure}); later messages are unchecked")
             manifest.status = status
             manifest.ended_at = utc_now()
             folder.write_manifest(manifest)
     traces = load_traces(folder.path)
-    summary = summarise(traces, primary_codec=manifest.primary_codec)
-    summary["warmup"] = manifest.warmup
+    summary = summarise_run(traces, manifest)
+    for warning in run_warnings(summary):
+        say.warn(warning)
+    folder.write_manifest(manifest)
     folder.write_summary(summary)
     result = Run(folder.path, manifest, summary, traces)
     _write_extras(config, result)
@@ -122,6 +134,53 @@ async def arun(
     else:
         say(f"report: aura-lab report {folder.path}")
     return result
+
+
+def check_verify(spec: str, where: str = "verify") -> None:
+    """``--verify CODEC[:options]`` names a known codec whose package is installed."""
+    check_codecs([spec], where=where)
+
+
+async def _start_verifier(config: RunConfig, manifest: Manifest, say: Printer) -> Verifier | None:
+    """The client's own round-trip check (``--verify``), started before the run; said in
+    the manifest. Servers that report round trips keep theirs (``roundtrip_by``)."""
+    if config.verify is None:
+        return None
+    verifier = await Verifier(config.verify, config.min_compression_size).start()
+    manifest.notes.append(
+        f"--verify {config.verify}: primary messages whose server did not report a round trip were checked by "
+        f"this client with {verifier.codec} ({verifier.mode}, min_compression_size {config.min_compression_size} "
+        "bytes, a fresh connection state per user); their records say roundtrip_by: client. The checks take "
+        "CPU beside the run's: compare latencies only with runs made with the same --verify"
+    )
+    say(f"verify: the client checks round trips with {verifier.codec} where the server does not")
+    return verifier
+
+
+def run_warnings(summary: dict) -> list[str]:
+    """What a reader must not miss: codecs that lost messages, codecs nobody checked,
+    and churn (one line; the summary lists the worst templates)."""
+    out = []
+    for name, c in summary.get("codecs", {}).items():
+        loss = c["loss"]
+        if c["lossy"]:
+            out.append(
+                f"{codec_label(name, c)}: {loss['lossy']} of {loss['checked']} checked messages did not survive "
+                "decompress(compress(m)) == m"
+            )
+        if loss["status"] != "checked" and loss["delivered"]:
+            out.append(
+                f"{name}: round trips {loss['status']} ({loss['unchecked']} of {loss['delivered']} delivered "
+                "messages): its losses are unknown; --verify CODEC checks them on this client"
+            )
+    primary = summary.get("codecs", {}).get(summary.get("primary_codec"), {})
+    churn = primary.get("templates", {}).get("low_diversity", [])
+    if churn:
+        out.append(
+            f"churn: {len(churn)} template(s) showed fewer distinct slot fillings than a uniform draw would "
+            "(the summary lists the worst; the report every one)"
+        )
+    return out
 
 
 def check_codecs(names, where: str = "codecs") -> None:
@@ -175,7 +234,7 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _start_servers(config: RunConfig, stack: contextlib.ExitStack, manifest: Manifest) -> list[Group]:
+def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest) -> list[Group]:
     if config.urls:
         health = http_json(config.urls[0], "/health") or {}
         label = str(health.get("codec") or "external")

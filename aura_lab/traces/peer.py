@@ -110,15 +110,25 @@ def peer_export(run) -> dict:
         export["summary"] = {"total_messages": 0, "empty": True}
         return export
     lat = primary["latency_ms"]
+    loss = primary["loss"]
     export["summary"] = {
         "total_time": primary["duration_s"],
         "total_messages": primary["messages"],
         "messages_per_second": primary["messages_per_second"],
-        "success_rate": None if primary["success_rate"] is None else primary["success_rate"] * 100,
+        # delivered and known lossless; null unless every delivered message was checked
+        "success_rate": _percent(primary["success_rate"]),
+        "delivered_rate": _percent(primary["delivered_rate"]),
+        "lossless_rate": _percent(primary["lossless_rate"]),
+        "roundtrip": loss["status"],  # checked | partly checked | not checked
+        "roundtrip_checked_by": loss["checked_by"],
+        "roundtrip_failures": primary["roundtrip_failures"],  # null when not checked, never 0
         "errors": primary["errors"],
         "overall_compression_ratio": primary["overall_ratio"],
+        "safe_compression_ratio": primary["safe_ratio"],
+        "lossy": primary["lossy"],
         "bandwidth_saved_percent": primary["bandwidth_saved_percent"],
     }
+    export["verdict"] = summary.get("verdict")
     export["latencies"] = {
         "average_ms": lat["mean"],
         "median_ms": lat["p50"],
@@ -141,6 +151,10 @@ def peer_export(run) -> dict:
     export["template_performance"] = primary["templates"]
     export["codecs"] = codecs
     return export
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
 
 
 def write_peer_traces(df: pd.DataFrame, folder: Path, codec: str | None = None) -> list[Path]:

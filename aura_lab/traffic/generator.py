@@ -18,6 +18,7 @@ Try it: ``aura-lab generate --n 20`` prints a sample.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -272,6 +273,21 @@ class Synthesiser:
         elif length < low:  # one sentence (or a few) whose last slot lists more values
             parts[-1] = self._grow(parts[-1], len(parts[-1][0]) + low - length)
         return parts
+
+
+def slot_space(config: GeneratorConfig) -> dict[int, int]:
+    """``{template_id: fillings the generator can draw}`` for every template with slots,
+    as ``Synthesiser._fill`` draws them: aligned rows count once each, independent slots
+    multiply. The churn rule compares the fillings a run shows with this."""
+    meta = config.metadata
+    space = {}
+    for tid in config.library.ids():
+        count = config.library.slot_count(tid)
+        if not count:
+            continue
+        sizes = [len((meta.examples(tid, i) if meta else []) or BUILTIN_FILLERS) for i in range(count)]
+        space[tid] = sizes[0] if count > 1 and len(set(sizes)) == 1 else math.prod(sizes)
+    return space
 
 
 def join_sentences(sentences) -> str:

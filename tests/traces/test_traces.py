@@ -238,6 +238,28 @@ def test_parts_written_before_a_column_existed_still_load(tmp_path):
     assert list(df.columns) == SCHEMA.names
 
 
+def test_parts_without_roundtrip_by_load_and_count_as_server_checked(tmp_path):
+    """Parts written before ``roundtrip_by`` existed: the column loads as null, and loss
+    figures count their checked messages as the server's (only servers checked then)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aura_lab.analysis import metrics
+    from aura_lab.traces.schema import SCHEMA
+
+    folder = tmp_path / "run" / "traces"
+    folder.mkdir(parents=True)
+    old = pa.schema([f for f in SCHEMA if f.name != "roundtrip_by"])
+    rows = [{"run_id": "r", "phase": "main", "codec": "aura", "user_id": i, "turn": 0, "status": "ok",
+             "roundtrip_ok": i != 0, "length_chars": 1, "length_bytes": 1, "reconnects": 0, "failovers": 0}
+            for i in range(3)]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=old), folder / "part-0000-000000.parquet")
+    df = load_traces(tmp_path / "run")
+    assert list(df.columns) == SCHEMA.names and df["roundtrip_by"].isna().all()
+    loss = metrics.loss(df)
+    assert (loss["lossy"], loss["lossless"], loss["checked_by"]) == (1, 2, {"server": 3})
+
+
 def test_with_a_background_flusher_writes_never_flush_on_the_event_loop(tmp_path):
     """Encoding a part takes tens of ms: with flush_periodically running, write() only
     appends (up to 4x flush_rows), and the parts are written on a worker thread."""
