@@ -92,7 +92,8 @@ async def arun(
     run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
-    say.warnings = manifest.warnings  # one list: what is printed is what is kept
+    manifest.warnings.extend(say.warnings)  # those printed before the manifest existed
+    say.warnings = manifest.warnings  # one list from here: what is printed is what is kept
     async with contextlib.AsyncExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         _use_templates(config, groups, manifest, gen_config, given_templates)

@@ -192,6 +192,8 @@ def test_failover_moves_users_off_a_dead_url(tmp_path):
     assert summary["reconnects"] == 2
     assert summary["failovers"] == 2
     assert summary["servers"] == sorted([dead, server.url])
+    # warned (on stderr, quiet or not) before the run started, and kept in the manifest
+    assert f"nothing is listening at {dead}; its users will fail over to the next URL" in run.manifest.warnings
 
 
 def _kill_after(handle, messages: int, killed: threading.Event) -> None:
