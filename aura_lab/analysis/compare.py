@@ -162,15 +162,36 @@ def _boot(samples: list[_Sample], n_boot: int, rng: np.random.Generator) -> list
     return [{m: np.concatenate([c[m] for c in got]) for m in METRICS} for got in chunks]
 
 
-def same_conversations(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """True when both frames hold the same users sending the same texts at the same
-    turns (two runs of one seed and traffic options): their users can be paired."""
+def pair_users(a: pd.DataFrame, b: pd.DataFrame) -> dict | None:
+    """``{user of B: user of A}`` when both frames hold the same conversations: each user
+    of B sent the same texts at the same turns as one user of A (two runs of one seed and
+    traffic options, or a run and the peer's trace files written from it, whose users are
+    numbered from 1); None otherwise. Their users can then be paired."""
     if len(a) != len(b) or not len(a):
-        return False
-    keys = ["user_id", "turn", "text"]
-    left = a[keys].astype({"text": "string"}).sort_values(keys[:2], kind="stable").reset_index(drop=True)
-    right = b[keys].astype({"text": "string"}).sort_values(keys[:2], kind="stable").reset_index(drop=True)
-    return bool(left.equals(right))
+        return None
+
+    def conversations(df: pd.DataFrame) -> dict:
+        rows = df[["user_id", "turn", "text"]].astype({"text": "string"}).sort_values(["user_id", "turn"])
+        return {user: tuple(zip(part["turn"], part["text"])) for user, part in rows.groupby("user_id", sort=True)}
+
+    of_a, of_b = conversations(a), conversations(b)
+    if len(of_a) != len(of_b):
+        return None
+    users_of: dict[tuple, list] = {}
+    for user, talk in of_a.items():
+        users_of.setdefault(talk, []).append(user)
+    pairs = {}
+    for user, talk in of_b.items():
+        if not users_of.get(talk):
+            return None
+        pairs[user] = users_of[talk].pop(0)
+    return pairs
+
+
+def point_figures(df: pd.DataFrame) -> dict[str, float | None]:
+    """Every metric in ``METRICS`` over one codec's rows, as ``compare_runs`` computes its
+    A and B (latency percentiles interpolated)."""
+    return _point(_sample(df))
 
 
 def _by_codec(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -223,6 +244,7 @@ COLUMNS = [
     "worse",
     "judged",
     "regression",
+    "note",
 ]
 
 
@@ -237,7 +259,7 @@ def compare_runs(
 ) -> pd.DataFrame:
     """Per codec present in both runs and per metric: a, b, delta (b - a), relative
     delta (delta / |a|), the 95 % interval of the delta (users resampled; ``paired``
-    when both runs sent the same conversations),
+    when both runs sent the same conversations, ``pair_users``),
     ``judged_on`` ("relative", or "absolute" when a is 0) with the interval of that
     change (``change_low``, ``change_high``), ``worse`` (the point estimate, direction
     aware), ``judged`` (latency only with ``judge_latency``) and ``regression`` (judged,
@@ -247,9 +269,11 @@ def compare_runs(
     rng = np.random.default_rng(seed)
     rows = []
     for codec in sorted(set(runs_a) & set(runs_b)):
-        paired = same_conversations(runs_a[codec], runs_b[codec])
+        pairs = pair_users(runs_a[codec], runs_b[codec])
+        paired = pairs is not None
         users = pd.Index(sorted(pd.unique(runs_a[codec]["user_id"].dropna()))) if paired else None
-        sample_a, sample_b = _sample(runs_a[codec], users), _sample(runs_b[codec], users)
+        rows_b = runs_b[codec].assign(user_id=runs_b[codec]["user_id"].map(pairs)) if pairs else runs_b[codec]
+        sample_a, sample_b = _sample(runs_a[codec], users), _sample(rows_b, users)
         value_a, value_b = _point(sample_a), _point(sample_b)
         if paired:
             boot_a, boot_b = _boot([sample_a, sample_b], n_boot, rng)
@@ -283,11 +307,16 @@ def compare_runs(
                     "worse": worse,
                     "judged": judged,
                     "regression": judged and worse and judge(m, a, change_low, change_high, threshold),
+                    "note": None,
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def regressions_by_codec(table: pd.DataFrame) -> dict[str, int]:
-    """How many metrics of each codec are regressions (0 for a codec without any)."""
-    return {str(c): int(g["regression"].sum()) for c, g in table.groupby("codec", sort=False)}
+def regressions_by_codec(table: pd.DataFrame) -> dict[str, int | None]:
+    """How many metrics of each codec are regressions (0 for a codec without any; None
+    for a codec nothing could be judged on: no interval exists)."""
+    return {
+        str(c): int(g["regression"].sum()) if g["change_low"].notna().any() else None
+        for c, g in table.groupby("codec", sort=False)
+    }

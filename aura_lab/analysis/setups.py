@@ -56,9 +56,13 @@ def setup_differences(a: Manifest | None, b: Manifest | None) -> list[dict]:
     lacks counts as different). A missing manifest gives one entry saying the set-up of
     that run is unknown."""
     if a is None or b is None:
-        missing = ", ".join(label for label, m in (("A", a), ("B", b)) if m is None)
+        note = (
+            "runs A and B have no manifest.json: their set-ups are unknown"
+            if a is None and b is None
+            else f"run {'A' if a is None else 'B'} has no manifest.json: its set-up is unknown"
+        )
         return [{"setting": "manifest", "a": None if a is None else "present", "b": None if b is None else "present",
-                 "note": f"run {missing} has no manifest.json: its set-up is unknown"}]  # fmt: skip
+                 "note": note}]  # fmt: skip
     setup_a, setup_b = setup_of(a), setup_of(b)
     out = []
     for key in sorted(set(setup_a) | set(setup_b)):

@@ -155,11 +155,20 @@ def _per_user_total(frame: pd.DataFrame, column: str) -> int:
 
 
 def length_buckets(sized: pd.DataFrame) -> list[dict]:
-    """Messages and bytes ratio per length bucket (UTF-8 bytes), over rows with sizes."""
+    """Per length bucket (UTF-8 bytes), over rows with sizes: messages, the bytes ratio
+    (``ratio``: sum original / sum on the wire) and the mean of per-message ratios
+    (``mean_ratio``: the peer's statistic, which its export writes per bucket)."""
     out = []
     for low, high, label in LENGTH_BUCKETS:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
-        out.append({"bucket": label, "messages": len(part), "ratio": metrics.overall_ratio(part)})
+        out.append(
+            {
+                "bucket": label,
+                "messages": len(part),
+                "ratio": metrics.overall_ratio(part),
+                "mean_ratio": metrics.mean_ratio(part),
+            }
+        )
     return out
 
 

@@ -323,6 +323,8 @@ class Engine:
             )
             for group, link, result in zip(self.groups, links, results)
         ]
+        for group, result in zip(self.groups, results):
+            group.learn(result.reply)
         event = Exchanged(message, phase, records)
         for listener in self.listeners:
             listener(event)

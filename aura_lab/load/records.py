@@ -47,7 +47,7 @@ def build_record(
         "codec": label,
         "server_url": result.url,
         "user_id": message.user_id,
-        "role": message.role,
+        "role": message.role or None,  # a replay of records without a role
         "turn": message.turn,
         "source": message.source,
         "template_id": message.template_id,

@@ -63,7 +63,8 @@ def _message(row: Any, n_turns: int) -> GeneratedMessage:
 
     slots = row.slot_values if getattr(row, "slot_values", None) is not None else ()
     return GeneratedMessage(
-        user_id=int(row.user_id), turn=int(row.turn), n_turns=n_turns, role=str(row.role),
+        user_id=int(row.user_id), turn=int(row.turn), n_turns=n_turns,
+        role=row.role if isinstance(row.role, str) else "",  # the peer's traces have none: recorded as null
         text=str(row.text), source=str(row.source) if isinstance(row.source, str) else "replay",
         template_ids=ints(getattr(row, "template_ids", None)),
         slot_values=tuple(tuple(str(v) for v in s) for s in slots),

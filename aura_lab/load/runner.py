@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
+from ..analysis import metrics
 from ..analysis.run import Run, summarise_run
 from ..analysis.text import codec_label
 from ..codecs import parse_codec
@@ -37,6 +38,7 @@ from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
+from ..wire.labels import EXTERNAL, from_health, from_methods
 from .bridge import run_blocking
 from .console import Printer
 from .links import Group
@@ -119,6 +121,9 @@ async def arun(
             manifest.ended_at = utc_now()
             folder.write_manifest(manifest)
     traces = load_traces(folder.path)
+    if _learn_label(groups[0], manifest, traces):
+        folder.write_manifest(manifest)
+        traces = load_traces(folder.path)  # read as the manifest now labels them
     summary = summarise_run(traces, manifest)
     for warning in run_warnings(summary):
         say.warn(warning)
@@ -237,10 +242,15 @@ def utc_now() -> str:
 
 def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest) -> list[Group]:
     if config.urls:
-        health = http_json(config.urls[0], "/health") or {}
-        label = str(health.get("codec") or "external")
-        manifest.servers = [ServerInfo(url, label, False) for url in config.urls]
-        return [Group(label, list(config.urls))]
+        health = http_json(config.urls[0], "/health")
+        said = from_health(health)
+        label = said.codec if said else EXTERNAL
+        manifest.servers = [
+            ServerInfo(url, label, False, health if i == 0 and isinstance(health, dict) else None,
+                       said.how if said else None)
+            for i, url in enumerate(config.urls)
+        ]  # fmt: skip
+        return [Group(label, list(config.urls), learns_label=said is None)]
     from ..servers.hosting import serve_many
 
     scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-servers-"))
@@ -255,6 +265,29 @@ def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest
     for handle in handles:
         manifest.servers.append(ServerInfo(handle.url, handle.codec, True, http_json(handle.url, "/health")))
     return [Group(h.codec, [h.url]) for h in handles]
+
+
+def _learn_label(group: Group, manifest: Manifest, traces) -> bool:
+    """An external server that did not say what it runs is labelled by what its replies
+    said (AURA's compressor: its metadata, else its method names in the records, which
+    the shards of a distributed run leave as the only sign). The records keep the label
+    they were written with; the manifest maps it (``recorded_as``), and ``load_traces``
+    reads them under the new one. True when the label changed."""
+    if not group.learns_label:
+        return False
+    methods = metrics.select(traces, phase=None, codec=group.label)["method"].dropna().astype(str)
+    learnt = group.learnt or from_methods(methods)
+    if learnt is None:
+        for server in manifest.servers:
+            server.label_from = "nothing said which codec it runs (no GET /health; no reply was AURA's)"
+        return False
+    for server in manifest.servers:
+        server.recorded_as, server.codec, server.label_from = server.codec, learnt.codec, learnt.how
+    manifest.notes.append(
+        f"codec label {learnt.codec!r} for {', '.join(s.url for s in manifest.servers)}: it has no GET /health, and "
+        f"{learnt.how}; its records were written as {group.label!r} and are read as {learnt.codec!r}"
+    )
+    return True
 
 
 def _use_templates(
@@ -285,7 +318,8 @@ def _use_templates(
 
 
 def _write_extras(config: RunConfig, result: Run) -> None:
-    from ..traces.peer import peer_export, write_peer_traces
+    from ..analysis.export import peer_export
+    from ..traces.peer import write_peer_traces
 
     if config.export:
         write_json(Path(config.export), peer_export(result))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..analysis import metrics
 from ..analysis.summary import LENGTH_BUCKETS, length_buckets
+from ..traffic.lengths import ANY_ROLE
 from .analysis_charts import (
     compare_bars,
     length_fit,
@@ -187,12 +188,13 @@ def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message
 
 
 def length_histogram(df: pd.DataFrame, title: str = "Message lengths by role"):
-    """Histogram of message lengths in characters, one series per role. Pass one codec's
-    rows (``Run.rows()``): every codec sees the same messages."""
+    """Histogram of message lengths in characters, one series per role (``any`` for
+    records without one: the peer's traces). Pass one codec's rows (``Run.rows()``):
+    every codec sees the same messages."""
     data = metrics.select(df, phase="main")
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     described = []
-    for role, part in data.groupby(data["role"].astype(str)):
+    for role, part in data.groupby(data["role"].astype("string").fillna(ANY_ROLE)):
         ax.hist(part["length_chars"], bins=30, alpha=0.6, label=f"{role} ({len(part)})", color=ROLE_COLOURS.get(role))
         described.append(f"{role} {len(part)} messages, median {part['length_chars'].median():.0f} characters")
     ax.set(title=title, xlabel="length (characters)", ylabel="messages")

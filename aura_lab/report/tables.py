@@ -15,9 +15,24 @@ from ..analysis.text import codec_label
 
 def header_markdown(run: Run) -> str:
     """Title and set-up of a run: status, times, seed, users, think time, servers, and
-    how loss was checked."""
+    how loss was checked; for the peer's files (no manifest) what they are and what they
+    lack instead."""
     m = run.manifest
     options = m.options
+    if run.missing:
+        servers = ", ".join(f"{s.codec} ({s.url})" for s in m.servers)
+        return "\n".join(
+            [
+                f"# aura-lab report: {run.kind} `{run.run_id}`",
+                "",
+                f"Read from `{run.path}`: {run.kind}, {options.get('users', 'unknown')} users, "
+                f"from {m.started_at or 'unknown'} to {m.ended_at or 'unknown'} UTC; server: {servers}.",
+                "",
+                *(f"- {note}" for note in m.notes),
+                "",
+                run.missing_markdown(),
+            ]
+        )
     adjust = "on" if options.get("auto_adjust") else "off"
     lines = [
         f"# aura-lab report: run `{run.run_id}`",
@@ -30,6 +45,10 @@ def header_markdown(run: Run) -> str:
     if options.get("verify"):
         lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
     return "\n".join(lines)
+
+
+NO_RECORDS = "_Not drawn: an export holds totals only, and this chart is drawn from per-message records._"
+NO_TEMPLATES = "_Not drawn: no record names the template its message was built from (the peer's traces do not)._"
 
 
 def verdict_markdown(summary: dict) -> str:
@@ -89,6 +108,8 @@ def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.Dat
     saying there is none, or that churn was not checked."""
     if slot_space is None:
         return "Churn not checked: the run did not record how many slot values each template had."
+    if not rows["template_id"].notna().any():
+        return "Churn not checked: no record names the template its message was built from."
     table = template_table(rows, n_boot=1, slot_space=slot_space)
     flagged = table[table["low_diversity"].fillna(False).astype(bool)]
     if flagged.empty:

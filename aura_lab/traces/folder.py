@@ -37,12 +37,17 @@ def parse_part_name(name: str) -> tuple[int, int] | None:
 
 @dataclass
 class ServerInfo:
-    """One server a run talked to."""
+    """One server a run talked to. For a server aura-lab did not start, ``label_from``
+    says how its codec label was found (its ``GET /health``, or its replies), and
+    ``recorded_as`` the label its records were written with when the label was learnt
+    from its replies during the run (``load_traces`` reads them as ``codec``)."""
 
     url: str
     codec: str
     embedded: bool
     health: dict | None = None
+    label_from: str | None = None
+    recorded_as: str | None = None
 
 
 @dataclass
@@ -87,7 +92,14 @@ class Manifest:
         values = {k: v for k, v in data.items() if k in known}
         servers = values.get("servers") or []
         values["servers"] = [
-            ServerInfo(str(s.get("url")), str(s.get("codec")), bool(s.get("embedded")), s.get("health"))
+            ServerInfo(
+                str(s.get("url")),
+                str(s.get("codec")),
+                bool(s.get("embedded")),
+                s.get("health") if isinstance(s.get("health"), dict) else None,
+                s.get("label_from") if isinstance(s.get("label_from"), str) else None,
+                s.get("recorded_as") if isinstance(s.get("recorded_as"), str) else None,
+            )
             for s in servers
             if isinstance(s, dict)
         ]
@@ -157,6 +169,17 @@ class RunFolder:
         if not self.traces_dir.is_dir():
             return []
         return sorted(p for p in self.traces_dir.iterdir() if parse_part_name(p.name))
+
+    def codec_labels(self) -> dict[str, str]:
+        """``{label in the records: label to read them as}`` from the manifest (servers
+        whose label was learnt during the run); empty without a manifest."""
+        if not self.is_run():
+            return {}
+        try:
+            servers = self.read_manifest().servers
+        except InputError:
+            return {}  # a broken manifest: the records keep their labels
+        return {s.recorded_as: s.codec for s in servers if s.recorded_as and s.recorded_as != s.codec}
 
     def read_manifest(self) -> Manifest:
         return Manifest.from_dict(read_json_file(self.manifest_path, "manifest"), str(self.manifest_path))

@@ -12,6 +12,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from .folder import RunFolder
 from .peer import load_peer_traces
 from .schema import CATEGORICAL, SCHEMA, empty_frame, to_frame
 
@@ -38,7 +39,7 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         # schema= only when some part predates a column (that read is twice as slow)
         current = all(pq.read_schema(p).equals(SCHEMA) for p in parts)
         dataset = pads.dataset([str(p) for p in parts], format="parquet", schema=None if current else SCHEMA)
-        return to_frame(dataset.to_table())
+        return _relabelled(to_frame(dataset.to_table()), RunFolder(path).codec_labels())
     peer = sorted(path.glob("user_*_traces.jsonl"))
     if peer:
         return load_peer_traces(path)
@@ -50,6 +51,13 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         where=str(path),
         fix="expected traces/part-*.parquet or user_<id>_traces.jsonl inside",
     )
+
+
+def _relabelled(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """Codec labels as the manifest names them (a label learnt during the run)."""
+    if not labels or df.empty:
+        return df
+    return df.assign(codec=df["codec"].astype(str).replace(labels).astype("category"))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -228,7 +228,7 @@ def test_export_has_the_peer_keys_plus_seed_and_template_performance(cli_run):
     run = aura_lab.load_run(folder / "x")
     assert export["config"]["num_users"] == 4
     assert export["config"]["server_url"] == url
-    assert export["config"]["warmup"] == 5
+    assert export["config"]["warmup"] is True and export["config"]["warmup_messages"] == 5  # the peer's: a boolean
     assert export["config"]["seed"] == 9
     assert "template_performance" in export and export["template_performance"]["count"] > 0
     assert export["summary"]["total_messages"] == run.manifest.planned_messages
@@ -246,8 +246,9 @@ def test_peer_traces_load_back_with_the_same_message_count(cli_run):
     run = aura_lab.load_run(folder / "x")
     main_phase = run.traces[run.traces["phase"] == "main"]
     files = sorted(p.name for p in (folder / "peer").iterdir())
-    assert files == [f"user_{u}_traces.jsonl" for u in range(4)]
-    first = json.loads((folder / "peer" / "user_0_traces.jsonl").read_text().splitlines()[0])
+    assert files == [f"user_{u}_traces.jsonl" for u in range(1, 5)]  # the peer numbers users from 1
+    first = json.loads((folder / "peer" / "user_1_traces.jsonl").read_text().splitlines()[0])
+    assert first["user_id"] == 1
     assert set(first) == {
         "user_id",
         "turn",
@@ -263,5 +264,6 @@ def test_peer_traces_load_back_with_the_same_message_count(cli_run):
     peer = aura_lab.load_traces(folder / "peer")
     assert len(peer) == len(main_phase)
     left = peer.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
-    right = main_phase.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
+    right = main_phase.assign(user_id=main_phase["user_id"] + 1)  # aura-lab's user 0 is the peer's user 1
+    right = right.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
     assert left.reset_index(drop=True).astype(str).equals(right.reset_index(drop=True).astype(str))
