@@ -5,7 +5,11 @@ parameters below its ``parameters`` cell declares.
 
 The analysis notebooks get no ``run_path``: as when opened by hand and run with "Run
 All", they open the latest run under ``data/traces`` of the folder they run in (here a
-folder holding the two small runs, the second the newest)."""
+folder holding the two small runs, the second the newest).
+
+Every notebook runs on the peer's trace folder too (the first small run written as the
+peer writes it, with the export beside it): 01 replays its messages, 07 compares it with
+the run it came from, the others take it as their run and say what it lacks."""
 
 from __future__ import annotations
 
@@ -75,3 +79,26 @@ def test_notebook_executes(notebook, small_run, small_run_b, tmp_path):
         assert newer.run_id in text
         if "run_path_b" in declared:
             assert older.run_id in text
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes_on_a_peer_trace_folder(notebook, peer_folder, small_run, tmp_path):
+    declared = papermill.inspect_notebook(str(notebook))
+    if "trace_dir" in declared:  # 01 makes a run: here, the peer's messages replayed through two codecs
+        parameters = {"trace_dir": str(tmp_path / "traces"), "replay_source": str(peer_folder),
+                      "codecs": "aura,deflate-stream"}  # fmt: skip
+    else:
+        parameters = {"run_path": str(peer_folder)}
+        if "run_path_b" in declared:
+            parameters["run_path_b"] = str(small_run.path)
+    start = time.perf_counter()
+    executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)
+    TIMES[f"{notebook.stem} (peer)"] = time.perf_counter() - start
+    text = executed.read_text(encoding="utf-8")
+    if "trace_dir" in declared:
+        assert "replay" in text and "LOSSY" in text  # the replay checked aura's round trips: it loses messages
+        return
+    assert "not an aura-lab run folder" in text  # it says what a peer folder lacks
+    assert "round-trip check" in text and "template provenance" in text
+    if "run_path_b" in declared:  # the peer's files of a run against the run: the same figures, labelled alike
+        assert "codecs in both: aura" in text and "+0.0% [+0.0%, +0.0%]" in text
