@@ -162,30 +162,43 @@ def _boot(samples: list[_Sample], n_boot: int, rng: np.random.Generator) -> list
     return [{m: np.concatenate([c[m] for c in got]) for m in METRICS} for got in chunks]
 
 
+def _conversation_order(df: pd.DataFrame) -> pd.DataFrame:
+    keys = ["user_id", "turn", "text"]
+    return df[keys].astype({"text": "string"}).sort_values(keys[:2], kind="stable").reset_index(drop=True)
+
+
+def _signatures(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, signature of each user's conversation)``, both sorted by signature then
+    user: a hash of its (turn, text) rows in order. ``rows``: ``_conversation_order``."""
+    hashed = pd.util.hash_pandas_object(rows[["turn", "text"]], index=False).to_numpy(np.uint64)
+    position = rows.groupby("user_id", sort=False).cumcount().to_numpy(np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):  # wrapping uint64 arithmetic is the point
+        mixed = hashed * (position * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1))
+    users = rows["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    signatures = np.add.reduceat(mixed, starts)
+    order = np.lexsort((users[starts], signatures))
+    return users[starts][order], signatures[order]
+
+
 def pair_users(a: pd.DataFrame, b: pd.DataFrame) -> dict | None:
     """``{user of B: user of A}`` when both frames hold the same conversations: each user
     of B sent the same texts at the same turns as one user of A (two runs of one seed and
     traffic options, or a run and the peer's trace files written from it, whose users are
-    numbered from 1); None otherwise. Their users can then be paired."""
+    numbered from 1); None otherwise. Their users can then be paired. Users are matched
+    by a hash of their conversations, then the match is checked row by row."""
     if len(a) != len(b) or not len(a):
         return None
-
-    def conversations(df: pd.DataFrame) -> dict:
-        rows = df[["user_id", "turn", "text"]].astype({"text": "string"}).sort_values(["user_id", "turn"])
-        return {user: tuple(zip(part["turn"], part["text"])) for user, part in rows.groupby("user_id", sort=True)}
-
-    of_a, of_b = conversations(a), conversations(b)
-    if len(of_a) != len(of_b):
+    rows_a, rows_b = _conversation_order(a), _conversation_order(b)
+    if rows_a.equals(rows_b):
+        return {user: user for user in pd.unique(rows_a["user_id"])}
+    users_a, signatures_a = _signatures(rows_a)
+    users_b, signatures_b = _signatures(rows_b)
+    if len(users_a) != len(users_b) or not np.array_equal(signatures_a, signatures_b):
         return None
-    users_of: dict[tuple, list] = {}
-    for user, talk in of_a.items():
-        users_of.setdefault(talk, []).append(user)
-    pairs = {}
-    for user, talk in of_b.items():
-        if not users_of.get(talk):
-            return None
-        pairs[user] = users_of[talk].pop(0)
-    return pairs
+    pairs = dict(zip(users_b.tolist(), users_a.tolist()))
+    renamed = _conversation_order(rows_b.assign(user_id=rows_b["user_id"].map(pairs).astype(rows_a["user_id"].dtype)))
+    return pairs if renamed.equals(rows_a) else None  # a hash collision pairs nothing
 
 
 def point_figures(df: pd.DataFrame) -> dict[str, float | None]:

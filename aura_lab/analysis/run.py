@@ -164,9 +164,8 @@ def load_run(path: str | os.PathLike) -> Run:
 
 
 def _from(path: Path, opened: Opened) -> Run:
-    traces = opened.traces if opened.traces is not None else load_traces(path)
-    summary = opened.summary if opened.summary is not None else summarise_run(traces, opened.manifest)
-    return Run(path, opened.manifest, summary, traces, opened.kind, opened.missing, opened.export)
+    summary = opened.summary if opened.summary is not None else summarise_run(opened.traces, opened.manifest)
+    return Run(path, opened.manifest, summary, opened.traces, opened.kind, opened.missing, opened.export)
 
 
 def summarise_run(traces: pd.DataFrame, manifest: Manifest, phase: str | None = "main") -> dict:

@@ -51,7 +51,7 @@ class Opened:
     """What ``load_run`` builds a ``Run`` from."""
 
     manifest: Manifest
-    traces: pd.DataFrame | None
+    traces: pd.DataFrame
     summary: dict | None
     export: Export | None
     kind: str
@@ -65,10 +65,11 @@ def open_peer_folder(path: Path) -> Opened:
     exports = find_exports(path)
     export = load_export(exports[0]) if len(exports) == 1 else None
     manifest = _manifest(path.name, label.codec, export)
-    manifest.notes.insert(
-        0, f"no manifest.json: built from the peer's trace folder {path}; this manifest is synthesized from the "
-        "files (times from the traces, users from their user ids)",
-    )  # fmt: skip
+    synthesized = (
+        f"no manifest.json: built from the peer's trace folder {path}; this manifest is synthesized from the "
+        "files (times from the traces, users from their user ids)"
+    )
+    manifest.notes.insert(0, synthesized)
     manifest.notes.append(f"codec label {label.codec!r}: {label.how}")
     if len(exports) > 1:
         manifest.notes.append(f"several exports beside the traces ({', '.join(p.name for p in exports)}): none used")
@@ -91,8 +92,11 @@ def open_export(path: Path) -> Opened:
     summary = summary_from_export(export)
     name = path.stem if path.is_file() else path.name
     manifest = _manifest(name, export_label(export), export)
-    manifest.notes.insert(0, f"no manifest.json: built from the {export.written_by}'s export {path}; this "
-                             "manifest is synthesized from it")  # fmt: skip
+    synthesized = (
+        f"no manifest.json: built from the export {path} (written by {export.written_by}); "
+        "this manifest is synthesized from it"
+    )
+    manifest.notes.insert(0, synthesized)
     if export.written_by == "peer":
         manifest.notes.append(f"codec label {export_label(export)!r}: from the export's method counts")
     missing = [NO_RECORDS]
@@ -110,8 +114,9 @@ def open_trace_parts(path: Path) -> Opened:
     codecs = list(dict.fromkeys(traces["codec"].astype(str))) if len(traces) else []
     manifest = Manifest(run_id=path.name, status=STATUS_UNKNOWN)
     manifest.servers = [ServerInfo("unknown", codec, False, None) for codec in codecs]
-    manifest.notes.append(f"no manifest.json: read from the trace parts in {path}; the first codec of the "
-                          "records is taken as the primary")  # fmt: skip
+    manifest.notes.append(
+        f"no manifest.json: read from the trace parts in {path}; the first codec of the records is taken as the primary"
+    )
     return Opened(manifest, traces, None, None, "trace folder", [NO_MANIFEST])
 
 
@@ -137,8 +142,8 @@ def _manifest(run_id: str, codec: str, export: Export | None) -> Manifest:
         manifest.ended_at = export.get("aura_lab.ended_at") or _from_local(export.get("timestamp"))
         url = export.get("config.server_url")
         manifest.notes.append(
-            f"export {export.path.name} ({export.written_by}'s): {export.get('summary.total_messages', 0)} messages; "
-            "its figures are in run.export"
+            f"export {export.path.name} (written by {export.written_by}): "
+            f"{export.get('summary.total_messages', 0)} messages; its figures are in run.export"
         )
     manifest.servers = [ServerInfo(str(url) if url else "unknown", codec, False, None)]
     return manifest

@@ -247,17 +247,22 @@ def load_export(path: str | Path) -> Export:
     for key, kind in EXPORT_KEYS.items():
         value = export.get(key)
         if value is not None and not _fits(value, kind):
-            raise InputError(f"{key!r} must be {kind} or null, got {value!r}"[:300], where=str(path),
-                             fix="the file is not as the peer writes it: re-export it")  # fmt: skip
+            raise _wrong(path, key, f"{kind} or null", value)
     for bucket, value in export.get("compression.length_buckets", {}).items():
         if value is not None and not (_is_number(value) or isinstance(value, dict)):
-            raise InputError(f"'compression.length_buckets.{bucket}' must be a number or null, got {value!r}"[:300],
-                             where=str(path), fix="the file is not as the peer writes it: re-export it")  # fmt: skip
+            raise _wrong(path, f"compression.length_buckets.{bucket}", "a number or null", value)
     for method, count in export.get("compression.method_counts", {}).items():
         if not _is_number(count):
-            raise InputError(f"'compression.method_counts.{method}' must be a number, got {count!r}"[:300],
-                             where=str(path), fix="the file is not as the peer writes it: re-export it")  # fmt: skip
+            raise _wrong(path, f"compression.method_counts.{method}", "a number", count)
     return export
+
+
+def _wrong(path: Path, key: str, kind: str, value: Any) -> InputError:
+    return InputError(
+        f"{key!r} must be {kind}, got {value!r}"[:300],
+        where=str(path),
+        fix="the file is not as the peer writes it: export it again",
+    )
 
 
 def find_exports(folder: str | Path) -> list[Path]:
