@@ -93,3 +93,15 @@ def test_report_refuses_what_is_not_a_run_with_the_fix(tmp_path, capsys):
     assert "notes.json" in err and "not the peer's export JSON" in err
     assert main(["report", str(tmp_path)]) == 2
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_report_on_our_export_never_says_nothing_was_lost(small_run, peer_folder, tmp_path):
+    """aura-lab's export holds every codec's figures but no records: the report shows its
+    verdict and loss table, and says the per-message tables cannot be drawn, never "no
+    lossy message" while the export counts lossy ones."""
+    html_file = tmp_path / "ours.html"
+    assert main(["report", str(peer_folder / "results.json"), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert "aura-lab export" in html and "saves the most bandwidth losslessly" in html
+    assert small_run.summary["codecs"]["aura"]["lossy"] and "aura LOSSY" in html
+    assert "No lossy message" not in html and "Not drawn: an export holds totals only" in html
