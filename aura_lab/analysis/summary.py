@@ -21,8 +21,12 @@ LENGTH_BUCKETS = [
     (50, 100, "50-100"),
     (100, 200, "100-200"),
     (200, 500, "200-500"),
-    (500, math.inf, "500+"),
+    (500, 2000, "500-2000"),
+    (2000, math.inf, "2000+"),
 ]
+# sources whose text is real text (a corpus message, composed from corpus text, or
+# replayed from logs) rather than synthesised from templates
+TEXT_SOURCES = ("corpus", "answer", "paste", "replay")
 # The peer's churn rule: a template used more than CHURN_MIN_USES times whose slot
 # fillings repeat (diversity below CHURN_MIN_DIVERSITY) is flagged
 CHURN_MIN_USES = 3
@@ -93,6 +97,9 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
         "bandwidth_saved_percent": (1 - compressed / original) * 100 if original else None,
         "mean_message_ratio": metrics.mean_ratio(sized),
         "ratio_by_role": {role: metrics.overall_ratio(sized[sized["role"] == role]) for role in ("ai", "human")},
+        "codec_ratio": metrics.codec_ratio(sized),
+        "expanded_share": metrics.expanded_share(sized),
+        "replies": _reply_figures(frame),
         "latency_ms": {
             "count": int(latency.size),
             "mean": float(latency.mean()) if latency.size else None,
@@ -117,6 +124,33 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
         "reconnects": _per_user_total(frame, "reconnects"),
         "failovers": _per_user_total(frame, "failovers"),
         "servers": sorted(frame["server_url"].dropna().astype(str).unique().tolist()),
+    }
+
+
+def _reply_figures(frame: pd.DataFrame) -> dict | None:
+    """Per streamed reply (None when no reply was streamed): counts, mean bytes and
+    the ratio of each reply (sent over wire bytes), beside the per-frame figures."""
+    table = metrics.replies(frame)
+    if table.empty:
+        return None
+    known = table.dropna(subset=["wire_bytes"])
+    frames = frame[frame["reply_id"].notna().to_numpy()]
+    return {
+        "replies": len(table),
+        "frames": int(table["frames"].sum()),
+        "frames_per_reply": float(table["frames"].mean()),
+        "reply_bytes_mean": float(table["reply_bytes"].mean()),
+        "sent_bytes_per_reply": float(known["sent_bytes"].mean()) if len(known) else None,
+        "wire_bytes_per_reply": float(known["wire_bytes"].mean()) if len(known) else None,
+        "ratio_per_reply_mean": float(known["ratio"].mean()) if len(known) else None,
+        "ratio_per_reply_median": float(known["ratio"].median()) if len(known) else None,
+        # the reply's own text over what it cost on the wire: what streaming costs
+        "text_to_wire_ratio": metrics.ratio_of_sums(
+            known["reply_bytes"].to_numpy(float), known["wire_bytes"].to_numpy(float)
+        ),
+        # per frame, what the codec made of it (below 1: it grew, whatever went on the wire)
+        "frame_codec_ratio": metrics.codec_ratio(frames),
+        "frames_expanded_share": metrics.expanded_share(frames),
     }
 
 
@@ -160,7 +194,7 @@ def _source_share(frame: pd.DataFrame) -> dict:
     out = {}
     for role in ("ai", "human"):
         part = frame[frame["role"] == role]
-        corpus = int((part["source"] == "corpus").sum())
+        corpus = int(part["source"].isin(TEXT_SOURCES).sum())
         out[role] = {
             "messages": len(part),
             "corpus_share": safe_ratio(corpus, len(part)),
@@ -214,6 +248,8 @@ def format_summary(summary: dict, title: str = "") -> str:
     names = list(codecs)
     width = max(14, *(len(n) + 2 for n in names))
     lines = [title] if title else []
+    if summary.get("traffic"):
+        lines.append(f"traffic: {summary['traffic']}")
 
     def row(label, getter, spec=".2f", suffix=""):
         cells = [_fmt(getter(codecs[n]), spec, suffix) for n in names]
@@ -245,11 +281,26 @@ def format_summary(summary: dict, title: str = "") -> str:
         "%",
     )
     row("round-trip failures", lambda c: c["roundtrip_failures"], "d")
+    if any(c.get("codec_ratio") is not None for c in codecs.values()):
+        row("codec output ratio", lambda c: c.get("codec_ratio"), ".3f")
+        row("codec output grew", lambda c: _percent(c.get("expanded_share")), ".1f", "%")
     for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max"):
         row(f"latency {key}", lambda c, k=key: c["latency_ms"][k], ".2f", " ms")
     for bucket in range(len(LENGTH_BUCKETS)):
         label = LENGTH_BUCKETS[bucket][2]
         row(f"ratio {label} bytes", lambda c, b=bucket: c["length_buckets"][b]["ratio"], ".3f")
+    if any(c.get("replies") for c in codecs.values()):
+        for label, key, spec in (
+            ("streamed replies", "replies", "d"),
+            ("frames per reply", "frames_per_reply", ".1f"),
+            ("reply text bytes (mean)", "reply_bytes_mean", ".0f"),
+            ("bytes sent per reply", "sent_bytes_per_reply", ".0f"),
+            ("wire bytes per reply", "wire_bytes_per_reply", ".0f"),
+            ("ratio per reply (median)", "ratio_per_reply_median", ".3f"),
+            ("reply text / wire bytes", "text_to_wire_ratio", ".3f"),
+            ("codec output ratio, frames", "frame_codec_ratio", ".3f"),
+        ):
+            row(label, lambda c, k=key: (c.get("replies") or {}).get(k), spec)
     lines.append(
         f"latency percentiles: {summary.get('percentile_method', PERCENTILE_METHOD)}; "
         "latency counts from the send (closed loop) or the scheduled send (open loop)"

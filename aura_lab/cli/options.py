@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import BOUNDS, FLAGS, RunConfig
+from ..config import BOUNDS, DEFAULT_PROFILE, FLAGS, RunConfig
+from ..traffic.profile import BUILT_IN
 
 DEFAULTS = RunConfig()
 
@@ -26,17 +27,31 @@ def add_traffic_arguments(
 ) -> None:
     """The options that shape generated traffic, shared by ``generate`` and ``run``."""
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=described("seed", "random seed"))
-    parser.add_argument("--corpus", help="corpus JSONL (default: the bundled chat corpus; 'none' for no corpus)")
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        metavar="NAME|FILE",
+        help=f"traffic profile: built in {', '.join(BUILT_IN)} (the peer's guess), or a JSON file made by "
+        f"aura-lab profile (default {DEFAULT_PROFILE}: real assistant chats)",
+    )
+    parser.add_argument(
+        "--corpus",
+        help="corpus JSONL (default: the bundled answers and human messages; the peer profile: the bundled chat "
+        "corpus, 'none' for no corpus)",
+    )
     parser.add_argument("--metadata", help="template metadata JSON (default: the bundled metadata; 'none')")
     parser.add_argument("--templates", help=templates_help)
     parser.add_argument(
         "--corpus-weight",
         type=float,
         default=DEFAULTS.corpus_weight,
-        help=described("corpus_weight", "share of corpus messages"),
+        help=described("corpus_weight", "share of corpus messages (peer profile)"),
     )
     parser.add_argument(
-        "--ai-ratio", type=float, default=DEFAULTS.ai_ratio, help=described("ai_ratio", "share of AI users")
+        "--ai-ratio",
+        type=float,
+        default=DEFAULTS.ai_ratio,
+        help=described("ai_ratio", "share of AI users (peer profile)"),
     )
 
 

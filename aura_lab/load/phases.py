@@ -13,11 +13,11 @@ import threading
 from collections.abc import Callable
 
 from ..analysis import metrics
-from ..config import RunConfig
+from ..config import LOGGED_GAP_CAP_S, RunConfig
 from ..traces.folder import Manifest
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, generate, user_profile
+from ..traffic.generator import GeneratedMessage, GeneratorConfig, generate, user_profile
 from ..traffic.selection import make_selector
 from .console import ProgressBar, debug_printer
 from .engine import Engine, EngineSettings, writer_listener
@@ -34,8 +34,10 @@ async def run_phases(
     manifest: Manifest,
     say: Callable[[str], None],
     stop_flag: threading.Event | None,
+    traffic: Callable[[int], list[GeneratedMessage]] | None = None,
 ) -> str:
-    """Warmup (when asked) and main phase; returns the run's status."""
+    """Warmup (when asked) and main phase; returns the run's status. ``traffic`` gives
+    each user's messages in a replay (else they are generated)."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
     loop = asyncio.get_running_loop()
@@ -71,8 +73,11 @@ async def run_phases(
                 return "interrupted"
             if config.selection == "epsilon-greedy" and manifest.warmup:
                 selector.explore = manifest.warmup["explore_after"]  # type: ignore[attr-defined]
-        users = list(range(config.users))
-        planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
+        users = list(range(config.users or 0))
+        if traffic is not None:
+            planned = manifest.planned_messages = sum(len(traffic(u)) for u in users)
+        else:
+            planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
         if config.workers > 1 or config.scheduler:
             from .distributed import run_distributed
 
@@ -80,7 +85,7 @@ async def run_phases(
                 config, gen_config, groups, writer.folder, manifest, say, stop_requested
             )
             return "interrupted" if interrupted else "complete"
-        engine = Engine(settings, gen_config, groups, selector, config.users, [writer_listener(writer)])
+        engine = Engine(settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic)
         engines.append(engine)
         if config.debug:
             engine.listen(debug_printer(config, say))
@@ -96,6 +101,12 @@ async def run_phases(
             flusher.cancel()
             if progress is not None:
                 progress.close()
+        if settings.logged_timing:
+            gaps = engine.logged_gaps
+            manifest.notes.append(
+                f"logged timing: {gaps['used']} pauses from the logs' timestamps ({gaps['cut']} cut to "
+                f"{LOGGED_GAP_CAP_S:g} s), {gaps['missing']} without timestamps took the think time"
+            )
         if engine.stop_reason == "interrupted":
             say(
                 f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "

@@ -26,22 +26,27 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
+from ..analysis.profiles import sizes_frame
+from ..analysis.realism import realism
 from ..analysis.run import Run
 from ..analysis.summary import summarise
 from ..codecs import codec_class
-from ..config import RunConfig, RunOptions, with_run_options
+from ..config import CHARS_PER_TOKEN, DEFAULT_USERS, RunConfig, RunOptions, with_run_options
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
+from ..traces.logs import LogReport, read_logs
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files
 from ..traffic.metadata import load_metadata
+from ..traffic.profile import Profile
 from ..traffic.templates import PatternLibrary, load_templates
 from .bridge import run_blocking
 from .console import Printer
 from .links import Group
 from .phases import run_phases
 from .probes import http_json, installed_templates, served_templates, unreachable
+from .replay import read_replay, replay_traffic
 
 
 @with_run_options
@@ -86,9 +91,13 @@ async def arun(
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
+    traffic, extras = _read_traffic_inputs(config)
+    config = extras.pop("config")
     run_id = config.run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
+    manifest.files.update(extras["files"])
+    manifest.notes.extend(extras["notes"])
     with contextlib.ExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         _use_templates(config, groups, manifest, gen_config, given_templates)
@@ -98,7 +107,7 @@ async def arun(
         writer = TraceWriter(folder.traces_dir, shard=0)
         status = "complete"
         try:
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag)
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, traffic)
         except BaseException:
             status = "failed"
             raise
@@ -110,6 +119,10 @@ async def arun(
     traces = load_traces(folder.path)
     summary = summarise(traces, primary_codec=manifest.primary_codec)
     summary["warmup"] = manifest.warmup
+    summary["traffic"] = manifest.traffic
+    summary["profile"] = gen_config.profile.name
+    if extras["reference"] is not None:
+        summary["realism"] = realism(extras["reference"], read_logs(folder.path), label=f"run {run_id}")
     folder.write_summary(summary)
     result = Run(folder.path, manifest, summary, traces)
     _write_extras(config, result)
@@ -122,6 +135,52 @@ async def arun(
     else:
         say(f"report: aura-lab report {folder.path}")
     return result
+
+
+def _read_traffic_inputs(config: RunConfig) -> tuple[Any, dict]:
+    """Read what the traffic comes from before anything starts: the replay's logs and the
+    realism reference. Returns the replay's traffic function (or None) and the config with
+    its users settled, the manifest's extra files and notes, the reference's sizes."""
+    extras: dict[str, Any] = {"files": {}, "notes": [], "reference": None}
+    traffic = None
+    if config.replay:
+        replay = tuple(str(Path(p).resolve()) for p in config.replay)  # worker processes read them too
+        config = dataclasses.replace(config, replay=replay)
+        conversations, report, more = read_replay(config)
+        traffic = replay_traffic(conversations)
+        extras["files"]["replay"] = report.to_dict()
+        if more:
+            extras["notes"].append(
+                f"replayed the first {len(conversations)} conversations of the logs; more were left out (--users)"
+            )
+        config = dataclasses.replace(config, users=len(conversations))
+    elif config.users is None:
+        config = dataclasses.replace(config, users=DEFAULT_USERS)
+    if config.reference:
+        report = LogReport()
+        extras["reference"] = sizes_frame(read_logs(config.reference, report))
+        extras["files"]["reference"] = report.to_dict()
+    extras["config"] = config
+    return traffic, extras
+
+
+def traffic_line(config: RunConfig, profile: Profile) -> str:
+    """One line saying what the traffic was: its profile or replay, and how replies travel."""
+    if config.replay:
+        timing = "the logs' own pauses" if config.replay_timing == "logged" else f"think time {config.think_time}"
+        what = f"replay of {config.users} logged conversations ({timing})"
+    else:
+        what = f"profile {profile.name}" + (" (one side per user)" if not profile.two_sided else "")
+    if config.framing == "stream":
+        how = (
+            f"assistant replies streamed in frames of {config.chunk_tokens} tokens "
+            f"(~{config.chunk_tokens * CHARS_PER_TOKEN} characters)"
+            + (", JSON envelope" if config.envelope == "json" else "")
+            + (", each frame the whole text so far" if config.resend_whole else "")
+        )
+    else:
+        how = "every message whole"
+    return f"{what}; {how}"
 
 
 def check_codecs(names, where: str = "codecs") -> None:
@@ -147,7 +206,22 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
             "metadata_warnings": gen_config.metadata.warnings if gen_config.metadata else [],
         },
         host={"platform": platform.platform(), "cpus": os.cpu_count()},
+        profile=gen_config.profile.describe(),
+        traffic=traffic_line(config, gen_config.profile),
     )
+    if gen_config.profile.two_sided:
+        manifest.files["corpus"] = None
+        manifest.files["texts"] = gen_config.texts.corpora if gen_config.texts else []
+        if "deflate-stream" in config.codecs and not config.urls:
+            manifest.notes.append(
+                "both sides of a conversation travel over one connection: deflate-stream keeps one compression "
+                "context for both directions (real permessage-deflate keeps one per direction)"
+            )
+        if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
+            manifest.notes.append(
+                f"ai_ratio and corpus_weight shape the peer profile only; the {gen_config.profile.name} profile "
+                "plays both sides and composes every message from the corpus"
+            )
     if config.selection == "epsilon-greedy":
         manifest.notes.append(
             "epsilon-greedy selection learns from replies: its template choices, "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 ROLES = ("ai", "human")
+PEER_TURNS = (5, 50)  # the peer's conversation lengths, messages (one side), inclusive
 TURN_BANDS = ("opening", "early", "middle", "late")
 
 

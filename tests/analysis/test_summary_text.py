@@ -69,7 +69,8 @@ ratio <50 bytes                      0.968         1.000
 ratio 50-100 bytes                   0.988         2.000
 ratio 100-200 bytes                  1.154         2.000
 ratio 200-500 bytes                  1.053         2.000
-ratio 500+ bytes                         -             -
+ratio 500-2000 bytes                     -             -
+ratio 2000+ bytes                        -             -
 latency percentiles: linear interpolation between closest ranks (numpy 'linear'); latency counts from the send (closed loop) or the scheduled send (open loop)
 
 [aura] methods: UNCOMPRESSED 4, AURALITE 4

@@ -359,6 +359,7 @@ def test_metadata_is_validated_against_the_template_library_in_use(tmp_path):
         templates=str(templates),
         metadata=str(metadata),
         corpus="none",
+        profile="peer",  # template synthesis: the metadata's slot values are what it sends
         users=2,
         turns=(3, 3),
         run_id="own-templates",
