@@ -102,7 +102,7 @@ def read_texts(path, kind: str, fix: str = "check the path") -> tuple[list[str],
 # -- streaming: files too large to hold in memory ----------------------------------------
 
 MAX_LINE_BYTES = 64 << 20  # one JSONL line, or one element of a JSON array, at most
-_CHUNK = 1 << 20
+_CHUNK = 256 << 10  # bytes read at a time: decoded text may take 4 bytes a character
 
 
 def open_input_file(path, kind: str, fix: str = "check the path") -> BinaryIO:

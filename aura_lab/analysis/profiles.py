@@ -50,7 +50,7 @@ def quantile_model(values, low: float | None = None, high: float | None = None) 
     points = np.maximum.accumulate(np.maximum(np.quantile(data, QUANTILE_POINTS), 1e-3))
     return SizeModel(
         "quantiles",
-        points=tuple(zip(QUANTILE_POINTS, (float(v) for v in points))),
+        points=tuple(zip(QUANTILE_POINTS, (round(float(v), 2) for v in points))),
         low=float(low if low is not None else max(1.0, data.min())),
         high=float(high if high is not None else min(MAX_SIZE, max(data.max(), points[-1]))),
     )

@@ -24,6 +24,7 @@ Built in:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ PUBLISHED_SHARES = {
     "human": {"<50": 0.297, "50-200": 0.458, "200-500": 0.130, "500-2000": 0.077, "2000+": 0.037},
     "assistant": {"<50": 0.023, "50-200": 0.060, "200-500": 0.100, "500-2000": 0.605, "2000+": 0.211},
 }
+_NUMBERS = re.compile(r"\[\s+([-+\d.eE,\s]+?)\s+\]")  # a list of numbers, spread over lines
 HUMAN_TAIL_CAP = 64 * 1024  # bytes: the largest pasted message the built-in profile draws
 
 
@@ -118,8 +120,11 @@ class Profile:
         return out
 
     def save(self, path: str | Path) -> Path:
+        """Write the profile as JSON (lists of numbers on one line: a small file to read)."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        text = _NUMBERS.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        path.write_text(text + "\n", encoding="utf-8")
         return path
 
 

@@ -169,7 +169,7 @@ class SizeModel:
             points = tuple((float(p), float(v)) for p, v in data.get("points", ()))
             params = tuple(float(x) for x in data.get("params", ()))
             mean = data.get("mean")
-            return cls(
+            model = cls(
                 kind=data.get("kind"),  # type: ignore[arg-type]
                 family=data.get("family"),
                 params=params,
@@ -179,6 +179,8 @@ class SizeModel:
                 high=float(data.get("high", MAX_SIZE)),
                 fit=dict(data["fit"]) if isinstance(data.get("fit"), dict) else {},
             )
+            model.expected()  # a mean the points cannot give fails now, with the field
+            return model
         except (TypeError, ValueError) as exc:
             raise InputError(str(exc), where=where, fix="write it as `aura-lab profile` does") from None
 
