@@ -304,3 +304,55 @@ def compare_bars(table: pd.DataFrame, title: str = "Run B against run A: relativ
     ax.set(title=title, xlabel="relative change (%)", ylabel="codec: metric")
     fig.tight_layout()
     return fig
+
+
+# -- traffic profiles (aura_lab.analysis.profiles) -------------------------------------------
+
+
+def _profile_panels(sizes: pd.DataFrame, profile, role: str):
+    """(band, sizes, model) for each band of ``role`` with a model of its own, ``all`` last."""
+    from ..traffic.conversations import BANDS
+
+    rows = sizes[sizes["role"] == role] if len(sizes) else sizes
+    models = profile.sizes.get(role, {})
+    panels = []
+    for band in (*BANDS, "all"):
+        if band in models:
+            part = rows if band == "all" else rows[rows["band"] == band]
+            values = part["size"].to_numpy(float)
+            if values.size:
+                panels.append((band, values, models[band]))
+    return panels
+
+
+def profile_fit(sizes: pd.DataFrame, profile, role: str, title: str | None = None):
+    """Per band (and role-wide), the share of messages per size bin (UTF-8 bytes, log
+    bins) and the share the profile's model puts there. ``sizes`` is
+    ``analysis.profiles.sizes_frame`` of the conversations the profile was fitted to."""
+    panels = _profile_panels(sizes, profile, role)
+    fig, axes = _panel_grid(len(panels), title or f"Message sizes and the profile's model: {role}")
+    for ax, (band, values, model) in zip(axes, panels):
+        bins = np.logspace(0, np.log10(max(values.max(), 10) * 1.2), 31)
+        ax.hist(values, bins=bins, weights=np.full(values.size, 1 / values.size), alpha=0.5, color="#7f8c8d")
+        centres = np.sqrt(bins[:-1] * bins[1:])
+        ax.plot(centres, np.diff(model.cdf(bins)), color="#c0392b", label=(model.fit or {}).get("chosen", model.kind))
+        ax.set_xscale("log")
+        ax.set_title(f"{band} (n={values.size})", fontsize="medium")
+        ax.legend(fontsize="small")
+    return _finish_panels(fig, axes, panels, role, xlabel="size (bytes, log scale)", ylabel="share of messages")
+
+
+def profile_qq(sizes: pd.DataFrame, profile, role: str, title: str | None = None):
+    """Observed size quantiles against the profile model's, log-log: on the diagonal the
+    model describes the data; a bend at the right end is a tail it misses."""
+    panels = _profile_panels(sizes, profile, role)
+    fig, axes = _panel_grid(len(panels), title or f"QQ plot of message sizes: {role}")
+    for ax, (band, values, model) in zip(axes, panels):
+        observed = np.sort(values)
+        expected = model.ppf((np.arange(1, observed.size + 1) - 0.5) / observed.size)
+        ax.scatter(expected, observed, s=6, alpha=0.5)
+        ends = [max(1.0, min(observed.min(), expected.min())), max(observed.max(), expected.max())]
+        ax.plot(ends, ends, linestyle="--", color="black", linewidth=0.8)
+        ax.set(xscale="log", yscale="log")
+        ax.set_title(f"{band} (n={values.size})", fontsize="medium")
+    return _finish_panels(fig, axes, panels, role, xlabel="model size (bytes)", ylabel="observed size (bytes)")

@@ -273,7 +273,7 @@ def _peer_conversations(path: Path, report: LogReport) -> Iterator[Conversation]
     """The peer's traces: one conversation per user, in turn order; no roles."""
     frame = load_peer_traces(path)
     report.problem("the peer's traces record no role", str(path))
-    yield from _frame_conversations(frame, f"peer:{path.name}", report, str(path))
+    yield from trace_conversations(frame, f"peer:{path.name}", report, str(path))
 
 
 def _run_conversations(path: Path, report: LogReport) -> Iterator[Conversation]:
@@ -292,13 +292,19 @@ def _run_conversations(path: Path, report: LogReport) -> Iterator[Conversation]:
             str(options.get("envelope") or "none"),
             bool(options.get("resend_whole")),
         )
-        yield from _frame_conversations(frame, run.name, report, str(run), framing)
+        yield from trace_conversations(frame, run.name, report, str(run), framing)
 
 
-def _frame_conversations(
-    frame: pd.DataFrame, prefix: str, report: LogReport, where: str, framing: Framing | None = None
+def trace_conversations(
+    frame: pd.DataFrame,
+    prefix: str = "traces",
+    report: LogReport | None = None,
+    where: str = "traces",
+    framing: Framing | None = None,
 ) -> Iterator[Conversation]:
-    """Trace records (one per message, or per frame of a streamed reply) as conversations."""
+    """Trace records of one codec (one per message, or per frame of a streamed reply put
+    back together with ``framing``) as conversations, one per user."""
+    report = report if report is not None else LogReport()
     if frame.empty:
         return
     frame = frame.sort_values(["user_id", "turn", *(["frame_index"] if "frame_index" in frame else [])])

@@ -32,7 +32,9 @@ def logs(tmp_path_factory):
 
 def logged_chat(path, kind: str) -> list[tuple[str, list[tuple[int, str, str]]]]:
     """(conversation id, [(index, role, text)]) read straight from the file (json alone)."""
-    rows = json.loads(path.read_text()) if kind == "sharegpt" else [json.loads(x) for x in path.read_text().splitlines()]
+    rows = (
+        json.loads(path.read_text()) if kind == "sharegpt" else [json.loads(x) for x in path.read_text().splitlines()]
+    )
     out = []
     for row in rows:
         turns = row["conversations"] if kind == "sharegpt" else row["messages"]
@@ -103,7 +105,9 @@ def test_logged_timing_follows_the_timestamps(tmp_path):
     messages, at = [], start
     for i, gap in enumerate(gaps):
         at += gap
-        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " * 5, "created_at": at})
+        messages.append(
+            {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " * 5, "created_at": at}
+        )
     path.write_text(json.dumps({"id": "t", "messages": messages}) + "\n")
     run = aura_lab.run(
         replay=str(path),
@@ -148,4 +152,3 @@ def test_parts_written_before_the_new_columns_still_load(tmp_path):
     assert len(frame) == 3 and frame["message_index"].isna().all() and frame["reply_id"].isna().all()
     single = load_traces(tmp_path / "old" / "traces" / "part-0000-000000.parquet")
     assert list(single.columns) == SCHEMA.names
-

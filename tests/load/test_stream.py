@@ -4,6 +4,7 @@ gains with it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -122,7 +123,7 @@ def test_resending_the_whole_text(tmp_path):
     rows = run.rows()
     for _, frames in rows[rows["reply_id"].notna()].groupby("reply_id"):
         texts = list(frames.sort_values("frame_index")["text"])
-        assert all(b.startswith(a) for a, b in zip(texts, texts[1:]))
+        assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
         assert len(texts[-1].encode("utf-8")) == frames["message_bytes"].iloc[0]
     replies = run.summary["codecs"]["identity"]["replies"]
     assert replies["sent_bytes_per_reply"] > 2 * replies["reply_bytes_mean"]

@@ -14,6 +14,7 @@ import pytest
 
 from aura_lab import paths
 from aura_lab.report.render import execute_notebook
+from tests.support.logs import write_logs
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = [*sorted((REPO / "notebooks").glob("*.ipynb")), paths.REPORT_NOTEBOOK]
@@ -45,11 +46,18 @@ def test_notebook_is_stored_clean(notebook):
         assert lines <= MAX_CODE_LINES, f"code cell {i} has {lines} lines (max {MAX_CODE_LINES})"
 
 
+@pytest.fixture(scope="module")
+def reference_logs(tmp_path_factory):
+    """Conversation logs standing in for a team's real ones (tests/support/logs.py)."""
+    return write_logs(tmp_path_factory.mktemp("logs"), 300, seed=5)["sharegpt"]
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(notebook, small_run, small_run_b, tmp_path):
+def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp_path):
     available = {
         "run_path": str(small_run.path),
         "run_path_b": str(small_run_b.path),
+        "reference": str(reference_logs),
         # 01 makes its own run: tiny, traces in tmp
         "trace_dir": str(tmp_path / "traces"),
         "users": 2,

@@ -75,7 +75,10 @@ def test_openai_parts_system_and_tool_messages(tmp_path):
     }
     path.write_text(json.dumps(row) + "\n")
     (conversation,), report = read(path)
-    assert [(m.role, m.text, m.index) for m in conversation.messages] == [("human", "What is 2+2?", 1), ("assistant", "4.", 4)]
+    assert [(m.role, m.text, m.index) for m in conversation.messages] == [
+        ("human", "What is 2+2?", 1),
+        ("assistant", "4.", 4),
+    ]
     assert [m.role for m in conversation.kept_apart] == ["system", "tool"]
     assert conversation.messages[1].at == pd.Timestamp("2024-05-01T10:00:00Z").timestamp()
     assert report.counts["content part that is not text (dropped)"] == 1

@@ -45,7 +45,7 @@ def test_compose_cuts_at_the_boundary_nearest_the_target():
     doc = Document.of(ANSWER, "python")
     assert compose([doc], 10_000) == "\n\n".join(b.text for b in doc.blocks)
     short = compose([doc], 40)
-    assert short == "Use a dict:\n\n```python\nitems = [\"b\", \"a\"]\n```"
+    assert short == 'Use a dict:\n\n```python\nitems = ["b", "a"]\n```'
     assert compose([doc], 1) == "Use a dict:"  # never empty
     # more than one answer holds: the next one goes on
     assert compose([doc, doc], len(ANSWER) + 15).startswith(ANSWER + "\n\nUse a dict:")

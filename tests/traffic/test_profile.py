@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 
@@ -124,7 +125,9 @@ def test_assistant_profile_within_ks_010_of_the_published_figures(assistant_traf
     # counts: q is the p-quantile when P(N < q) <= p <= P(N <= q); the gap is how far p is outside
     lengths = np.array([len(m) for m in assistant_traffic.values()])
     gaps = [max(0.0, (lengths < q).mean() - p, p - (lengths <= q).mean()) for p, q in PUBLISHED_MESSAGES[0]]
-    print(f"messages per conversation: largest gap at the published quantiles {max(gaps):.3f}, mean {lengths.mean():.2f}")
+    print(
+        f"messages per conversation: largest gap at the published quantiles {max(gaps):.3f}, mean {lengths.mean():.2f}"
+    )
     assert max(gaps) <= 0.10 and lengths.mean() == pytest.approx(PUBLISHED_MESSAGES[1], rel=0.05)
 
 
@@ -132,7 +135,7 @@ def test_conversations_alternate_and_open_with_the_human(assistant_traffic):
     for messages in assistant_traffic.values():
         roles = [m.role for m in messages]
         assert roles[0] == "human"
-        assert all(a != b for a, b in zip(roles, roles[1:]))
+        assert all(a != b for a, b in itertools.pairwise(roles))
         assert [m.turn for m in messages] == list(range(len(messages)))
 
 
@@ -176,7 +179,7 @@ def test_bad_profile_files_name_the_file_and_field(tmp_path, mutate, message):
 def test_unknown_profile_name():
     with pytest.raises(InputError, match="no built-in profile 'realistic'"):
         load_profile("realistic")
-    with pytest.raises(InputError, match="not valid UTF-8|not found|invalid JSON"):
+    with pytest.raises(InputError, match=r"profile file not found"):
         load_profile("missing.json")
 
 
