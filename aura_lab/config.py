@@ -296,14 +296,14 @@ class RunConfig:
 
 def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) -> None:
     """The options of replay, streaming and the realism reference."""
-    for name, choices in (("framing", FRAMINGS), ("envelope", ENVELOPES), ("replay_timing", REPLAY_TIMINGS)):
+    for name, allowed in (("framing", FRAMINGS), ("envelope", ENVELOPES), ("replay_timing", REPLAY_TIMINGS)):
         value = getattr(config, name)
-        need(value in choices, name, f"must be one of {', '.join(choices)}, got {value!r}")
-    if config.framing == "whole":
-        for name, default in (("envelope", "none"), ("resend_whole", False), ("chunk_tokens", 4)):
-            need(getattr(config, name) == default, name, "applies to streamed replies; add --framing stream")
-    if not config.replay:
-        need(config.replay_timing == "think", "replay_timing", "applies to a replay; add --replay LOGS")
+        need(value in allowed, name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    for name, default in (("envelope", "none"), ("resend_whole", False), ("chunk_tokens", 4)):
+        need(config.framing == "stream" or getattr(config, name) == default, name, "applies to --framing stream")
+    need(bool(config.replay) or config.replay_timing == "think", "replay_timing", "applies to a replay; add --replay")
+    for name in ("turns", "messages_per_user"):
+        need(not (config.replay and getattr(config, name)), name, "a replay plays each conversation as logged")
     for name in ("replay", "reference"):
         for path in getattr(config, name) or ():
             need(Path(path).exists(), name, f"{path} does not exist")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from ..config import BOUNDS, DEFAULT_PROFILE, FLAGS, RunConfig
-from ..traffic.profile import BUILT_IN
+from ..errors import InputError
+from ..traffic.profile import BUILT_IN, load_profile
 
 DEFAULTS = RunConfig()
 
@@ -56,6 +57,13 @@ def add_traffic_arguments(
 
 
 def check_traffic_arguments(args: argparse.Namespace) -> None:
-    """The traffic options' ranges, with errors that name the flag."""
+    """The traffic options' ranges and the profile, with errors that name the flag."""
     for name in ("seed", "corpus_weight", "ai_ratio"):
         BOUNDS[name].check(getattr(args, name), FLAGS[name])
+    profile = load_profile(args.profile, where="--profile")
+    if profile.two_sided and args.corpus == "none":
+        raise InputError(
+            f"the {profile.name} profile composes every message from a corpus",
+            where="--corpus",
+            fix="give a corpus file, leave it out for the bundled one, or use --profile peer",
+        )

@@ -8,7 +8,7 @@ import sys
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, ENVELOPES, FRAMINGS, REPLAY_TIMINGS, RunConfig, parse_turns
 from ..load.runner import check_codecs, run
 from ..timing import ThinkTime
-from .options import DEFAULTS, add_traffic_arguments, described
+from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -201,6 +201,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def command(args: argparse.Namespace) -> int:
     config = config_from_args(args).validate(cli=True)
+    check_traffic_arguments(args)
     check_codecs(config.codecs if not config.urls else (), where="--codec")
     result = run(config)
     if result.status == "interrupted":

@@ -158,7 +158,12 @@ async def warmup(
         say(f"warmup warning: {warning}")
     weight, explore = config.corpus_weight, config.explore
     reasons: list[str] = []
-    if config.auto_adjust:
+    if config.auto_adjust and gen_config.profile.two_sided:
+        say(
+            f"warmup: nothing adjusted: corpus weight and template exploration shape the peer profile's "
+            f"traffic, not the {gen_config.profile.name} profile's"
+        )
+    elif config.auto_adjust:
         weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, config.explore)
         gen_config.corpus_weight = weight
         for reason in reasons:

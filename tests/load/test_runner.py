@@ -245,8 +245,8 @@ def test_killing_a_server_mid_run_is_survived_and_counted(tmp_path):
 
 
 def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
-    # identity compresses nothing: mean ratio 1.0 < 1.15, so the corpus weight goes up
-    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, run_id="warm")
+    # identity compresses nothing: mean ratio 1.0 < 1.15, so the peer profile's corpus weight goes up
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, profile="peer", run_id="warm")
     df = run.traces
     warm, main = df[df["phase"] == "warmup"], df[df["phase"] == "main"]
     assert len(warm) == 20 and len(main) == run.manifest.planned_messages
@@ -261,6 +261,15 @@ def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
     assert any("corpus weight" in reason for reason in warmup["reasons"])
     assert run.summary["warmup"] == warmup
     assert json.loads((run.path / "manifest.json").read_text())["warmup"] == warmup
+
+
+def test_warmup_adjusts_nothing_for_a_two_sided_profile(tmp_path):
+    """The corpus weight and template exploration do not shape the assistant profile's
+    traffic: raising them would change nothing but the manifest's word."""
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, run_id="warm")
+    warmup = run.manifest.warmup
+    assert warmup["report"]["mean_ratio"] < 1.15 and warmup["adjusted"] is False and warmup["reasons"] == []
+    assert run.manifest.profile["name"] == "assistant"
 
 
 def test_warmup_without_auto_adjust_reports_only(tmp_path):

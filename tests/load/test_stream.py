@@ -133,6 +133,6 @@ def test_stream_options_need_stream_framing(capsys):
     from aura_lab.cli import main
 
     assert main(["run", "--envelope", "json", "--quiet"]) == 2
-    assert "--envelope: applies to streamed replies" in capsys.readouterr().err
+    assert "--envelope: applies to --framing stream" in capsys.readouterr().err
     assert main(["run", "--framing", "stream", "--chunk-tokens", "0", "--quiet"]) == 2
     assert "--chunk-tokens" in capsys.readouterr().err

@@ -186,3 +186,17 @@ def test_unknown_profile_name():
 def test_profile_from_dict_rejects_non_profiles():
     with pytest.raises(InputError):
         profile_from_dict([], "x.json")
+
+
+def test_command_line_names_the_profile_flag(capsys, tmp_path):
+    from aura_lab.cli import main
+
+    assert main(["generate", "--profile", "realistic"]) == 2
+    assert "--profile: no built-in profile 'realistic'" in capsys.readouterr().err
+    assert main(["run", "--profile", str(tmp_path / "missing.json"), "--quiet"]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["generate", "--corpus", "none"]) == 2
+    assert "--corpus: the assistant profile composes every message from a corpus" in capsys.readouterr().err
+    assert main(["generate", "--corpus", "none", "--profile", "peer", "--n", "3"]) == 0
+    assert main(["run", "--replay", str(tmp_path), "--turns", "2-3", "--quiet"]) == 2
+    assert "--turns: a replay plays each conversation as logged" in capsys.readouterr().err
