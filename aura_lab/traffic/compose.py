@@ -18,6 +18,7 @@ logs). Pure: every choice comes from the ``random.Random`` passed in.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 import re
@@ -46,14 +47,8 @@ class Block:
     kind: str  # prose | list | code
     prefixes: tuple[str, ...]
     sizes: tuple[int, ...]
-
-    @property
-    def text(self) -> str:
-        return self.prefixes[-1]
-
-    @property
-    def size(self) -> int:
-        return self.sizes[-1]
+    text: str = ""  # the whole block
+    size: int = 0  # its UTF-8 size
 
 
 def split_blocks(text: str) -> list[Block]:
@@ -87,7 +82,8 @@ def split_blocks(text: str) -> list[Block]:
 
 
 def _made(kind: str, prefixes: list[str]) -> Block:
-    return Block(kind, tuple(prefixes), tuple(utf8_size(p) for p in prefixes))
+    sizes = tuple(utf8_size(p) for p in prefixes)
+    return Block(kind, tuple(prefixes), sizes, prefixes[-1], sizes[-1])
 
 
 def _code_block(lines: list[str], closed: bool) -> Block:
@@ -109,17 +105,27 @@ def _text_block(lines: list[str]) -> Block:
 
 @dataclass(frozen=True)
 class Document:
-    """An answer or a paste, split into blocks."""
+    """An answer or a paste, split into blocks. ``text`` is its blocks joined by blank
+    lines; ``ends[k]`` is where its first k+1 blocks end in ``text`` (characters) and
+    ``sizes[k]`` their UTF-8 size: whole blocks are taken with one slice."""
 
     topic: str
     blocks: tuple[Block, ...]
     has_code: bool
     question: str | None = None  # the question an answer answers
+    text: str = ""
+    ends: tuple[int, ...] = ()
+    sizes: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, text: str, topic: str, question: str | None = None) -> Document:
         blocks = tuple(split_blocks(text))
-        return cls(topic, blocks, any(b.kind == "code" for b in blocks), question)
+        ends, sizes = [], []
+        for block in blocks:
+            ends.append((ends[-1] + 2 if ends else 0) + len(block.text))
+            sizes.append((sizes[-1] + 2 if sizes else 0) + block.size)
+        joined = "\n\n".join(b.text for b in blocks)
+        return cls(topic, blocks, any(b.kind == "code" for b in blocks), question, joined, tuple(ends), tuple(sizes))
 
 
 def compose(documents: Iterable[Document], target: int) -> str:
@@ -128,23 +134,28 @@ def compose(documents: Iterable[Document], target: int) -> str:
     parts: list[str] = []
     size = 0
     for document in documents:
-        for block in document.blocks:
-            sep = 2 if parts else 0
-            if size + sep + block.size <= target:
-                parts.append(block.text)
-                size += sep + block.size
-                continue
-            # the block overshoots: stop before it, or take the prefix landing nearest
-            best_k, best_miss = -1, (target - size) if parts else math.inf
-            for k, prefix_size in enumerate(block.sizes):
-                miss = abs(size + sep + prefix_size - target)
-                if miss < best_miss:
-                    best_k, best_miss = k, miss
-                if size + sep + prefix_size > target:
-                    break
-            if best_k >= 0:
-                parts.append(block.prefixes[best_k])
-            return "\n\n".join(parts)
+        sep = 2 if parts else 0
+        whole = bisect.bisect_right(document.sizes, target - size - sep)  # blocks that fit whole
+        if whole == len(document.blocks):
+            parts.append(document.text)
+            size += sep + document.sizes[-1]
+            continue
+        if whole:
+            parts.append(document.text[: document.ends[whole - 1]])
+            size += sep + document.sizes[whole - 1]
+            sep = 2
+        # the next block overshoots: stop before it, or take the prefix landing nearest
+        block = document.blocks[whole]
+        best_k, best_miss = -1, (target - size) if parts else math.inf
+        for k, prefix_size in enumerate(block.sizes):
+            miss = abs(size + sep + prefix_size - target)
+            if miss < best_miss:
+                best_k, best_miss = k, miss
+            if size + sep + prefix_size > target:
+                break
+        if best_k >= 0:
+            parts.append(block.prefixes[best_k])
+        return "\n\n".join(parts)
     return "\n\n".join(parts)
 
 
@@ -253,14 +264,13 @@ class TextBank:
             _, found_topic, text = self._nearest(self.whole, self._whole_sizes, target, rng, topic, used)
             used.add(text)
             return text, "corpus", found_topic
-        fresh = [d for d in self.pastes if d.blocks[0].prefixes[0] not in used]  # a paste once a conversation
-        own = [d for d in fresh if d.topic == topic]
-        others = [d for d in self.pastes if d.topic != topic or d not in own]
-        rng.shuffle(own)
-        rng.shuffle(others)
-        documents = own + others
-        used.add(documents[0].blocks[0].prefixes[0])
-        return compose(documents, target), "paste", documents[0].topic
+        fresh = [d for d in self.pastes if d.text not in used] or self.pastes  # a paste once a conversation
+        own = [d for d in fresh if d.topic == topic] or fresh
+        first = own[int(rng.random() * len(own))]
+        used.add(first.text)
+        # a paste longer than any: goes on with others, drawn lazily
+        more = (self.pastes[int(rng.random() * len(self.pastes))] for _ in itertools.repeat(None))
+        return compose(itertools.chain([first], more), target), "paste", first.topic
 
     @staticmethod
     def _nearest(pool: list, sizes: list[int], target: int, rng: random.Random, topic, used: set[str]) -> tuple:
