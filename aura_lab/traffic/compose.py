@@ -120,7 +120,8 @@ class Document:
     @classmethod
     def of(cls, text: str, topic: str, question: str | None = None) -> Document:
         blocks = tuple(split_blocks(text))
-        ends, sizes = [], []
+        ends: list[int] = []
+        sizes: list[int] = []
         for block in blocks:
             ends.append((ends[-1] + 2 if ends else 0) + len(block.text))
             sizes.append((sizes[-1] + 2 if sizes else 0) + block.size)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import aura_lab
-from aura_lab.analysis.realism import format_realism, generated_conversations, realism, verdict
+from aura_lab.analysis.realism import format_realism, generated_conversations, ks_noise, realism, verdict
 from aura_lab.analysis.summary import LENGTH_BUCKETS
 from aura_lab.cli import main
 from aura_lab.traces.logs import read_logs
@@ -37,11 +37,11 @@ def test_the_assistant_profile_is_close_and_the_peer_far(logs):
         assert list(shares) == [b[2] for b in LENGTH_BUCKETS] and sum(shares.values()) == pytest.approx(1)
 
 
-def test_verdict_words_and_what_was_not_checked():
-    def result(human, assistant, conversation):
+def test_verdict_words_noise_and_what_was_not_checked():
+    def result(human, assistant, conversation, noise=0.02):
         return {
-            "roles": {"human": {"ks": human}, "assistant": {"ks": assistant}},
-            "messages_per_conversation": {"ks": conversation},
+            "roles": {"human": {"ks": human, "ks_noise": noise}, "assistant": {"ks": assistant, "ks_noise": noise}},
+            "messages_per_conversation": {"ks": conversation, "ks_noise": noise},
         }
 
     assert verdict(result(0.05, 0.1, 0.02))["verdict"] == "close"
@@ -50,6 +50,10 @@ def test_verdict_words_and_what_was_not_checked():
     assert verdict(result(0.5, 0.2, 0.02))["verdict"] == "far"
     assert "not checked" in verdict(result(0.05, None, 0.02))["verdict_line"]
     assert verdict(result(None, None, None))["verdict"] == "not checked"
+    # ten conversations: a KS of 0.31 is within the noise (0.43), so it says nothing
+    few = verdict(result(0.05, 0.08, 0.31, noise=0.43))
+    assert few["verdict"] == "too few to tell" and "within its noise (0.43)" in few["verdict_line"]
+    assert ks_noise(10, 1500) == pytest.approx(0.4309, abs=1e-3) and ks_noise(0, 5) is None
 
 
 def test_realism_command_on_a_profile_and_on_a_run(logs, tmp_path, capsys):
