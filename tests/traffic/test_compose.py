@@ -131,3 +131,14 @@ def test_a_user_corpus_feeds_the_assistant_profile(tmp_path):
     config = GeneratorConfig(seed=1, corpus=load_corpus(path))
     texts = {m.text for u in range(20) for m in user_messages(config, u)}
     assert texts and all("Answer number" in t or t.startswith("question") for t in texts)
+
+
+def test_two_sided_traffic_is_seeded_and_does_not_depend_on_user_order():
+    config = GeneratorConfig(seed=12)
+    forward = {u: list(user_messages(config, u)) for u in (3, 7)}
+    backward = {u: list(user_messages(config, u)) for u in (7, 3)}
+    assert forward == backward
+    assert [m for m in generate(config, 400, first_user=2) if m.user_id == 3] == forward[3]
+    assert list(user_messages(GeneratorConfig(seed=12), 3)) == forward[3]
+    other = [m.text for m in generate(GeneratorConfig(seed=13), 300)]
+    assert sum(a != b.text for a, b in zip(other, generate(config, 300))) > 250
