@@ -35,6 +35,7 @@ _EXPORTS = {
     "RunConfig": "config",
     "ThinkTime": "timing",
     "run": "load.runner",
+    "replay": "load.replay",
     "arun": "load.runner",
     "Run": "analysis.run",
     "load_run": "analysis.run",
@@ -73,6 +74,7 @@ __all__ = [
     "load_templates",
     "load_traces",
     "read_logs",
+    "replay",
     "run",
     "serve",
     "serve_many",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
     from .codecs import codec_names, get_codec
     from .config import RunConfig
     from .errors import AuraLabError, InputError
+    from .load.replay import replay
     from .load.runner import arun, run
     from .servers.hosting import serve, serve_many
     from .timing import ThinkTime

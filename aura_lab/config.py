@@ -111,7 +111,8 @@ FLAGS = {
     "corpus_weight": "--corpus-weight",
     "ai_ratio": "--ai-ratio",
     "warmup_messages": "--warmup-messages",
-    "auto_adjust": "--no-auto-adjust",
+    "auto_adjust": "--auto-adjust",
+    "verify": "--verify",
     "selection": "--selection",
     "explore": "--explore",
     "codecs": "--codec",
@@ -160,11 +161,12 @@ class RunConfig:
     corpus_weight: float = 0.3
     ai_ratio: float = 0.5
     warmup_messages: int = 0
-    auto_adjust: bool = True
+    auto_adjust: bool = False  # opt-in: raising corpus_weight after the warmup changes the traffic under test
     selection: str = "uniform"
     explore: float = 0.3
     codecs: tuple[str, ...] = DEFAULT_CODECS
     urls: tuple[str, ...] | None = None
+    verify: str | None = None  # CODEC[:options]: the client checks round trips the server does not report
     min_compression_size: int = MIN_COMPRESSION_SIZE
     trace_dir: str = "data/traces"
     export: str | None = None
@@ -190,7 +192,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
-            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
+            self.codecs = split_specs(self.codecs)
         if isinstance(self.urls, str):
             self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
         if isinstance(self.turns, str):
@@ -203,6 +205,8 @@ class RunConfig:
         for name in ("replay", "reference"):  # one path, or several
             value = (getattr(self, name),) if isinstance(getattr(self, name), (str, Path)) else getattr(self, name)
             setattr(self, name, tuple(str(v) for v in value) if value else None)
+        if self.urls:
+            self.codecs = ()  # external servers: no embedded codec is started, so none is listed
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -238,23 +242,7 @@ class RunConfig:
             if not ok:
                 raise InputError(message, where=where(name, cli))
 
-        for name in (
-            "users",
-            "ramp_up",
-            "messages_per_user",
-            "duration",
-            "arrival_rate",
-            "seed",
-            "corpus_weight",
-            "ai_ratio",
-            "warmup_messages",
-            "explore",
-            "min_compression_size",
-            "timeout",
-            "max_duration",
-            "workers",
-            "chunk_tokens",
-        ):
+        for name in (n for n in BOUNDS if n != "turns" and hasattr(self, n)):  # turns is a pair: below
             bound(name, getattr(self, name))
         if self.turns is not None:
             need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
@@ -262,9 +250,6 @@ class RunConfig:
                 bound("turns", value)
             need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
         _check_traffic(self, need)
-        need(
-            self.selection in SELECTIONS, "selection", f"must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
-        )
         try:
             ThinkTime.parse(self.think_time)
         except ValueError as exc:
@@ -295,8 +280,9 @@ class RunConfig:
 
 
 def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) -> None:
-    """The options of replay, streaming and the realism reference."""
-    for name, allowed in (("framing", FRAMINGS), ("envelope", ENVELOPES), ("replay_timing", REPLAY_TIMINGS)):
+    """The options chosen from a list, and those of replay, streaming and the realism reference."""
+    choices = {"selection": SELECTIONS, "framing": FRAMINGS, "envelope": ENVELOPES, "replay_timing": REPLAY_TIMINGS}
+    for name, allowed in choices.items():
         value = getattr(config, name)
         need(value in allowed, name, f"must be one of {', '.join(allowed)}, got {value!r}")
     for name, default in (("envelope", "none"), ("resend_whole", False), ("chunk_tokens", 4)):
@@ -331,6 +317,7 @@ class RunOptions(TypedDict, total=False):
     explore: float
     codecs: tuple[str, ...] | str
     urls: tuple[str, ...] | str | None
+    verify: str | None
     min_compression_size: int
     trace_dir: str
     export: str | None
@@ -370,6 +357,20 @@ def with_run_options(func: F) -> F:
     ]
     func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
     return func
+
+
+def split_specs(text: str) -> tuple[str, ...]:
+    """A comma-separated list of codec specs: ``aura,deflate-stream:window_bits=12,level=6``
+    is two specs (an item with ``=`` and no ``:`` continues the options of the one before)."""
+    specs: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and specs:
+            specs[-1] += "," + item
+        else:
+            specs.append(item)
+    return tuple(specs)
 
 
 def parse_turns(text: str) -> tuple[int, int]:

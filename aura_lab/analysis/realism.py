@@ -27,7 +27,7 @@ from scipy import stats
 from ..traffic.conversations import CHAT_ROLES, LOG_ROLE, Conversation, LogMessage
 from ..traffic.generator import config_from_files, user_messages
 from .profiles import sizes_frame
-from .stats import safe_ratio
+from .stats import divide
 from .summary import LENGTH_BUCKETS
 
 CLOSE_KS = 0.10
@@ -52,7 +52,7 @@ def bucket_shares(sizes) -> dict[str, float | None]:
     """Share of sizes in each of the summary's buckets."""
     values = np.asarray(sizes, dtype=float)
     return {
-        label: safe_ratio(int(((values >= low) & (values < high)).sum()), values.size)
+        label: divide(int(((values >= low) & (values < high)).sum()), values.size)
         for low, high, label in LENGTH_BUCKETS
     }
 

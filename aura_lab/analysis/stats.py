@@ -21,7 +21,7 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = LATENCY_PERCENTIL
     return {f"p{q:g}": float(v) for q, v in zip(qs, got)}
 
 
-def safe_ratio(numerator: float, denominator: float) -> float | None:
+def divide(numerator: float, denominator: float) -> float | None:
     """numerator / denominator, or ``None`` when the denominator is zero."""
     return float(numerator) / float(denominator) if denominator else None
 

@@ -1,14 +1,44 @@
-"""``aura-lab run``: the main job's command line. Bad options get one line and exit 2."""
+"""``aura-lab run``: the main job's command line. Bad options get one line and exit 2;
+a failed ``--check`` exits 99 (``EXIT_CHECK_FAILED``), an interrupted run 130."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
+import os
 import sys
+import textwrap
 
+from ..analysis.checks import (
+    EXIT_CHECK_FAILED,
+    RUN_METRICS,
+    Outcome,
+    check_scopes,
+    evaluate,
+    parse_checks,
+    report,
+)
+from ..codecs import codec_names
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, ENVELOPES, FRAMINGS, REPLAY_TIMINGS, RunConfig, parse_turns
-from ..load.runner import check_codecs, run
+from ..load.runner import check_codecs, check_verify, run
 from ..timing import ThinkTime
 from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described
+
+EXIT_INTERRUPTED = 130
+EPILOG = "\n\n".join(
+    textwrap.fill(paragraph, 88)
+    for paragraph in (
+        f"exit codes: 0 the run completed (and every --check held); 2 bad options or input, nothing ran; "
+        f"{EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for its thresholds); "
+        f"{EXIT_INTERRUPTED} interrupted (traces kept).",
+        "--check EXPR: [CODEC:]METRIC OP NUMBER, repeatable; unscoped checks apply to the primary codec. "
+        f"OP: < <= > >= == !=. METRIC: {', '.join(RUN_METRICS)}. A check of a figure nobody measured (round "
+        "trips the server does not report) fails with \"not checked\". Examples: --check 'safe_ratio>=1.2' "
+        "--check 'aura:roundtrip_failures==0'.",
+    )
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,10 +91,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=described("warmup_messages", "messages on one connection before the run; 0 = no warmup"),
     )
     p.add_argument(
+        "--auto-adjust",
+        dest="auto_adjust",
+        action="store_true",
+        default=DEFAULTS.auto_adjust,
+        help="apply the warmup's findings to the main phase (raises corpus_weight when the mean ratio is low: "
+        "it changes the traffic under test; recorded in the manifest). Off by default",
+    )
+    p.add_argument(
         "--no-auto-adjust",
         dest="auto_adjust",
         action="store_false",
-        help="report warmup findings but do not change the main phase",
+        help="report warmup findings but do not change the main phase (the default)",
     )
     p.add_argument("--selection", choices=("uniform", "epsilon-greedy"), default=DEFAULTS.selection)
     p.add_argument(
@@ -80,6 +118,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--url",
         metavar="ws://...[,ws://...]",
         help="external servers instead of embedded ones; users are spread round-robin",
+    )
+    p.add_argument(
+        "--verify",
+        metavar="CODEC[:options]",
+        help="check each primary message for loss on this client with CODEC, in-process, when the server does not "
+        f"report round trips (the peer's server: --verify aura); codecs: {', '.join(codec_names())}",
     )
     p.add_argument(
         "--min-compression-size",
@@ -100,7 +144,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", metavar="FILE", help="write the peer's export JSON (extended)")
     p.add_argument("--peer-traces", metavar="DIR", help="also write the peer's per-user JSONL traces")
     p.add_argument("--debug", action="store_true", help="print the peer's debug sample lines")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary (warnings still go to stderr)")
+    p.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on stdout; everything else goes to stderr"
+    )
+    p.add_argument(
+        "--check",
+        action="append",
+        metavar="EXPR",
+        help=f"a gate for CI, repeatable, e.g. 'safe_ratio>=1.2' or 'aura:roundtrip_failures==0'; "
+        f"exit {EXIT_CHECK_FAILED} when one fails (see below)",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -177,6 +231,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         explore=args.explore,
         codecs=args.codec,
         urls=args.url,
+        verify=args.verify,
         min_compression_size=args.min_compression_size,
         timeout=args.timeout,
         trace_dir=args.trace_dir,
@@ -203,14 +258,74 @@ def command(args: argparse.Namespace) -> int:
     config = config_from_args(args).validate(cli=True)
     check_traffic_arguments(args)
     check_codecs(config.codecs if not config.urls else (), where="--codec")
-    result = run(config)
+    if config.verify is not None:
+        check_verify(config.verify, where="--verify")
+    checks = parse_checks(args.check)  # a typo fails now, before anything runs
+    if not config.urls:
+        check_scopes(checks, config.codecs)
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        result = run(config)
+    outcomes = evaluate(checks, result.summary)
+    if args.json:
+        _print_json(result, outcomes)
+    for line in report(outcomes):
+        print(line, file=sys.stderr)
     if result.status == "interrupted":
         print(f"aura-lab: run interrupted; traces kept in {result.path}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    if any(not o.passed for o in outcomes):
+        failed = sum(not o.passed for o in outcomes)
+        print(f"aura-lab: {failed} of {len(outcomes)} check(s) failed (exit {EXIT_CHECK_FAILED})", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     return 0
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Everything written to stdout while the run goes (by this process, its threads and
+    its children: file descriptor 1) goes to stderr, so stdout holds the JSON alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _finite(value):
+    """NaN and infinities as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _print_json(result, outcomes: list[Outcome]) -> None:
+    payload = {
+        "run_id": result.run_id,
+        "status": result.status,
+        "path": str(result.path),
+        "warnings": result.manifest.warnings,
+        "checks": [o.to_dict() for o in outcomes],
+        **result.summary,
+    }
+    text = json.dumps(_finite(payload), indent=2, default=str, allow_nan=False, ensure_ascii=False)
+    print(text, file=sys.stdout)
+    sys.stdout.flush()
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="run simulated users against servers (the main job)")
+    parser = subparsers.add_parser(
+        "run",
+        help="run simulated users against servers (the main job)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     parser.set_defaults(func=command)

@@ -8,14 +8,20 @@ import signal
 import threading
 import time
 
-from ..codecs import codec_names, codec_options
+from ..codecs import codec_names, codec_options, parse_codec
 from ..config import BOUNDS, DEFAULT_PORT, MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..servers.hosting import serve_many
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codec", default="aura", choices=codec_names())
+    parser.add_argument(
+        "--codec",
+        default="aura",
+        metavar="SPEC",
+        help=f"a codec: {', '.join(codec_names())}, with options as NAME:key=value,... "
+        "(e.g. deflate-stream:window_bits=12), or package.module:Class (default aura)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; anything else warns)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"first port (default {DEFAULT_PORT}; 0 picks free ports)"
@@ -46,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    parse_codec(args.codec)  # an unknown codec or option: a clear error before anything starts
     for name, flag in (
         ("replicas", "--replicas"),
         ("port", "--port"),

@@ -24,7 +24,8 @@ from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
-from .replay import read_replay, replay_traffic
+from .sources import read_replay, replay_traffic
+from .verify import Verifier
 
 
 @dataclass
@@ -60,6 +61,7 @@ async def _run_shard(job: ShardJob) -> dict:
         config.users or 0,
         [writer_listener(writer)],
         traffic,
+        await Verifier(config.verify, config.min_compression_size).start() if config.verify else None,
     )
     users = [u for u in range(config.users or 0) if u % job.n_shards == job.shard - 1]
     watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
@@ -68,12 +70,17 @@ async def _run_shard(job: ShardJob) -> dict:
     finally:
         watcher.cancel()
         writer.close()
+        if engine.verifier is not None:
+            await engine.verifier.close()
     return {
         "shard": job.shard,
         "users": len(users),
         "messages": engine.tally.messages,
         "stop_reason": engine.stop_reason,
         "written": writer.written,
+        "verify": None
+        if engine.verifier is None
+        else {"mode": engine.verifier.mode, "failure": engine.verifier.failure},
     }
 
 

@@ -29,6 +29,7 @@ from ..traffic.selection import Selector
 from ..wire.judge import Exchange
 from .links import Group, Link
 from .records import Clock, build_record
+from .verify import Verifier
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,13 @@ def writer_listener(writer: TraceWriter) -> Listener:
 
 
 def selector_feed(selector: Selector) -> Listener:
-    """Feeds a learning selector the primary codec's ratio for each main-phase message
-    generated from a template."""
+    """Feeds a learning selector the primary codec's ratio for each message generated
+    from a template, in the warmup too (the warmup is where it learns first)."""
 
     def feed(event: Exchanged) -> None:
         record = event.primary
         if (
-            event.phase == "main"
-            and record["frame_index"] is None  # a frame's ratio is not its template's
+            record.get("frame_index") is None  # a frame's ratio is not its template's
             and record["status"] == "ok"
             and record["ratio"] is not None
             and event.message.template_id is not None
@@ -138,6 +138,7 @@ class Engine:
         n_users: int,
         listeners: Iterable[Listener] = (),
         traffic: Callable[[int], Iterable[GeneratedMessage]] | None = None,
+        verifier: Verifier | None = None,
     ):
         """``traffic(user_id)`` gives a user's messages (a replay); by default they are
         generated from ``gen_config``."""
@@ -154,7 +155,9 @@ class Engine:
         self.listeners: list[Listener] = [self.tally, selector_feed(selector), *listeners]
         self.stop_sending = asyncio.Event()
         self.stop_reason: str | None = None
+        self.verifier = verifier
         self._links: list[Link] = []
+        self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -174,6 +177,7 @@ class Engine:
         return self.stop_sending.is_set()
 
     async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
+        """Play every user (concurrently) until all are done, a stop, or ``deadline_s``."""
         tasks = [asyncio.create_task(self.run_user(u)) for u in user_ids]
         timer = None
         if deadline_s is not None:
@@ -197,7 +201,14 @@ class Engine:
             await self.close_links()
 
     async def close_links(self) -> None:
-        """Close every connection the users opened (a server's stop waits for them)."""
+        """Wait for the client's pending checks (briefly, after a stop: the rest are
+        recorded unchecked), then close every connection the users opened (a server's
+        stop waits for them)."""
+        if self._checking:
+            await asyncio.wait(set(self._checking), timeout=self.settings.grace if self.stop_reason else None)
+            for task in list(self._checking):
+                task.cancel()
+            await asyncio.gather(*self._checking, return_exceptions=True)
         links, self._links = self._links, []
         await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
 
@@ -245,6 +256,8 @@ class Engine:
                     (frame, index, reply_id, index == len(frames) - 1) if reply_id else None,
                 )
             previous = message
+        if self.verifier is not None:
+            self.verifier.forget(user_id)
 
     def _gap(self, previous: GeneratedMessage, message: GeneratedMessage, sent: int, rng: random.Random) -> float:
         """Seconds to wait before ``message``: the think time, or (logged timing) what
@@ -279,7 +292,7 @@ class Engine:
             except asyncio.CancelledError:
                 self._announce(message, links, phase, scheduled, open_loop, [_interrupted(link)], frame)
                 raise
-            self._announce(message, links, phase, scheduled, open_loop, [result], frame)
+            self._deliver(message, links, phase, scheduled, open_loop, [result], frame)
             return
         tasks = [asyncio.ensure_future(link.exchange(text)) for link in links]
         try:
@@ -302,7 +315,48 @@ class Engine:
                 frame,
             )
             raise
-        self._announce(message, links, phase, scheduled, open_loop, [t.result() for t in tasks], frame)
+        self._deliver(message, links, phase, scheduled, open_loop, [t.result() for t in tasks], frame)
+
+    def _deliver(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+        frame: tuple[str, int, str, bool] | None = None,
+    ) -> None:
+        """Announce an exchange; first, when the primary server did not say whether the
+        message survived its round trip and a verifier is set, have the client check it
+        (off the user's path: the next message does not wait for the check)."""
+        primary = results[0]
+        if self.verifier is None or primary.status != "ok" or isinstance(primary.reply.get("roundtrip_ok"), bool):
+            self._announce(message, links, phase, scheduled, open_loop, results, frame)
+            return
+        task = asyncio.ensure_future(
+            self._check_then_announce(message, links, phase, scheduled, open_loop, results, frame)
+        )
+        self._checking.add(task)
+        task.add_done_callback(self._checking.discard)
+
+    async def _check_then_announce(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+        frame: tuple[str, int, str, bool] | None = None,
+    ) -> None:
+        assert self.verifier is not None
+        try:
+            # what went to the server: the frame of a streamed reply, in the user's order
+            text = message.text if frame is None else frame[0]
+            results[0].verified = await self.verifier.check(message.user_id, text)
+        finally:  # also when cancelled: the record is kept, unchecked
+            self._announce(message, links, phase, scheduled, open_loop, results, frame)
 
     def _announce(
         self,

@@ -10,18 +10,19 @@ import dataclasses
 import json
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..analysis import metrics
 from ..config import LOGGED_GAP_CAP_S, RunConfig
 from ..traces.folder import Manifest
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratedMessage, GeneratorConfig, generate, user_profile
-from ..traffic.selection import make_selector
-from .console import ProgressBar, debug_printer
+from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages, user_profile
+from ..traffic.selection import Selector, make_selector
+from .console import Printer, ProgressBar, debug_printer
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
+from .verify import Verifier
 
 WARMUP_USER = 1_000_000  # outside the main users' ids: the warmup has its own random streams
 
@@ -32,12 +33,14 @@ async def run_phases(
     groups: list[Group],
     writer: TraceWriter,
     manifest: Manifest,
-    say: Callable[[str], None],
+    say: Printer,
     stop_flag: threading.Event | None,
     traffic: Callable[[int], list[GeneratedMessage]] | None = None,
+    verifier: Verifier | None = None,
 ) -> str:
     """Warmup (when asked) and main phase; returns the run's status. ``traffic`` gives
-    each user's messages in a replay (else they are generated)."""
+    each user's messages in a replay (else they are generated). ``verifier``: the
+    client checks the primary messages the server did not (``--verify``)."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
     loop = asyncio.get_running_loop()
@@ -66,7 +69,7 @@ async def run_phases(
         watcher = asyncio.ensure_future(watch())
     try:
         if config.warmup_messages:
-            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)])
+            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier=verifier)
             engines.append(engine)
             await warmup(config, gen_config, engine, writer, manifest, say)
             if engine.stop_reason == "interrupted":
@@ -85,7 +88,9 @@ async def run_phases(
                 config, gen_config, groups, writer.folder, manifest, say, stop_requested
             )
             return "interrupted" if interrupted else "complete"
-        engine = Engine(settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic)
+        engine = Engine(
+            settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic, verifier
+        )
         engines.append(engine)
         if config.debug:
             engine.listen(debug_printer(config, say))
@@ -126,22 +131,36 @@ async def run_phases(
             watcher.cancel()
 
 
+def warmup_messages(gen_config: GeneratorConfig, n: int, selector: Selector) -> Iterator[GeneratedMessage]:
+    """The warmup's ``n`` messages, generated one at a time through the run's selector
+    (which learns from each reply before the next is made): whole conversations of
+    users ``WARMUP_USER``, ``WARMUP_USER + 1``, ... all sent as user ``WARMUP_USER``."""
+    pools = TemplatePools(gen_config.library)
+    sent, user = 0, WARMUP_USER
+    while sent < n:
+        for message in user_messages(gen_config, user, selector, pools):
+            yield dataclasses.replace(message, user_id=WARMUP_USER)
+            sent += 1
+            if sent == n:
+                return
+        user += 1
+
+
 async def warmup(
     config: RunConfig,
     gen_config: GeneratorConfig,
     engine: Engine,
     writer: TraceWriter,
     manifest: Manifest,
-    say: Callable[[str], None],
+    say: Printer,
 ) -> None:
-    """N messages on their own connection, no think time; then the peer's checks."""
+    """N messages on their own connection, no think time; then the peer's checks. A
+    learning selector learns from the warmup's replies (the post-warmup explore rate
+    assumes it did); the findings change the main phase only with ``auto_adjust``."""
     from ..analysis.warmup import analyse_warmup, recommend_adjustments
 
-    messages = [
-        dataclasses.replace(m, user_id=WARMUP_USER)
-        for m in generate(gen_config, config.warmup_messages, first_user=WARMUP_USER)
-    ]
-    say(f"warmup: {len(messages)} messages on {engine.groups[0].label}")
+    messages = warmup_messages(gen_config, config.warmup_messages, engine.selector)
+    say(f"warmup: {config.warmup_messages} messages on {engine.groups[0].label}")
     try:
         await engine.run_user(WARMUP_USER, phase="warmup", messages=messages, think=False)
     finally:
@@ -155,19 +174,29 @@ async def warmup(
         min_compression_size=config.min_compression_size,
     )
     for warning in report.warnings:
-        say(f"warmup warning: {warning}")
+        say.warn(f"warmup: {warning}")
     weight, explore = config.corpus_weight, config.explore
     reasons: list[str] = []
-    if config.auto_adjust and gen_config.profile.two_sided:
-        say(
-            f"warmup: nothing adjusted: corpus weight and template exploration shape the peer profile's "
-            f"traffic, not the {gen_config.profile.name} profile's"
+    suggested: list[str] = []
+    if gen_config.profile.two_sided:  # corpus weight and exploration shape only the peer profile's traffic
+        suggested_weight, suggested_explore = config.corpus_weight, config.explore
+        if config.auto_adjust:
+            say(
+                f"warmup: nothing adjusted: corpus weight and template exploration shape the peer profile's "
+                f"traffic, not the {gen_config.profile.name} profile's"
+            )
+    else:
+        suggested_weight, suggested_explore, suggested = recommend_adjustments(
+            report, config.corpus_weight, config.explore
         )
-    elif config.auto_adjust:
-        weight, explore, reasons = recommend_adjustments(report, config.corpus_weight, config.explore)
+    if config.auto_adjust:
+        weight, explore, reasons = suggested_weight, suggested_explore, suggested
         gen_config.corpus_weight = weight
         for reason in reasons:
             say(f"warmup adjustment: {reason}")
+    else:
+        for reason in suggested:
+            say(f"warmup finding (not applied; --auto-adjust applies it): {reason}")
     record = {
         "report": dataclasses.asdict(report),
         "corpus_weight_before": config.corpus_weight,
@@ -175,6 +204,8 @@ async def warmup(
         "corpus_weight_after": weight,
         "explore_after": explore,
         "reasons": list(reasons),
+        "auto_adjust": config.auto_adjust,
+        "suggested": {"corpus_weight": suggested_weight, "explore": suggested_explore, "reasons": list(suggested)},
         "adjusted": weight != config.corpus_weight or explore != config.explore,
     }
     manifest.warmup = json.loads(json.dumps(record, default=str))  # as manifest.json will hold it

@@ -75,7 +75,7 @@ def build_record(
         "original_size": int_or_none(reply.get("original_size")),
         "compressed_size": int_or_none(reply.get("compressed_size")),
         "ratio": float_or_none(reply.get("compression_ratio")),
-        "roundtrip_ok": reply.get("roundtrip_ok") if isinstance(reply.get("roundtrip_ok"), bool) else None,
+        **roundtrip(result),
         "compress_us": float_or_none(reply.get("compress_us")),
         "decompress_us": float_or_none(reply.get("decompress_us")),
         "reconnects": reconnects,
@@ -87,6 +87,17 @@ def build_record(
         "message_bytes": len(message.text.encode("utf-8", "surrogatepass")),
         "codec_size": int_or_none(reply.get("codec_size")),
     }
+
+
+def roundtrip(result: Exchange) -> dict:
+    """``roundtrip_ok`` and who checked it: the server when its reply says, else the
+    client when it checked the message itself (``--verify``), else nobody (null)."""
+    said = result.reply.get("roundtrip_ok")
+    if isinstance(said, bool):
+        return {"roundtrip_ok": said, "roundtrip_by": "server"}
+    if result.verified is not None:
+        return {"roundtrip_ok": result.verified, "roundtrip_by": "client"}
+    return {"roundtrip_ok": None, "roundtrip_by": None}
 
 
 def _reply_error(reply: dict) -> str | None:

@@ -26,27 +26,26 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
-from ..analysis.profiles import sizes_frame
 from ..analysis.realism import realism
-from ..analysis.run import Run
-from ..analysis.summary import summarise
-from ..codecs import codec_class
-from ..config import CHARS_PER_TOKEN, DEFAULT_USERS, RunConfig, RunOptions, with_run_options
+from ..analysis.run import Run, summarise_run
+from ..analysis.text import codec_label
+from ..codecs import parse_codec
+from ..config import RunConfig, RunOptions, with_run_options
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
-from ..traces.logs import LogReport, read_logs
+from ..traces.logs import read_logs
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, config_from_files
+from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
-from ..traffic.profile import Profile
 from ..traffic.templates import PatternLibrary, load_templates
 from .bridge import run_blocking
 from .console import Printer
 from .links import Group
 from .phases import run_phases
 from .probes import http_json, installed_templates, served_templates, unreachable
-from .replay import read_replay, replay_traffic
+from .sources import read_traffic_inputs, traffic_line
+from .verify import Verifier
 
 
 @with_run_options
@@ -72,6 +71,8 @@ async def arun(
     config.validate()
     say = Printer(config.quiet)
     check_codecs(config.codecs if not config.urls else ())
+    if config.verify is not None:
+        check_verify(config.verify)
     if (config.workers > 1 or config.scheduler) and importlib.util.find_spec("distributed") is None:
         raise InputError(
             "sharding users over processes needs Dask, which is not installed",
@@ -86,43 +87,51 @@ async def arun(
             fix="start the server, check the address, or leave out --url for embedded servers",
         )
     for url in dead:
-        say(f"warning: nothing is listening at {url}; its users will fail over to the next URL")
+        say.warn(f"nothing is listening at {url}; its users will fail over to the next URL")
     given_templates = load_templates(config.templates) if config.templates else None  # a bad file fails now
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
-    traffic, extras = _read_traffic_inputs(config)
+    traffic, extras = read_traffic_inputs(config)
     config = extras.pop("config")
-    run_id = config.run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
     manifest.files.update(extras["files"])
     manifest.notes.extend(extras["notes"])
-    with contextlib.ExitStack() as stack:
+    manifest.warnings.extend(say.warnings)  # those printed before the manifest existed
+    say.warnings = manifest.warnings  # one list from here: what is printed is what is kept
+    async with contextlib.AsyncExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         _use_templates(config, groups, manifest, gen_config, given_templates)
+        manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
         for warning in manifest.files["metadata_warnings"]:
-            say(f"warning: {warning}")
+            say.warn(warning)
+        verifier = await _start_verifier(config, manifest, say)
+        if verifier is not None:
+            stack.push_async_callback(verifier.close)
         folder.write_manifest(manifest)
         writer = TraceWriter(folder.traces_dir, shard=0)
         status = "complete"
         try:
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, traffic)
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, traffic, verifier)
         except BaseException:
             status = "failed"
             raise
         finally:
             writer.close()
+            if verifier is not None and verifier.failure:
+                say.warn(f"--verify: the client's check failed ({verifier.failure}); later messages are unchecked")
             manifest.status = status
             manifest.ended_at = utc_now()
             folder.write_manifest(manifest)
     traces = load_traces(folder.path)
-    summary = summarise(traces, primary_codec=manifest.primary_codec)
-    summary["warmup"] = manifest.warmup
-    summary["traffic"] = manifest.traffic
-    summary["profile"] = gen_config.profile.name
+    summary = summarise_run(traces, manifest)
     if extras["reference"] is not None:
         summary["realism"] = realism(extras["reference"], read_logs(folder.path), label=f"run {run_id}")
+    for warning in run_warnings(summary):
+        say.warn(warning)
+    folder.write_manifest(manifest)
     folder.write_summary(summary)
     result = Run(folder.path, manifest, summary, traces)
     _write_extras(config, result)
@@ -137,57 +146,58 @@ async def arun(
     return result
 
 
-def _read_traffic_inputs(config: RunConfig) -> tuple[Any, dict]:
-    """Read what the traffic comes from before anything starts: the replay's logs and the
-    realism reference. Returns the replay's traffic function (or None) and the config with
-    its users settled, the manifest's extra files and notes, the reference's sizes."""
-    extras: dict[str, Any] = {"files": {}, "notes": [], "reference": None}
-    traffic = None
-    if config.replay:
-        replay = tuple(str(Path(p).resolve()) for p in config.replay)  # worker processes read them too
-        config = dataclasses.replace(config, replay=replay)
-        conversations, report, more = read_replay(config)
-        traffic = replay_traffic(conversations)
-        extras["files"]["replay"] = report.to_dict()
-        if more:
-            extras["notes"].append(
-                f"replayed the first {len(conversations)} conversations of the logs; more were left out (--users)"
+def check_verify(spec: str, where: str = "verify") -> None:
+    """``--verify CODEC[:options]`` names a known codec whose package is installed."""
+    check_codecs([spec], where=where)
+
+
+async def _start_verifier(config: RunConfig, manifest: Manifest, say: Printer) -> Verifier | None:
+    """The client's own round-trip check (``--verify``), started before the run; said in
+    the manifest. Servers that report round trips keep theirs (``roundtrip_by``)."""
+    if config.verify is None:
+        return None
+    verifier = await Verifier(config.verify, config.min_compression_size).start()
+    manifest.notes.append(
+        f"--verify {config.verify}: primary messages whose server did not report a round trip were checked by "
+        f"this client with {verifier.codec} ({verifier.mode}, min_compression_size {config.min_compression_size} "
+        "bytes, a fresh connection state per user); their records say roundtrip_by: client. The checks take "
+        "CPU beside the run's: compare latencies only with runs made with the same --verify"
+    )
+    say(f"verify: the client checks round trips with {verifier.codec} where the server does not")
+    return verifier
+
+
+def run_warnings(summary: dict) -> list[str]:
+    """What a reader must not miss: codecs that lost messages, codecs nobody checked,
+    and churn (one line; the summary lists the worst templates)."""
+    out = []
+    for name, c in summary.get("codecs", {}).items():
+        loss = c["loss"]
+        if c["lossy"]:
+            out.append(
+                f"{codec_label(name, c)}: {loss['lossy']} of {loss['checked']} checked messages did not survive "
+                "decompress(compress(m)) == m"
             )
-        config = dataclasses.replace(config, users=len(conversations))
-    elif config.users is None:
-        config = dataclasses.replace(config, users=DEFAULT_USERS)
-    if config.reference:
-        report = LogReport()
-        extras["reference"] = sizes_frame(read_logs(config.reference, report))
-        extras["files"]["reference"] = report.to_dict()
-    extras["config"] = config
-    return traffic, extras
-
-
-def traffic_line(config: RunConfig, profile: Profile) -> str:
-    """One line saying what the traffic was: its profile or replay, and how replies travel."""
-    if config.replay:
-        timing = "the logs' own pauses" if config.replay_timing == "logged" else f"think time {config.think_time}"
-        what = f"replay of {config.users} logged conversations ({timing})"
-    else:
-        what = f"profile {profile.name}" + (" (one side per user)" if not profile.two_sided else "")
-    if config.framing == "stream":
-        how = (
-            f"assistant replies streamed in frames of {config.chunk_tokens} tokens "
-            f"(~{config.chunk_tokens * CHARS_PER_TOKEN} characters)"
-            + (", JSON envelope" if config.envelope == "json" else "")
-            + (", each frame the whole text so far" if config.resend_whole else "")
+        if loss["status"] != "checked" and loss["delivered"]:
+            out.append(
+                f"{name}: round trips {loss['status']} ({loss['unchecked']} of {loss['delivered']} delivered "
+                "messages): its losses are unknown; --verify CODEC checks them on this client"
+            )
+    primary = summary.get("codecs", {}).get(summary.get("primary_codec"), {})
+    churn = primary.get("templates", {}).get("low_diversity", [])
+    if churn:
+        out.append(
+            f"churn: {len(churn)} template(s) showed fewer distinct slot fillings than a uniform draw would "
+            "(the summary lists the worst; the report every one)"
         )
-    else:
-        how = "every message whole"
-    return f"{what}; {how}"
+    return out
 
 
 def check_codecs(names, where: str = "codecs") -> None:
     """Every codec name is known and its package installed (a clear error, now)."""
     for name in names:
         try:
-            codec_class(name)
+            parse_codec(name)
         except InputError as exc:
             raise InputError(exc.message, where=where, fix=exc.fix) from None
 
@@ -212,10 +222,11 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
     if gen_config.profile.two_sided:
         manifest.files["corpus"] = None
         manifest.files["texts"] = gen_config.texts.corpora if gen_config.texts else []
-        if "deflate-stream" in config.codecs and not config.urls:
+        streams = [c for c in config.codecs if parse_codec(c).name in ("deflate-stream", "zstd-stream")]
+        if streams:
             manifest.notes.append(
-                "both sides of a conversation travel over one connection: deflate-stream keeps one compression "
-                "context for both directions (real permessage-deflate keeps one per direction)"
+                f"both sides of a conversation travel over one connection: {', '.join(streams)} keep(s) one "
+                "compression context for both directions (real permessage-deflate keeps one per direction)"
             )
         if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
             manifest.notes.append(
@@ -240,11 +251,16 @@ def versions() -> dict:
     return out
 
 
+def new_run_id() -> str:
+    """UTC time and a random suffix: sorts by time, never collides in practice."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _start_servers(config: RunConfig, stack: contextlib.ExitStack, manifest: Manifest) -> list[Group]:
+def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest) -> list[Group]:
     if config.urls:
         health = http_json(config.urls[0], "/health") or {}
         label = str(health.get("codec") or "external")

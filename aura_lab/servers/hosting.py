@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -147,6 +148,7 @@ class _ChildServer:
     def start(self) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "aura_lab.servers.hosting"],
+            env=_child_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -227,6 +229,19 @@ class _ChildServer:
         self._stderr.close()
 
 
+def _slug(spec: str) -> str:
+    """A codec spec as a folder name (``aura:min_compression_size=50`` has ``:`` and ``=``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec)
+
+
+def _child_env() -> dict[str, str]:
+    """The child imports what this process imports: a codec of the user's own
+    (``package.module:Class``) may live in the current folder or on an added path, and the
+    child starts in a scratch directory."""
+    path = [os.path.abspath(p or os.getcwd()) for p in sys.path]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(p for p in path if os.path.isdir(p)))}
+
+
 def _child_main() -> int:
     """Entry point of a child server: config from stdin, scratch directory, serve until
     stdin says stop or closes."""
@@ -300,7 +315,9 @@ def serve_many(
         name = codec if isinstance(codec, str) else codec.name
         child_workdir = None
         if workdir is not None:
-            child_workdir = str(workdir) if len(codecs) == 1 else os.path.join(str(workdir), f"server-{index}-{name}")
+            child_workdir = (
+                str(workdir) if len(codecs) == 1 else os.path.join(str(workdir), f"server-{index}-{_slug(name)}")
+            )
         options = (codec_options or {}).get(name)
         config = _Config(
             codec, host, port + index if port else 0, min_compression_size, max_size, child_workdir, options

@@ -48,8 +48,9 @@ class ServerInfo:
 @dataclass
 class Manifest:
     """What a run was (options, seed, versions, input files, servers) and what happened
-    to it (status, times in UTC ISO 8601, warmup, notes). ``status`` is ``running`` while
-    it goes, then ``complete``, ``interrupted`` or ``failed``."""
+    to it (status, times in UTC ISO 8601, warmup, notes, warnings). ``status`` is
+    ``running`` while it goes, then ``complete``, ``interrupted`` or ``failed``;
+    ``warnings`` are every warning the run printed (on stderr, even with ``--quiet``)."""
 
     run_id: str
     status: str = "running"
@@ -65,6 +66,7 @@ class Manifest:
     warmup: dict | None = None
     workers: dict | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     host: dict = field(default_factory=dict)
     profile: dict | None = None  # the traffic profile: name, kind, description, source
     traffic: str | None = None  # one line: profile or replay, and how replies travel
@@ -91,7 +93,14 @@ class Manifest:
             for s in servers
             if isinstance(s, dict)
         ]
-        for name, kind in (("options", dict), ("versions", dict), ("files", dict), ("host", dict), ("notes", list)):
+        for name, kind in (
+            ("options", dict),
+            ("versions", dict),
+            ("files", dict),
+            ("host", dict),
+            ("notes", list),
+            ("warnings", list),
+        ):
             if not isinstance(values.get(name, kind()), kind):
                 values[name] = kind()
         return cls(**values)

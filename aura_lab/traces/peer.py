@@ -57,6 +57,10 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         since_epoch = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
         received = (since_epoch.days * 86_400 + since_epoch.seconds) * 10**9 + since_epoch.microseconds * 1000
     method = row.get("method")
+    latency = num("latency_ms")
+    sent = None
+    if received is not None and latency is not None and 0 <= latency < 86_400_000:
+        sent = received - round(latency * 1_000_000)  # the peer logs the reply time and the latency
     return {
         "run_id": f"peer:{file.parent.name}",
         "phase": "main",
@@ -69,8 +73,10 @@ def _peer_record(row: dict, file: Path, lineno: int) -> dict:
         if row.get("message_length") is not None
         else (len(text) if isinstance(text, str) else None),
         "length_bytes": len(text.encode("utf-8")) if isinstance(text, str) else None,
+        "scheduled_at": sent,
+        "sent_at": sent,
         "received_at": received,
-        "latency_ms": num("latency_ms"),
+        "latency_ms": latency,
         "status": "ok" if method else "error",
         "method": str(method).upper() if method else None,
         "original_size": num("original_size", int),
@@ -104,15 +110,25 @@ def peer_export(run) -> dict:
         export["summary"] = {"total_messages": 0, "empty": True}
         return export
     lat = primary["latency_ms"]
+    loss = primary["loss"]
     export["summary"] = {
         "total_time": primary["duration_s"],
         "total_messages": primary["messages"],
         "messages_per_second": primary["messages_per_second"],
-        "success_rate": None if primary["success_rate"] is None else primary["success_rate"] * 100,
+        # delivered and known lossless; null unless every delivered message was checked
+        "success_rate": _percent(primary["success_rate"]),
+        "delivered_rate": _percent(primary["delivered_rate"]),
+        "lossless_rate": _percent(primary["lossless_rate"]),
+        "roundtrip": loss["status"],  # checked | partly checked | not checked
+        "roundtrip_checked_by": loss["checked_by"],
+        "roundtrip_failures": primary["roundtrip_failures"],  # null when not checked, never 0
         "errors": primary["errors"],
         "overall_compression_ratio": primary["overall_ratio"],
+        "safe_compression_ratio": primary["safe_ratio"],
+        "lossy": primary["lossy"],
         "bandwidth_saved_percent": primary["bandwidth_saved_percent"],
     }
+    export["verdict"] = summary.get("verdict")
     export["latencies"] = {
         "average_ms": lat["mean"],
         "median_ms": lat["p50"],
@@ -135,6 +151,10 @@ def peer_export(run) -> dict:
     export["template_performance"] = primary["templates"]
     export["codecs"] = codecs
     return export
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
 
 
 def write_peer_traces(df: pd.DataFrame, folder: Path, codec: str | None = None) -> list[Path]:

@@ -47,7 +47,8 @@ SCHEMA = pa.schema(
         ("original_size", pa.int32()),
         ("compressed_size", pa.int32()),
         ("ratio", pa.float64()),  # original_size / compressed_size
-        ("roundtrip_ok", pa.bool_()),
+        ("roundtrip_ok", pa.bool_()),  # decompress(compress(m)) == m; null: nobody checked
+        ("roundtrip_by", pa.string()),  # who checked: server | client (--verify) | null
         ("compress_us", pa.float64()),
         ("decompress_us", pa.float64()),
         ("reconnects", pa.int32()),  # reconnects this user had made before this message
@@ -61,7 +62,18 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS = SCHEMA.names
-CATEGORICAL = ["run_id", "phase", "codec", "server_url", "role", "source", "status", "error_kind", "method"]
+CATEGORICAL = [
+    "run_id",
+    "phase",
+    "codec",
+    "server_url",
+    "role",
+    "source",
+    "status",
+    "error_kind",
+    "method",
+    "roundtrip_by",
+]
 
 
 def records_to_table(records: Sequence[dict]) -> pa.Table:

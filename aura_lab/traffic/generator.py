@@ -24,6 +24,7 @@ Try it: ``aura-lab generate --n 20`` prints a sample.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from .compose import TextBank
 from .corpus import Corpus, load_corpus
 from .dialogue import bundled_texts, conversation_plan, dialogue
 from .lengths import PEER_LENGTHS, PEER_TURNS, LengthModel
-from .metadata import Metadata, load_metadata
+from .metadata import Metadata, load_metadata, slot_values
 from .profile import Profile, load_profile
 from .selection import Selector, UniformSelector
 from .templates import PatternLibrary, load_templates
@@ -49,30 +50,6 @@ SYNTHESIS_MIX = {"template": 0.70, "multi-template": 0.10, "short": 0.20}
 _SYNTHESIS_KINDS = list(SYNTHESIS_MIX)
 _SYNTHESIS_CUM_WEIGHTS = list(itertools.accumulate(SYNTHESIS_MIX.values()))
 MAX_ATTEMPTS = 12  # bounded retries to land a synthesised message inside its range
-
-# Used when a template has no slot_examples: generic, readable chat fragments.
-BUILTIN_FILLERS = [
-    "the configuration file",
-    "your account settings",
-    "the latest release",
-    "this function",
-    "the error message",
-    "a quick summary",
-    "the second option",
-    "your last question",
-    "the database connection",
-    "real-time data",
-    "the project timeline",
-    "a simple example",
-    "the test results",
-    "the shopping list",
-    "the travel itinerary",
-    "a healthy breakfast",
-    "the monthly budget",
-    "the API documentation",
-    "the login page",
-    "a short paragraph",
-]
 
 
 @dataclass(frozen=True)
@@ -218,8 +195,7 @@ class Synthesiser:
         self.slot_draws = SlotDraws(random.Random(f"aura-lab:{config.seed}:{user_id}:slots").getrandbits(64))
 
     def _examples(self, template_id: int, slot: int) -> list[str]:
-        meta = self.config.metadata
-        return (meta.examples(template_id, slot) if meta else []) or BUILTIN_FILLERS
+        return slot_values(self.config.metadata, template_id, slot)
 
     def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
         draw = self.slot_draws.below
@@ -306,6 +282,20 @@ class Synthesiser:
         elif length < low:  # one sentence (or a few) whose last slot lists more values
             parts[-1] = self._grow(parts[-1], len(parts[-1][0]) + low - length)
         return parts
+
+
+def slot_space(config: GeneratorConfig) -> dict[int, int]:
+    """``{template_id: fillings the generator can draw}`` for every template with slots,
+    as ``Synthesiser._fill`` draws them: aligned rows count once each, independent slots
+    multiply. The churn rule compares the fillings a run shows with this."""
+    space = {}
+    for tid in config.library.ids():
+        count = config.library.slot_count(tid)
+        if not count:
+            continue
+        sizes = [len(slot_values(config.metadata, tid, i)) for i in range(count)]
+        space[tid] = sizes[0] if count > 1 and len(set(sizes)) == 1 else math.prod(sizes)
+    return space
 
 
 def join_sentences(sentences) -> str:

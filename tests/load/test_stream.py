@@ -136,3 +136,40 @@ def test_stream_options_need_stream_framing(capsys):
     assert "--envelope: applies to --framing stream" in capsys.readouterr().err
     assert main(["run", "--framing", "stream", "--chunk-tokens", "0", "--quiet"]) == 2
     assert "--chunk-tokens" in capsys.readouterr().err
+
+
+def test_a_streamed_run_replays_offline_frame_by_frame(streamed, tmp_path):
+    """The offline replay of a streamed run sends its frames as they were sent: every
+    frame's compressed size comes back, each codec with its own connection state."""
+    again = aura_lab.replay(streamed.path, ("deflate-stream", "deflate"), min_compression_size=0,
+                            trace_dir=str(tmp_path), quiet=True)  # fmt: skip
+    for codec in ("deflate-stream", "deflate"):
+        theirs = streamed.rows(codec=codec).sort_values(["user_id", "turn", "frame_index"], kind="stable")
+        ours = again.rows(codec=codec).sort_values(["user_id", "turn"], kind="stable")
+        assert list(ours["text"]) == list(theirs["text"])
+        assert list(ours["compressed_size"]) == list(theirs["compressed_size"]), codec
+
+
+def test_the_clients_check_of_a_streamed_reply_is_frame_by_frame(tmp_path):
+    """``--verify`` checks what went to the server: each frame, in order, with the user's
+    own connection state (not the whole reply, which the server never saw)."""
+    from aura_lab.load.verify import Checker
+    from tests.support.servers import PeerServer
+
+    with PeerServer() as server:
+        run = aura_lab.run(urls=server.url, verify="aura", users=2, turns=(2, 4), think_time="0", seed=8,
+                           framing="stream", quiet=True, trace_dir=str(tmp_path), run_id="verified")  # fmt: skip
+    rows = run.rows().sort_values(["user_id", "turn", "frame_index"], kind="stable")
+    assert rows["reply_id"].notna().any() and set(rows["roundtrip_by"].astype(str)) == {"client"}
+    framing = Framing(True, run.manifest.options["chunk_tokens"], "none")
+    replies = {r: framing.reassemble(list(f["text"])) for r, f in rows.groupby("reply_id", sort=False)}
+    wholes = [replies[r] if isinstance(r, str) else t for r, t in zip(rows["reply_id"], rows["text"])]
+    checker = Checker("aura", run.manifest.options["min_compression_size"])
+    try:
+        expected = [checker.check(int(u), t) for u, t in zip(rows["user_id"], rows["text"])]
+        # what a check of the whole reply for each frame would have said (other users' states)
+        wrong = [checker.check(1000 + int(u), t) for u, t in zip(rows["user_id"], wholes)]
+    finally:
+        checker.close()
+    assert list(rows["roundtrip_ok"].astype(bool)) == expected
+    assert expected != wrong  # the test tells frames from whole replies

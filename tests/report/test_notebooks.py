@@ -1,7 +1,11 @@
 """Every notebook in notebooks/ executes on a small real run, and is stored as the style
 asks: a ``parameters`` cell, no outputs, short code cells. A new notebook is picked up
 by the glob (the report notebook ships inside the package); it receives whichever of the
-parameters below its ``parameters`` cell declares."""
+parameters below its ``parameters`` cell declares.
+
+The analysis notebooks get no ``run_path``: as when opened by hand and run with "Run
+All", they open the latest run under ``data/traces`` of the folder they run in (here a
+folder holding the two small runs, the second the newest)."""
 
 from __future__ import annotations
 
@@ -54,11 +58,14 @@ def reference_logs(tmp_path_factory):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp_path):
+    runs = tmp_path / "data" / "traces"
+    runs.mkdir(parents=True)
+    older, newer = sorted((small_run, small_run_b), key=lambda r: r.manifest.started_at)
+    for run in (older, newer):
+        (runs / run.run_id).symlink_to(run.path, target_is_directory=True)
     available = {
-        "run_path": str(small_run.path),
-        "run_path_b": str(small_run_b.path),
         "reference": str(reference_logs),
-        # 01 makes its own run: tiny, traces in tmp
+        # 01 makes its own run: tiny, traces in tmp (an absolute path stays as it is)
         "trace_dir": str(tmp_path / "traces"),
         "users": 2,
         "turns": [2, 3],
@@ -69,5 +76,10 @@ def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp
     assert next(iter(declared), None) == "run_path" or "trace_dir" in declared, list(declared)
     parameters = {name: value for name, value in available.items() if name in declared}
     start = time.perf_counter()
-    execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)  # a failing cell raises
+    executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)  # failing cells raise
     TIMES[notebook.stem] = time.perf_counter() - start
+    text = executed.read_text(encoding="utf-8")
+    if "trace_dir" not in declared:  # it opened the latest run by itself (07: the two latest)
+        assert newer.run_id in text
+        if "run_path_b" in declared:
+            assert older.run_id in text

@@ -16,16 +16,41 @@ def primary_ratio(run) -> str:
     return f"{run.summary['codecs'][codec]['overall_ratio']:.3f}"
 
 
-def test_report_html(small_run, tmp_path, capsys):
+def test_report_html(small_run, tmp_path, capfd):
     html_file = tmp_path / "report.html"
     assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
-    assert str(html_file) in capsys.readouterr().out
+    out, err = capfd.readouterr()  # the kernel's own output too (file descriptors)
+    assert str(html_file) in out
+    assert "WARNING" not in err and "without encryption" not in err, err
     html = html_file.read_text(encoding="utf-8")
     assert small_run.run_id in html
     assert html.count("data:image/png;base64") >= 5
     assert primary_ratio(small_run) in html  # the summary's overall ratio of the primary codec
     assert not CODE_CELL.search(html) and not PROMPT.search(html)
     assert "load_run(" not in html
+    # the verdict comes first, before any chart
+    assert html.index(">Verdict<") < html.index("<img")
+    assert "saves the most bandwidth losslessly" in html
+
+
+def test_report_is_self_contained_with_alt_text(small_run, tmp_path):
+    """Nothing is fetched when the file opens (no script, stylesheet or font from the
+    network: require.js and MathJax are gone), and every chart has its alt text."""
+    html_file = tmp_path / "report.html"
+    assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert not re.search(r"<link[^>]*\bhref=\"?https?:", html)
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", html)
+    assert "require.js" not in html and "MathJax" not in html
+    images = re.findall(r"<img\b[^>]*>", html)
+    assert len(images) >= 5
+    for image in images:
+        alt = re.search(r'alt="([^"]*)"', image)
+        assert alt and len(alt.group(1)) > 20, image[:80]
+    codec = small_run.primary_codec
+    if small_run.summary["codecs"][codec]["lossy"]:  # the ratio chart says which codec is lossy
+        assert f"{codec} LOSSY" in html
 
 
 def test_report_show_code(small_run, tmp_path):

@@ -1,0 +1,110 @@
+"""The report's and notebooks' tables and text blocks, rounded and labelled: the run's
+header, the verdict, loss per codec, churn, losses by method. Figures nobody measured
+read "not checked" (or "n/a"), never 0; lossy codecs are labelled LOSSY."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis import metrics
+from ..analysis.churn import CHURN_RULE
+from ..analysis.run import Run
+from ..analysis.templates import template_table
+from ..analysis.text import codec_label
+
+
+def header_markdown(run: Run) -> str:
+    """Title and set-up of a run: status, times, seed, users, think time, servers, the
+    traffic (its profile or replay, and how replies travelled), and how loss was checked."""
+    m = run.manifest
+    options = m.options
+    adjust = "on" if options.get("auto_adjust") else "off"
+    lines = [
+        f"# aura-lab report: run `{run.run_id}`",
+        "",
+        f"Status **{m.status}**, started {m.started_at} UTC, ended {m.ended_at} UTC; seed {m.seed}, "
+        f"{options.get('users')} users, think time `{options.get('think_time')}` s, "
+        f"warmup {options.get('warmup_messages', 0)} messages (auto-adjust {adjust}); "
+        "servers: " + ", ".join(f"{s.codec} ({s.url})" for s in m.servers) + ".",
+    ]
+    traffic = m.traffic or "not recorded (a run made before traffic profiles)"
+    profile = f" (profile `{m.profile['name']}`: {m.profile['description']})" if m.profile else ""
+    lines.append(f"\nTraffic: {traffic}{profile}.")
+    if options.get("verify"):
+        lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
+    return "\n".join(lines)
+
+
+def verdict_markdown(summary: dict) -> str:
+    """The verdict as a Markdown list, with how its intervals were made."""
+    verdict = summary.get("verdict") or {}
+    lines = verdict.get("lines") or ["The run is empty: there is nothing to judge."]
+    text = "\n".join(f"- {line}" for line in lines)
+    return f"{text}\n\n_Intervals: {verdict['method']}._" if verdict.get("method") else text
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def loss_table(summary: dict) -> pd.DataFrame:
+    """One row per codec (labelled LOSSY or "not checked"): delivered, lossless, lossy,
+    not checked, who checked, and the ratio as measured beside the safe ratio."""
+    rows = []
+    for name, c in summary.get("codecs", {}).items():
+        loss = c["loss"]
+        unchecked = loss["checked"] == 0
+        rows.append(
+            {
+                "codec": codec_label(name, c),
+                "messages": c["messages"],
+                "delivered": loss["delivered"],
+                "delivered %": _share(loss["delivered_share"]),
+                "lossless": metrics.NOT_CHECKED if unchecked else loss["lossless"],
+                "lossy": metrics.NOT_CHECKED if unchecked else loss["lossy"],
+                "not checked": loss["unchecked"],
+                "checked by": "+".join(sorted(loss["checked_by"])) or "nobody",
+                "lossless % of checked": metrics.NOT_CHECKED if unchecked else _share(loss["lossless_share"]),
+                "ratio as measured": _ratio(c["overall_ratio"]),
+                "safe ratio": metrics.NOT_CHECKED if c["safe_ratio"] is None and unchecked else _ratio(c["safe_ratio"]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("codec") if rows else pd.DataFrame()
+
+
+def losses_by_method(df: pd.DataFrame) -> pd.DataFrame:
+    """Lossy messages per codec and method (main phase), with who checked them."""
+    main = metrics.select(df, phase="main", ok=True)
+    lossy = main[metrics.roundtrip(main).eq(False).fillna(False).to_numpy(bool)]
+    if lossy.empty:
+        return pd.DataFrame(columns=["lossy messages"])
+    by = lossy["roundtrip_by"].astype("string").fillna("server") if "roundtrip_by" in lossy else "server"
+    frame = pd.DataFrame({"codec": lossy["codec"].astype(str), "method": lossy["method"].astype(str), "checked by": by})
+    return frame.value_counts().rename("lossy messages").to_frame()
+
+
+def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.DataFrame | str:
+    """Every churn template of one codec's rows, worst first, rounded; or a sentence
+    saying there is none, or that churn was not checked."""
+    if slot_space is None:
+        return "Churn not checked: the run did not record how many slot values each template had."
+    table = template_table(rows, n_boot=1, slot_space=slot_space)
+    flagged = table[table["low_diversity"].fillna(False).astype(bool)]
+    if flagged.empty:
+        return f"No churn ({CHURN_RULE})."
+    shown = flagged.sort_values(["diversity_vs_uniform", "uses"], ascending=[True, False])
+    return pd.DataFrame(
+        {
+            "template": [f"#{t}" for t in shown["template_id"]],
+            "uses": shown["uses"].to_numpy(),
+            "distinct fillings": shown["unique_fillings"].to_numpy(),
+            "expected (uniform draw)": shown["expected_fillings"].round(1).to_numpy(),
+            "available": shown["fillings_available"].to_numpy(),
+            "distinct / expected": shown["diversity_vs_uniform"].round(2).to_numpy(),
+            "most used fillings": [", ".join(v) for v in shown["top_slot_values"]],
+        }
+    ).set_index("template")
