@@ -136,10 +136,11 @@ def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -
         f"  latency percentiles: {summary.get('percentile_method', PERCENTILE_METHOD)}; latency counts from "
         "the send (closed loop) or the scheduled send (open loop)",
     ]
-    if codec_output:
-        lines.append(
+    if codec_output:  # beside the other ratios
+        lines.insert(
+            4,
             "  codec output ratio: original bytes / what the codec itself produced, where it was called (below 1 "
-            "it grew the traffic, even where the server then sent the text raw); grew: share of those messages"
+            "it grew the traffic, even where the server then sent the text raw); grew: share of those messages",
         )
     if streamed:
         lines.append(

@@ -225,8 +225,9 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
         streams = [c for c in config.codecs if parse_codec(c).name in ("deflate-stream", "zstd-stream")]
         if streams:
             manifest.notes.append(
-                f"both sides of a conversation travel over one connection: {', '.join(streams)} keep(s) one "
-                "compression context for both directions (real permessage-deflate keeps one per direction)"
+                f"both sides of a conversation travel over one connection: {', '.join(streams)} "
+                f"{'keeps' if len(streams) == 1 else 'keep'} one compression context for both directions "
+                "(real permessage-deflate keeps one per direction)"
             )
         if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
             manifest.notes.append(

@@ -1,6 +1,7 @@
 """The report's and notebooks' tables and text blocks, rounded and labelled: the run's
-header, the verdict, loss per codec, churn, losses by method. Figures nobody measured
-read "not checked" (or "n/a"), never 0; lossy codecs are labelled LOSSY."""
+header, the verdict, loss per codec, churn, losses by method, and what a run without
+templates shows instead. Figures nobody measured read "not checked" (or "n/a"), never
+0; lossy codecs are labelled LOSSY."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def header_markdown(run: Run) -> str:
         "servers: " + ", ".join(f"{s.codec} ({s.url})" for s in m.servers) + ".",
     ]
     traffic = m.traffic or "not recorded (a run made before traffic profiles)"
-    profile = f" (profile `{m.profile['name']}`: {m.profile['description']})" if m.profile else ""
-    lines.append(f"\nTraffic: {traffic}{profile}.")
+    profile = f" The `{m.profile['name']}` profile: {m.profile['description']}." if m.profile else ""
+    lines.append(f"\nTraffic: {traffic}.{profile}")
     if options.get("verify"):
         lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
     return "\n".join(lines)
@@ -87,9 +88,25 @@ def losses_by_method(df: pd.DataFrame) -> pd.DataFrame:
     return frame.value_counts().rename("lossy messages").to_frame()
 
 
+def no_templates_markdown(run: Run) -> str | None:
+    """A sentence when no message of the run was built from a template (the template
+    figures and churn then have nothing to show), else None."""
+    rows = run.rows()
+    if "template_id" in rows and rows["template_id"].notna().any():
+        return None
+    profile = (run.manifest.profile or {}).get("name")
+    made = f"the `{profile}` profile composes its texts from the corpus" if profile else "its texts were given"
+    return (
+        f"No message of this run was built from a template ({made}), so there are no template figures "
+        "and no churn to judge. The template studies want a run with `--profile peer`."
+    )
+
+
 def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.DataFrame | str:
     """Every churn template of one codec's rows, worst first, rounded; or a sentence
     saying there is none, or that churn was not checked."""
+    if "template_id" in rows and not rows["template_id"].notna().any():
+        return "Churn does not apply: no message was built from a template."
     if slot_space is None:
         return "Churn not checked: the run did not record how many slot values each template had."
     table = template_table(rows, n_boot=1, slot_space=slot_space)
