@@ -58,8 +58,9 @@ class Source:
     description: str
     options: dict = field(default_factory=dict)  # the source's options, under the replay's own
     profile: dict | None = None
-    traffic: str | None = None  # the source's traffic line, when it has one
+    traffic: str | None = None  # a source run's traffic line
     files: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def conversations_from_traces(df: pd.DataFrame, codec: str | None = None) -> Conversations:
@@ -155,7 +156,8 @@ def _logs_source(paths: list[Path], users: int | None) -> Source:
     names = ", ".join(str(p) for p in paths)
     source = Source(conversations, f"{len(logged)} logged conversations of {names}", {"replay": resolved})
     source.files["replay"] = report.to_dict()
-    source.traffic = f"replay of {len(logged)} logged conversations" + ("; more were left out (users)" if more else "")
+    if more:
+        source.notes.append(f"replayed the first {len(logged)} conversations of the logs; more were left out (users)")
     return source
 
 
@@ -165,7 +167,7 @@ def _generated(profile: str, users: int, seed: int) -> Source:
     conversations = {u: list(user_messages(gen, u)) for u in range(users)}
     options = {"profile": profile, "seed": seed}
     return Source(conversations, f"profile {gen.profile.name} (seed {seed}, {users} users)", options,
-                  gen.profile.describe(), f"profile {gen.profile.name}")  # fmt: skip
+                  gen.profile.describe())  # fmt: skip
 
 
 def replay(source: PathLike | Sequence[PathLike] | None = None, codecs: Sequence[str] | str = DEFAULT_CODECS, *,
@@ -203,14 +205,15 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
     options.update({k: own[k] for k in ("codecs", "trace_dir", "run_id", "min_compression_size", "think_time")})
     options.update(run_id=run_id, replay_of=found.description if source is None else _text(source),
                    users=len(conversations))  # fmt: skip
-    traffic = f"offline replay of the {found.description}" + (
-        f" (its traffic: {found.traffic})" if found.traffic else ""
-    )
+    # a run says how its replies travelled; generated and logged messages go whole
+    how = f" (its traffic: {found.traffic})" if found.traffic else "; every message whole"
+    traffic = f"offline replay of the {found.description}{how}"
     manifest = Manifest(run_id=run_id, started_at=utc_now(), options=options, seed=found.options.get("seed"),
                         versions=versions(), planned_messages=sum(map(len, conversations.values())),
                         profile=found.profile, traffic=traffic, files=dict(found.files))  # fmt: skip
     manifest.notes.append(f"offline replay of the {found.description} through {', '.join(specs)}, in-process "
                           "(no sockets): latency is the codec's time, not a network's")  # fmt: skip
+    manifest.notes.extend(found.notes)
     say(f"replay: {manifest.planned_messages} messages of {len(conversations)} conversations "
         f"through {', '.join(specs)}")  # fmt: skip
     with contextlib.ExitStack() as stack:

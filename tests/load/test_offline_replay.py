@@ -115,6 +115,7 @@ def test_replay_of_a_profile_is_the_traffic_a_run_would_send(profile, tmp_path):
         assert list(rows[rows["user_id"] == user]["text"]) == [m.text for m in user_messages(config, user)]
     assert run.manifest.options["profile"] == profile and run.manifest.seed == 5
     assert run.manifest.profile["name"] == profile and run.summary["profile"] == profile
+    assert run.summary["traffic"] == f"offline replay of the profile {profile} (seed 5, 3 users); every message whole"
     online = aura_lab.run(profile=profile, users=3, seed=5, codecs="identity", think_time="0",
                           in_process_servers=True, quiet=True, trace_dir=str(tmp_path), run_id="online")  # fmt: skip
     key = ["user_id", "turn"]
@@ -131,7 +132,9 @@ def test_replay_of_a_profile_is_the_traffic_a_run_would_send(profile, tmp_path):
 def test_replay_command_takes_logs_and_profiles_and_names_its_flags(logs, tmp_path, capsys):
     out = ["--codec", "identity", "--trace-dir", str(tmp_path), "--quiet"]
     assert main(["replay", str(logs["sharegpt"]), "--users", "2", "--run-id", "logs", *out]) == 0
-    assert sorted(set(aura_lab.load_run(tmp_path / "logs").traces["user_id"])) == [0, 1]
+    logged = aura_lab.load_run(tmp_path / "logs")
+    assert sorted(set(logged.traces["user_id"])) == [0, 1]
+    assert any("more were left out (users)" in note for note in logged.manifest.notes)
     assert main(["replay", "--profile", "peer", "--users", "2", "--seed", "1", "--run-id", "peer", *out]) == 0
     assert aura_lab.load_run(tmp_path / "peer").manifest.options["users"] == 2
     for args, says in [
