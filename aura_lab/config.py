@@ -28,6 +28,13 @@ DEFAULT_PORT = 8765
 DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
 DEFAULT_THINK_TIME = "uniform:0.1,2.0"  # the peer's pause after each reply, seconds
 MAX_DURATION_S = 3600.0  # hard ceiling on a run's main phase
+DEFAULT_USERS = 10  # simulated users of a generated run (a replay plays every conversation)
+DEFAULT_PROFILE = "assistant"  # the built-in traffic profiles: assistant (real chats), peer
+FRAMINGS = ("whole", "stream")  # an assistant reply in one message, or streamed in frames
+ENVELOPES = ("none", "json")  # a streamed frame bare, or as {"type": "delta", "content": ...}
+REPLAY_TIMINGS = ("think", "logged")  # pauses from --think-time, or from the logs' timestamps
+CHARS_PER_TOKEN = 4  # a streamed token, approximated as OpenAI's rule of thumb for English
+LOGGED_GAP_CAP_S = 60.0  # a logged pause longer than this is cut to it (logs hold days-long gaps)
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ BOUNDS: dict[str, Bound] = {
     "replicas": Bound(1, 64, "servers", integer=True),
     "max_size": Bound(1, 64 << 20, "bytes", integer=True),
     "port": Bound(0, 65_535, integer=True),
+    "chunk_tokens": Bound(1, 4096, "tokens", integer=True),
 }
 
 # the command-line flag of each RunConfig field that has one
@@ -117,6 +125,14 @@ FLAGS = {
     "scheduler": "--scheduler",
     "timeout": "--timeout",
     "run_id": "--run-id",
+    "profile": "--profile",
+    "replay": "--replay",
+    "replay_timing": "--replay-timing",
+    "framing": "--framing",
+    "chunk_tokens": "--chunk-tokens",
+    "envelope": "--envelope",
+    "resend_whole": "--resend-whole",
+    "reference": "--reference",
 }
 SELECTIONS = ("uniform", "epsilon-greedy")
 RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -131,9 +147,9 @@ def where(name: str, cli: bool) -> str:
 class RunConfig:
     """Every option of a run. Times in seconds, sizes in bytes; ranges in ``BOUNDS``."""
 
-    users: int = 10
+    users: int | None = None  # None: DEFAULT_USERS, or every conversation of a replay
     ramp_up: float = 0.0
-    turns: tuple[int, int] = (5, 50)
+    turns: tuple[int, int] | None = None  # messages per conversation; None: the profile's
     messages_per_user: int | None = None
     duration: float | None = None
     think_time: str = DEFAULT_THINK_TIME
@@ -145,14 +161,12 @@ class RunConfig:
     corpus_weight: float = 0.3
     ai_ratio: float = 0.5
     warmup_messages: int = 0
-    # off by default: raising corpus_weight after the warmup changes the traffic under test
-    auto_adjust: bool = False
+    auto_adjust: bool = False  # opt-in: raising corpus_weight after the warmup changes the traffic under test
     selection: str = "uniform"
     explore: float = 0.3
     codecs: tuple[str, ...] = DEFAULT_CODECS
     urls: tuple[str, ...] | None = None
-    # CODEC[:options]: check each primary message in-process when the server does not say
-    verify: str | None = None
+    verify: str | None = None  # CODEC[:options]: the client checks round trips the server does not report
     min_compression_size: int = MIN_COMPRESSION_SIZE
     trace_dir: str = "data/traces"
     export: str | None = None
@@ -167,6 +181,14 @@ class RunConfig:
     run_id: str | None = None
     in_process_servers: bool = False  # tests: embedded servers on threads of this process
     progress: bool = True
+    profile: str = DEFAULT_PROFILE  # a built-in profile's name or a profile JSON file
+    replay: tuple[str, ...] | None = None  # conversation logs to play instead of generated traffic
+    replay_timing: str = "think"
+    framing: str = "whole"
+    chunk_tokens: int = 4  # tokens per streamed frame
+    envelope: str = "none"
+    resend_whole: bool = False  # each streamed frame carries the whole reply so far
+    reference: tuple[str, ...] | None = None  # conversation logs the traffic is checked against
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
@@ -177,8 +199,12 @@ class RunConfig:
             self.turns = parse_turns(self.turns)
         if isinstance(self.think_time, (int, float)) and not isinstance(self.think_time, bool):
             self.think_time = str(self.think_time)
-        self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)  # type: ignore[assignment]
+        self.codecs = tuple(self.codecs)
+        self.turns = tuple(self.turns) if self.turns is not None else None  # type: ignore[assignment]
         self.urls = tuple(self.urls) if self.urls else None
+        for name in ("replay", "reference"):  # one path, or several
+            value = (getattr(self, name),) if isinstance(getattr(self, name), (str, Path)) else getattr(self, name)
+            setattr(self, name, tuple(str(v) for v in value) if value else None)
         if self.urls:
             self.codecs = ()  # external servers: no embedded codec is started, so none is listed
 
@@ -199,6 +225,7 @@ class RunConfig:
             corpus_weight=self.corpus_weight,
             turns=self.turns,
             messages_per_user=self.messages_per_user,
+            profile=self.profile,
         )
 
     def think(self) -> ThinkTime:
@@ -215,30 +242,14 @@ class RunConfig:
             if not ok:
                 raise InputError(message, where=where(name, cli))
 
-        for name in (
-            "users",
-            "ramp_up",
-            "messages_per_user",
-            "duration",
-            "arrival_rate",
-            "seed",
-            "corpus_weight",
-            "ai_ratio",
-            "warmup_messages",
-            "explore",
-            "min_compression_size",
-            "timeout",
-            "max_duration",
-            "workers",
-        ):
+        for name in (n for n in BOUNDS if n != "turns" and hasattr(self, n)):  # turns is a pair: below
             bound(name, getattr(self, name))
-        need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
-        for value in self.turns:
-            bound("turns", value)
-        need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
-        need(
-            self.selection in SELECTIONS, "selection", f"must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
-        )
+        if self.turns is not None:
+            need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
+            for value in self.turns:
+                bound("turns", value)
+            need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
+        _check_traffic(self, need)
         try:
             ThinkTime.parse(self.think_time)
         except ValueError as exc:
@@ -268,12 +279,28 @@ class RunConfig:
         return self
 
 
+def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) -> None:
+    """The options chosen from a list, and those of replay, streaming and the realism reference."""
+    choices = {"selection": SELECTIONS, "framing": FRAMINGS, "envelope": ENVELOPES, "replay_timing": REPLAY_TIMINGS}
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        need(value in allowed, name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    for name, default in (("envelope", "none"), ("resend_whole", False), ("chunk_tokens", 4)):
+        need(config.framing == "stream" or getattr(config, name) == default, name, "applies to --framing stream")
+    need(bool(config.replay) or config.replay_timing == "think", "replay_timing", "applies to a replay; add --replay")
+    for name in ("turns", "messages_per_user"):
+        need(not (config.replay and getattr(config, name)), name, "a replay plays each conversation as logged")
+    for name in ("replay", "reference"):
+        for path in getattr(config, name) or ():
+            need(Path(path).exists(), name, f"{path} does not exist")
+
+
 class RunOptions(TypedDict, total=False):
     """``RunConfig``'s options as keyword arguments (``aura_lab.run(**options)``)."""
 
-    users: int
+    users: int | None
     ramp_up: float
-    turns: tuple[int, int] | str
+    turns: tuple[int, int] | str | None
     messages_per_user: int | None
     duration: float | None
     think_time: str | float
@@ -305,6 +332,14 @@ class RunOptions(TypedDict, total=False):
     run_id: str | None
     in_process_servers: bool
     progress: bool
+    profile: str
+    replay: tuple[str, ...] | str | None
+    replay_timing: str
+    framing: str
+    chunk_tokens: int
+    envelope: str
+    resend_whole: bool
+    reference: tuple[str, ...] | str | None
 
 
 F = TypeVar("F", bound=Callable[..., Any])

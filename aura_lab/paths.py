@@ -16,7 +16,9 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CORPORA_DIR = PACKAGE_DIR / "corpora"
-DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"
+DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"  # the peer profile's corpus
+ANSWERS_CORPUS = CORPORA_DIR / "answers.jsonl"  # long assistant answers: replies are composed from them
+HUMAN_CORPUS = CORPORA_DIR / "human.jsonl"  # human questions, follow-ups and pastes
 DEFAULT_METADATA = CORPORA_DIR / "metadata.json"
 PEER_STYLE_METADATA = CORPORA_DIR / "metadata_peer_style.json"
 DEFAULT_TRAINING = CORPORA_DIR / "zstd_training.jsonl"

@@ -25,6 +25,7 @@ SMALL_RUN = dict(
     think_time="0",
     codecs="aura,deflate-stream,zstd-dict",
     warmup_messages=20,
+    profile="peer",  # the template analyses (notebooks 02, 04, 05) need template traffic
     quiet=True,
     progress=False,
 )

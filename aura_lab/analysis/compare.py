@@ -164,7 +164,9 @@ def _boot(samples: list[_Sample], n_boot: int, rng: np.random.Generator) -> list
 
 def _conversation_order(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["user_id", "turn", "text"]
-    return df[keys].astype({"text": "string"}).sort_values(keys[:2], kind="stable").reset_index(drop=True)
+    order = keys[:2] + (["frame_index"] if "frame_index" in df else [])  # a streamed reply's frames in order
+    rows = df[list(dict.fromkeys(keys + order))].astype({"text": "string"})
+    return rows.sort_values(order, kind="stable")[keys].reset_index(drop=True)
 
 
 def _signatures(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

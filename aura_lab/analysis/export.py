@@ -24,10 +24,13 @@ from ..traces.peer import Export
 from ..wire.labels import from_methods
 from . import metrics
 from .stats import PEER_PERCENTILE_METHOD, PERCENTILE_METHOD, peer_percentile
-from .summary import LENGTH_BUCKETS
+from .summary import PEER_LENGTH_BUCKETS, length_buckets
 
 BUCKET_RATIO_METHOD = "sum of original bytes / sum of bytes on the wire, over the bucket's messages"
-PEER_BUCKET_METHOD = "mean of the per-message ratios of the bucket's messages; empty buckets left out"
+PEER_BUCKET_METHOD = (
+    "mean of the per-message ratios of the bucket's messages; the peer's buckets (<50, 50-100, 100-200, 200-500, "
+    "500+ bytes); empty buckets left out"
+)
 EXPORT_PERCENTILES = "p95 and p99: " + PEER_PERCENTILE_METHOD + "; median: the middle value"
 NO_VERDICT = (
     "No verdict: an export holds totals only, and a verdict needs per-message records (its intervals are over "
@@ -98,7 +101,12 @@ def peer_export(run: Any) -> dict:
         "ai_ratio": primary["ratio_by_role"]["ai"],
         "human_ratio": primary["ratio_by_role"]["human"],
         "method_counts": primary["methods"],
-        "length_buckets": {b["bucket"]: b.get("mean_ratio") for b in buckets if b["messages"]},
+        # the peer's buckets (one for 500 bytes and more), not the summary's
+        "length_buckets": {
+            b["bucket"]: b["mean_ratio"]
+            for b in length_buckets(metrics.sized(run.rows()), PEER_LENGTH_BUCKETS)
+            if b["messages"]
+        },
     }
     export["template_performance"] = primary["templates"]
     export["codecs"] = codecs
@@ -234,6 +242,9 @@ def _codec_from_export(export: Export) -> dict:
         "safe_ratio": None,
         "safe_bandwidth_saved_percent": None,
         "mean_message_ratio": None,
+        "codec_ratio": None,  # the peer's export has no codec output size
+        "expanded_share": None,
+        "replies": None,  # nor streamed replies
         "ratio_by_role": {"ai": get("compression.ai_ratio"), "human": get("compression.human_ratio")},
         "latency_ms": {
             "count": None,
@@ -249,9 +260,10 @@ def _codec_from_export(export: Export) -> dict:
             "method": EXPORT_PERCENTILES,
         },
         "methods": methods,
+        # the peer's buckets, as its export names them (its 500+ is two of aura-lab's)
         "length_buckets": [
             {"bucket": label, "messages": None, "ratio": None, "mean_ratio": means.get(label)}
-            for _, _, label in LENGTH_BUCKETS
+            for _, _, label in PEER_LENGTH_BUCKETS
         ],
         "per_user_messages": {"users": get("config.num_users"), "min": None, "median": None, "max": None},
         "template_hit_rate_applies": metrics.TEMPLATE_METHOD in methods,

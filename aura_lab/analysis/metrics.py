@@ -34,7 +34,9 @@ __all__ = [
     "SAFE_RATIO_DEFINITION",
     "TEMPLATE_METHOD",
     "UNCOMPRESSED",
+    "codec_ratio",
     "error_rate",
+    "expanded_share",
     "is_ok",
     "loss",
     "lossy_flags",
@@ -42,6 +44,7 @@ __all__ = [
     "methods",
     "overall_ratio",
     "ratio_of_sums",
+    "replies",
     "roundtrip",
     "safe_ratio",
     "safe_ratio_of_sums",
@@ -219,3 +222,49 @@ def safe_ratio(df: pd.DataFrame) -> float | None:
     return safe_ratio_of_sums(
         rows["original_size"].to_numpy(float), rows["compressed_size"].to_numpy(float), lossy_flags(rows)
     )
+
+
+# -- what the codec itself produced, and streamed replies -----------------------------------
+
+
+def codec_ratio(df: pd.DataFrame) -> float | None:
+    """Sum of original bytes / sum of the codec's own output, over successful replies
+    where the codec was called (``codec_size`` known). Below 1 the codec expanded the
+    traffic, even where the server sent the raw text instead (the wire ratio says 1.0)."""
+    if "codec_size" not in df:
+        return None
+    rows = sized(df)
+    rows = rows[rows["codec_size"].notna().to_numpy()]
+    return ratio_of_sums(rows["original_size"].to_numpy(float), rows["codec_size"].to_numpy(float))
+
+
+def expanded_share(df: pd.DataFrame) -> float | None:
+    """Share of successful replies, among those where the codec was called, whose codec
+    output was larger than the message."""
+    if "codec_size" not in df:
+        return None
+    rows = sized(df)
+    rows = rows[rows["codec_size"].notna().to_numpy()]
+    return float((rows["codec_size"] > rows["original_size"]).mean()) if len(rows) else None
+
+
+def replies(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per streamed reply (rows carrying a ``reply_id``) of one codec: frames
+    sent, frames answered ok with sizes, the reply's own text (bytes), bytes sent
+    (envelopes and resent text included), bytes on the wire, and its ratio
+    (sent / wire, over its sized frames)."""
+    columns = ["reply_id", "frames", "frames_ok", "reply_bytes", "sent_bytes", "wire_bytes", "ratio"]
+    if "reply_id" not in df or not df["reply_id"].notna().any():
+        return pd.DataFrame(columns=columns)
+    framed = df[df["reply_id"].notna().to_numpy()]
+    ok = sized(framed)
+    table = framed.groupby("reply_id", observed=True).agg(
+        frames=("reply_id", "size"), reply_bytes=("message_bytes", "first")
+    )
+    sums = ok.groupby("reply_id", observed=True).agg(
+        frames_ok=("reply_id", "size"), sent_bytes=("original_size", "sum"), wire_bytes=("compressed_size", "sum")
+    )
+    table = table.join(sums, how="left").fillna({"frames_ok": 0})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["ratio"] = (table["sent_bytes"] / table["wire_bytes"]).where(table["wire_bytes"] > 0)
+    return table.reset_index()[columns]

@@ -1,7 +1,7 @@
 """A run as the analysis sees it: its folder, manifest, summary and traces.
 
 ``load_run(path)`` opens a run folder, the peer's trace folder (with its export beside
-it) or an export alone (``analysis.sources``: a synthesized manifest, and ``missing``
+it) or an export alone (``analysis.run_sources``: a synthesized manifest, and ``missing``
 saying what such a run lacks); ``aura_lab.run()`` returns the same ``Run``;
 ``latest_run()`` finds the newest one (what a notebook opens when no ``run_path`` is
 given). ``Run.primary_codec`` and ``Run.rows(...)`` are the one way to ask for "the
@@ -27,7 +27,7 @@ from ..traces.peer import Export, find_exports, is_peer_trace_folder
 from ..traces.reader import load_traces
 from . import metrics
 from .churn import slot_space_of
-from .sources import Opened, open_export, open_peer_folder, open_trace_parts
+from .run_sources import Opened, open_export, open_peer_folder, open_trace_parts
 from .summary import summarise
 from .text import format_summary
 
@@ -171,7 +171,8 @@ def _from(path: Path, opened: Opened) -> Run:
 def summarise_run(traces: pd.DataFrame, manifest: Manifest, phase: str | None = "main") -> dict:
     """The summary of a run's traces (one phase; None: all), with what its manifest knows: the
     primary codec, the slot values available (churn), which servers hold templates
-    (hit rate applies) and their ``min_compression_size`` (the verdict's lever)."""
+    (hit rate applies), their ``min_compression_size`` (the verdict's lever), and what the
+    traffic was (its line and profile)."""
     template_codecs = None
     if manifest.servers and all(s.health for s in manifest.servers):
         template_codecs = [s.codec for s in manifest.servers if (s.health or {}).get("templates")]
@@ -184,6 +185,8 @@ def summarise_run(traces: pd.DataFrame, manifest: Manifest, phase: str | None = 
         min_compression_size=manifest.options.get("min_compression_size"),
     )
     summary["warmup"] = manifest.warmup
+    summary["traffic"] = manifest.traffic
+    summary["profile"] = (manifest.profile or {}).get("name")
     return summary
 
 

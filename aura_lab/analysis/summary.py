@@ -10,7 +10,7 @@ selection says it is empty. A figure nobody measured is None (shown "not checked
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,15 @@ LENGTH_BUCKETS = [
     (50, 100, "50-100"),
     (100, 200, "100-200"),
     (200, 500, "200-500"),
-    (500, math.inf, "500+"),
+    (500, 2000, "500-2000"),
+    (2000, math.inf, "2000+"),
 ]
+# the buckets of the peer's export (``compression.length_buckets``): ours up to 500 bytes,
+# then one bucket for everything longer
+PEER_LENGTH_BUCKETS = [*LENGTH_BUCKETS[:4], (500, math.inf, "500+")]
+# sources whose text is real text (a corpus message, composed from corpus text, or
+# replayed from logs) rather than synthesised from templates
+TEXT_SOURCES = ("corpus", "answer", "paste", "replay")
 TOP_TEMPLATES = 5  # templates listed as best and as worst (never the same one twice)
 RANK_MIN_USES = 3  # templates used fewer times are left out of best and worst
 
@@ -121,6 +128,9 @@ def summarise_codec(
         "safe_bandwidth_saved_percent": (1 - 1 / safe) * 100 if safe else None,
         "mean_message_ratio": metrics.mean_ratio(sized),
         "ratio_by_role": {role: metrics.overall_ratio(sized[sized["role"] == role]) for role in ("ai", "human")},
+        "codec_ratio": metrics.codec_ratio(sized),
+        "expanded_share": metrics.expanded_share(sized),
+        "replies": _reply_figures(frame),
         "latency_ms": {
             "count": int(latency.size),
             "mean": float(latency.mean()) if latency.size else None,
@@ -147,6 +157,33 @@ def summarise_codec(
     }
 
 
+def _reply_figures(frame: pd.DataFrame) -> dict | None:
+    """Per streamed reply (None when no reply was streamed): counts, mean bytes and
+    the ratio of each reply (sent over wire bytes), beside the per-frame figures."""
+    table = metrics.replies(frame)
+    if table.empty:
+        return None
+    known = table.dropna(subset=["wire_bytes"])
+    frames = frame[frame["reply_id"].notna().to_numpy()]
+    return {
+        "replies": len(table),
+        "frames": int(table["frames"].sum()),
+        "frames_per_reply": float(table["frames"].mean()),
+        "reply_bytes_mean": float(table["reply_bytes"].mean()),
+        "sent_bytes_per_reply": float(known["sent_bytes"].mean()) if len(known) else None,
+        "wire_bytes_per_reply": float(known["wire_bytes"].mean()) if len(known) else None,
+        "ratio_per_reply_mean": float(known["ratio"].mean()) if len(known) else None,
+        "ratio_per_reply_median": float(known["ratio"].median()) if len(known) else None,
+        # the reply's own text over what it cost on the wire: what streaming costs
+        "text_to_wire_ratio": metrics.ratio_of_sums(
+            known["reply_bytes"].to_numpy(float), known["wire_bytes"].to_numpy(float)
+        ),
+        # per frame, what the codec made of it (below 1: it grew, whatever went on the wire)
+        "frame_codec_ratio": metrics.codec_ratio(frames),
+        "frames_expanded_share": metrics.expanded_share(frames),
+    }
+
+
 def _per_user_total(frame: pd.DataFrame, column: str) -> int:
     """Records carry each user's running count: the total is the sum of the maxima."""
     if not len(frame) or frame[column].isna().all():
@@ -154,12 +191,13 @@ def _per_user_total(frame: pd.DataFrame, column: str) -> int:
     return int(frame.groupby("user_id")[column].max().fillna(0).sum())
 
 
-def length_buckets(sized: pd.DataFrame) -> list[dict]:
-    """Per length bucket (UTF-8 bytes), over rows with sizes: messages, the bytes ratio
-    (``ratio``: sum original / sum on the wire) and the mean of per-message ratios
-    (``mean_ratio``: the peer's statistic, which its export writes per bucket)."""
+def length_buckets(sized: pd.DataFrame, buckets: Sequence[tuple[float, float, str]] = LENGTH_BUCKETS) -> list[dict]:
+    """Per length bucket (UTF-8 bytes; ``buckets``: ``(low, high, label)``, low inclusive),
+    over rows with sizes: messages, the bytes ratio (``ratio``: sum original / sum on the
+    wire) and the mean of per-message ratios (``mean_ratio``: the peer's statistic, which
+    its export writes per bucket of ``PEER_LENGTH_BUCKETS``)."""
     out = []
-    for low, high, label in LENGTH_BUCKETS:
+    for low, high, label in buckets:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
         out.append(
             {
@@ -196,7 +234,7 @@ def _source_share(frame: pd.DataFrame) -> dict:
     out = {}
     for role in ("ai", "human"):
         part = frame[frame["role"] == role]
-        corpus = int((part["source"] == "corpus").sum())
+        corpus = int(part["source"].isin(TEXT_SOURCES).sum())
         out[role] = {
             "messages": len(part),
             "corpus_share": divide(corpus, len(part)),

@@ -12,6 +12,17 @@ from .stats import PERCENTILE_METHOD
 from .summary import LENGTH_BUCKETS, RANK_MIN_USES
 
 NOT_APPLICABLE = "n/a"
+# the per-reply rows of a run with streamed replies: (label, key in the codec's "replies", format)
+REPLY_ROWS = (
+    ("streamed replies", "replies", "d"),
+    ("frames per reply", "frames_per_reply", ".1f"),
+    ("reply text bytes (mean)", "reply_bytes_mean", ".0f"),
+    ("bytes sent per reply", "sent_bytes_per_reply", ".0f"),
+    ("wire bytes per reply", "wire_bytes_per_reply", ".0f"),
+    ("ratio per reply (median)", "ratio_per_reply_median", ".3f"),
+    ("reply text / wire bytes", "text_to_wire_ratio", ".3f"),
+    ("codec output ratio, frames", "frame_codec_ratio", ".3f"),
+)
 LABEL_WIDTH = 30
 LOSSY_SUFFIX = "LOSSY"
 UNCHECKED_SUFFIX = f"(loss {metrics.NOT_CHECKED})"
@@ -54,6 +65,8 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     headers = [codec_label(n, codecs[n]) for n in names]
     width = max(16, *(len(h) + 2 for h in headers))
     lines = [title] if title else []
+    if summary.get("traffic"):  # what the figures are of, before any of them
+        lines.append(f"traffic: {summary['traffic']}")
     said = summary.get("verdict") or {}
     if verdict and said.get("lines"):
         lines.append("Verdict")
@@ -81,16 +94,23 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     row("ratio as measured", lambda c: c["overall_ratio"], ".3f")
     row("safe ratio", lambda c: _checked(c, c["safe_ratio"]), ".3f")
     row("bandwidth saved (safe)", lambda c: _checked(c, c["safe_bandwidth_saved_percent"]), ".1f", "%")
+    codec_output = any(c.get("codec_ratio") is not None for c in codecs.values())
+    if codec_output:
+        row("codec output ratio", lambda c: c.get("codec_ratio"), ".3f")
+        row("codec output grew", lambda c: _percent(c.get("expanded_share")), ".1f", "%")
     row("ratio, AI messages", lambda c: c["ratio_by_role"]["ai"], ".3f")
     row("ratio, human messages", lambda c: c["ratio_by_role"]["human"], ".3f")
     row("template hit rate", lambda c: _templated(c, _percent(c["template_hit_rate"])), ".1f", "%")
     row("template precision", lambda c: _templated(c, _percent(c["template_precision"])), ".1f", "%")
     for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max"):
         row(f"latency {key}", lambda c, k=key: c["latency_ms"][k], ".2f", " ms")
-    for bucket in range(len(LENGTH_BUCKETS)):
-        label = LENGTH_BUCKETS[bucket][2]
-        row(f"ratio {label} bytes", lambda c, b=bucket: _bucket_ratio(c["length_buckets"][b]), ".3f")
-    lines += _legend(summary)
+    for label in _bucket_labels(codecs):
+        row(f"ratio {label} bytes", lambda c, b=label: _bucket_ratio(c["length_buckets"], b), ".3f")
+    streamed = any(c.get("replies") for c in codecs.values())
+    if streamed:
+        for label, key, spec in REPLY_ROWS:
+            row(label, lambda c, k=key: (c.get("replies") or {}).get(k), spec)
+    lines += _legend(summary, codec_output, streamed)
     lines.append("")
     lines += _codec_lines(codecs)
     primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
@@ -98,9 +118,17 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _bucket_ratio(bucket: dict):
+def _bucket_labels(codecs: dict) -> list[str]:
+    """The size buckets of the summary's codecs in order: the summary's (``LENGTH_BUCKETS``),
+    or the peer's for a summary read from its export (one 500+ bucket)."""
+    labels = [b["bucket"] for c in codecs.values() for b in c["length_buckets"]]
+    return list(dict.fromkeys(labels)) or [label for _, _, label in LENGTH_BUCKETS]
+
+
+def _bucket_ratio(buckets: list[dict], label: str):
     """The bucket's bytes ratio; an export of the peer's holds only the mean of the
     per-message ratios, shown as such."""
+    bucket = next((b for b in buckets if b["bucket"] == label), {})
     if bucket.get("ratio") is None and bucket.get("mean_ratio") is not None:
         return f"{bucket['mean_ratio']:.3f} (mean)"
     return bucket.get("ratio")
@@ -110,8 +138,8 @@ def _templated(c: dict, value):
     return value if c.get("template_hit_rate_applies", True) else NOT_APPLICABLE
 
 
-def _legend(summary: dict) -> list[str]:
-    return [
+def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -> list[str]:
+    lines = [
         "what the rows mean:",
         "  delivered: an ok reply came back; lossless / lossy: decompress(compress(m)) == m was checked and "
         "held / failed (by the server, or by this client with --verify); not checked: nobody checked",
@@ -124,6 +152,18 @@ def _legend(summary: dict) -> list[str]:
         f"  latency percentiles: {summary.get('percentile_method', PERCENTILE_METHOD)}; latency counts from "
         "the send (closed loop) or the scheduled send (open loop)",
     ]
+    if codec_output:  # beside the other ratios
+        lines.insert(
+            4,
+            "  codec output ratio: original bytes / what the codec itself produced, where it was called (below 1 "
+            "it grew the traffic, even where the server then sent the text raw); grew: share of those messages",
+        )
+    if streamed:
+        lines.append(
+            "  per reply: a streamed reply's frames together; bytes sent count envelopes and resent text; "
+            "reply text / wire bytes: the reply's own text over what all its frames cost on the wire"
+        )
+    return lines
 
 
 def _codec_lines(codecs: dict) -> list[str]:
@@ -158,8 +198,8 @@ def _traffic_lines(first: dict, primary: str) -> list[str]:
         if s["messages"]
     )
     lines = [
-        "corpus share (messages taken from the corpus; the rest are built from templates): "
-        + (said or "not recorded (the records carry no role or source)")
+        "real-text share (messages taken or composed from the corpus, or replayed from logs; the rest are built "
+        "from templates): " + (said or "not recorded (the records carry no role or source)")
     ]
     users = first["per_user_messages"]
     lines.append(

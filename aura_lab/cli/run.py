@@ -21,10 +21,10 @@ from ..analysis.checks import (
     report,
 )
 from ..codecs import codec_names
-from ..config import DEFAULT_CODECS, RunConfig, parse_turns
+from ..config import DEFAULT_CODECS, DEFAULT_USERS, ENVELOPES, FRAMINGS, REPLAY_TIMINGS, RunConfig, parse_turns
 from ..load.runner import check_codecs, check_verify, run
 from ..timing import ThinkTime
-from .options import DEFAULTS, add_traffic_arguments, described
+from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described
 
 EXIT_INTERRUPTED = 130
 EPILOG = "\n\n".join(
@@ -42,7 +42,11 @@ EPILOG = "\n\n".join(
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--users", type=int, default=DEFAULTS.users, help=described("users", "simulated users"))
+    p.add_argument(
+        "--users",
+        type=int,
+        help=described("users", f"simulated users (default {DEFAULT_USERS}; a replay: one per conversation, all)"),
+    )
     p.add_argument(
         "--ramp-up",
         type=float,
@@ -52,9 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--turns",
-        default="-".join(map(str, DEFAULTS.turns)),
         metavar="MIN-MAX",
-        help=described("turns", "conversation length range"),
+        help=described("turns", "messages per conversation (default: the profile's; the peer's 5-50)"),
     )
     p.add_argument(
         "--messages-per-user",
@@ -160,13 +163,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler")
     p.add_argument("--report", action="store_true", help="render the HTML report after the run")
+    add_replay_arguments(p)
+
+
+def add_replay_arguments(p: argparse.ArgumentParser) -> None:
+    """Replay, streamed replies and the realism reference."""
+    p.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="LOGS",
+        help="play these conversation logs (ShareGPT, OpenAI JSONL, the peer's traces, run folders, corpus "
+        "JSONL): one user per conversation, the logged texts in order",
+    )
+    p.add_argument(
+        "--replay-timing",
+        choices=REPLAY_TIMINGS,
+        default=DEFAULTS.replay_timing,
+        help="pauses between a replay's messages: the think time, or the logs' own timestamps "
+        "(gaps over 60 s cut to 60 s; default think)",
+    )
+    p.add_argument(
+        "--framing",
+        choices=FRAMINGS,
+        default=DEFAULTS.framing,
+        help="assistant replies whole (the peer's way) or streamed in frames of a few tokens (default whole)",
+    )
+    p.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=DEFAULTS.chunk_tokens,
+        metavar="N",
+        help=described("chunk_tokens", "tokens per streamed frame (a token ~4 characters)"),
+    )
+    p.add_argument(
+        "--envelope",
+        choices=ENVELOPES,
+        default=DEFAULTS.envelope,
+        help='streamed frames bare, or as {"type": "delta", "content": ...} (default none)',
+    )
+    p.add_argument("--resend-whole", action="store_true", help="each streamed frame carries the whole reply so far")
+    p.add_argument(
+        "--reference",
+        nargs="+",
+        metavar="LOGS",
+        help="real conversation logs: the summary and report say how close the run's traffic is to them",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         users=args.users,
         ramp_up=args.ramp_up,
-        turns=parse_turns(args.turns),
+        turns=parse_turns(args.turns) if args.turns else None,
         messages_per_user=args.messages_per_user,
         duration=args.duration,
         think_time=args.think_time,
@@ -195,11 +243,20 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         workers=args.workers,
         scheduler=args.scheduler,
         report=args.report,
+        profile=args.profile,
+        replay=tuple(args.replay) if args.replay else None,
+        replay_timing=args.replay_timing,
+        framing=args.framing,
+        chunk_tokens=args.chunk_tokens,
+        envelope=args.envelope,
+        resend_whole=args.resend_whole,
+        reference=tuple(args.reference) if args.reference else None,
     )
 
 
 def command(args: argparse.Namespace) -> int:
     config = config_from_args(args).validate(cli=True)
+    check_traffic_arguments(args)
     check_codecs(config.codecs if not config.urls else (), where="--codec")
     if config.verify is not None:
         check_verify(config.verify, where="--verify")

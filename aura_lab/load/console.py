@@ -49,6 +49,8 @@ class ProgressBar:
         self._last = 0.0
 
     def __call__(self, event: Exchanged) -> None:
+        if not event.last:
+            return  # a streamed reply advances the bar once
         self.bar.update(1)
         now = time.monotonic()
         if now - self._last >= 0.5:

@@ -24,6 +24,7 @@ from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
+from .traffic_sources import read_replay, replay_traffic
 from .verify import Verifier
 
 
@@ -49,17 +50,20 @@ async def _run_shard(job: ShardJob) -> dict:
     gen_config = config_from_files(
         config.corpus, config.metadata, library=PatternLibrary(job.patterns, source="run"), **config.generator_options()
     )
+    # a replay: each shard reads the logs again (the paths are absolute) and plays its users
+    traffic = replay_traffic(read_replay(config)[0]) if config.replay else None
     writer = TraceWriter(job.folder, shard=job.shard)
     engine = Engine(
         EngineSettings.of(config, job.run_id),
         gen_config,
         [Group(label, urls) for label, urls in job.groups],
         make_selector(config.selection, config.explore),
-        config.users,
+        config.users or 0,
         [writer_listener(writer)],
+        traffic,
         await Verifier(config.verify, config.min_compression_size).start() if config.verify else None,
     )
-    users = [u for u in range(config.users) if u % job.n_shards == job.shard - 1]
+    users = [u for u in range(config.users or 0) if u % job.n_shards == job.shard - 1]
     watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
     try:
         await engine.run_users(users, deadline_s=config.main_deadline)

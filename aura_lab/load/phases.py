@@ -10,10 +10,10 @@ import dataclasses
 import json
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..analysis import metrics
-from ..config import RunConfig
+from ..config import LOGGED_GAP_CAP_S, RunConfig
 from ..traces.folder import Manifest
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
@@ -35,9 +35,11 @@ async def run_phases(
     manifest: Manifest,
     say: Printer,
     stop_flag: threading.Event | None,
+    traffic: Callable[[int], list[GeneratedMessage]] | None = None,
     verifier: Verifier | None = None,
 ) -> str:
-    """Warmup (when asked) and main phase; returns the run's status. ``verifier``: the
+    """Warmup (when asked) and main phase; returns the run's status. ``traffic`` gives
+    each user's messages in a replay (else they are generated). ``verifier``: the
     client checks the primary messages the server did not (``--verify``)."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
@@ -67,15 +69,18 @@ async def run_phases(
         watcher = asyncio.ensure_future(watch())
     try:
         if config.warmup_messages:
-            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier)
+            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier=verifier)
             engines.append(engine)
             await warmup(config, gen_config, engine, writer, manifest, say)
             if engine.stop_reason == "interrupted":
                 return "interrupted"
             if config.selection == "epsilon-greedy" and manifest.warmup:
                 selector.explore = manifest.warmup["explore_after"]  # type: ignore[attr-defined]
-        users = list(range(config.users))
-        planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
+        users = list(range(config.users or 0))
+        if traffic is not None:
+            planned = manifest.planned_messages = sum(len(traffic(u)) for u in users)
+        else:
+            planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
         if config.workers > 1 or config.scheduler:
             from .distributed import run_distributed
 
@@ -83,7 +88,9 @@ async def run_phases(
                 config, gen_config, groups, writer.folder, manifest, say, stop_requested
             )
             return "interrupted" if interrupted else "complete"
-        engine = Engine(settings, gen_config, groups, selector, config.users, [writer_listener(writer)], verifier)
+        engine = Engine(
+            settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic, verifier
+        )
         engines.append(engine)
         if config.debug:
             engine.listen(debug_printer(config, say))
@@ -99,6 +106,12 @@ async def run_phases(
             flusher.cancel()
             if progress is not None:
                 progress.close()
+        if settings.logged_timing:
+            gaps = engine.logged_gaps
+            manifest.notes.append(
+                f"logged timing: {gaps['used']} pauses from the logs' timestamps ({gaps['cut']} cut to "
+                f"{LOGGED_GAP_CAP_S:g} s), {gaps['missing']} without timestamps took the think time"
+            )
         if engine.stop_reason == "interrupted":
             say(
                 f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "
@@ -164,7 +177,18 @@ async def warmup(
         say.warn(f"warmup: {warning}")
     weight, explore = config.corpus_weight, config.explore
     reasons: list[str] = []
-    suggested_weight, suggested_explore, suggested = recommend_adjustments(report, config.corpus_weight, config.explore)
+    suggested: list[str] = []
+    if gen_config.profile.two_sided:  # corpus weight and exploration shape only the peer profile's traffic
+        suggested_weight, suggested_explore = config.corpus_weight, config.explore
+        if config.auto_adjust:
+            say(
+                f"warmup: nothing adjusted: corpus weight and template exploration shape the peer profile's "
+                f"traffic, not the {gen_config.profile.name} profile's"
+            )
+    else:
+        suggested_weight, suggested_explore, suggested = recommend_adjustments(
+            report, config.corpus_weight, config.explore
+        )
     if config.auto_adjust:
         weight, explore, reasons = suggested_weight, suggested_explore, suggested
         gen_config.corpus_weight = weight

@@ -27,12 +27,14 @@ from typing import Any, Unpack
 
 from .. import __version__
 from ..analysis import metrics
+from ..analysis.realism import realism
 from ..analysis.run import Run, summarise_run
 from ..analysis.text import codec_label
 from ..codecs import parse_codec
 from ..config import RunConfig, RunOptions, with_run_options
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
+from ..traces.logs import read_logs
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
@@ -44,6 +46,7 @@ from .console import Printer
 from .links import Group
 from .phases import run_phases
 from .probes import http_json, installed_templates, served_templates, unreachable
+from .traffic_sources import read_traffic_inputs, traffic_line
 from .verify import Verifier
 
 
@@ -91,9 +94,13 @@ async def arun(
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
+    traffic, extras = read_traffic_inputs(config)
+    config = extras.pop("config")
     run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
+    manifest.files.update(extras["files"])
+    manifest.notes.extend(extras["notes"])
     manifest.warnings.extend(say.warnings)  # those printed before the manifest existed
     say.warnings = manifest.warnings  # one list from here: what is printed is what is kept
     async with contextlib.AsyncExitStack() as stack:
@@ -109,7 +116,7 @@ async def arun(
         writer = TraceWriter(folder.traces_dir, shard=0)
         status = "complete"
         try:
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, verifier)
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, traffic, verifier)
         except BaseException:
             status = "failed"
             raise
@@ -125,6 +132,8 @@ async def arun(
         folder.write_manifest(manifest)
         traces = load_traces(folder.path)  # read as the manifest now labels them
     summary = summarise_run(traces, manifest)
+    if extras["reference"] is not None:
+        summary["realism"] = realism(extras["reference"], read_logs(folder.path), label=f"run {run_id}")
     for warning in run_warnings(summary):
         say.warn(warning)
     folder.write_manifest(manifest)
@@ -212,7 +221,24 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
             "metadata_warnings": gen_config.metadata.warnings if gen_config.metadata else [],
         },
         host={"platform": platform.platform(), "cpus": os.cpu_count()},
+        profile=gen_config.profile.describe(),
+        traffic=traffic_line(config, gen_config.profile),
     )
+    if gen_config.profile.two_sided:
+        manifest.files["corpus"] = None
+        manifest.files["texts"] = gen_config.texts.corpora if gen_config.texts else []
+        streams = [c for c in config.codecs if parse_codec(c).name in ("deflate-stream", "zstd-stream")]
+        if streams:
+            manifest.notes.append(
+                f"both sides of a conversation travel over one connection: {', '.join(streams)} "
+                f"{'keeps' if len(streams) == 1 else 'keep'} one compression context for both directions "
+                "(real permessage-deflate keeps one per direction)"
+            )
+        if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
+            manifest.notes.append(
+                f"ai_ratio and corpus_weight shape the peer profile only; the {gen_config.profile.name} profile "
+                "plays both sides and composes every message from the corpus"
+            )
     if config.selection == "epsilon-greedy":
         manifest.notes.append(
             "epsilon-greedy selection learns from replies: its template choices, "

@@ -1,4 +1,4 @@
-"""The charts of the analyses behind the notebooks (length fits, templates, selection,
+"""The charts of the analyses behind the notebooks (length fits, traffic profiles, templates, selection,
 thresholds, the template store, run comparisons); ``plots`` exports them with the run
 charts. Same rules: alt text, the palette's colours, ratio axes from 0, lossy marked."""
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .figures import describe, method_bars
+from .figures import describe, method_bars, readable_log_axis
 from .palette import codec_colour, codec_tick
 
 
@@ -86,6 +86,78 @@ def qq_plot(df: pd.DataFrame, model, role: str, title: str | None = None):
         ylabel="observed quantile (characters)",
         what="QQ plots of lengths against the fits",
     )
+
+
+# -- traffic profiles (aura_lab.analysis.profiles) -------------------------------------------
+
+
+def _profile_panels(sizes: pd.DataFrame, profile, role: str):
+    """(band, sizes, model) for each band of ``role`` with a model of its own, ``all`` last."""
+    from ..traffic.conversations import BANDS
+
+    models = profile.sizes.get(role, {})
+    stand_in = any((m.fit or {}).get("role") for m in models.values())  # fitted to messages without a role
+    rows = (sizes[sizes["role"].isna()] if stand_in else sizes[sizes["role"] == role]) if len(sizes) else sizes
+    panels = []
+    for band in (*BANDS, "all"):
+        if band in models:
+            part = rows if band == "all" else rows[rows["band"] == band]
+            values = part["size"].to_numpy(float)
+            if values.size:
+                panels.append((band, values, models[band]))
+    return panels
+
+
+def _finish_profile_panels(fig, axes, panels, role: str, xlabel: str, ylabel: str, what: str):
+    if not panels:
+        axes[0].text(0.5, 0.5, f"no model for {role}: too few messages", ha="center", transform=axes[0].transAxes)
+    for ax in axes:
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+    fig.tight_layout()
+    models = "; ".join(
+        f"{band}: {(model.fit or {}).get('chosen', model.kind)} against {values.size} messages, "
+        f"median {np.median(values):.0f} bytes"
+        for band, values, model in panels
+    )
+    return describe(fig, f"{what} for {role} messages, one panel per band: {models or 'no model'}.")
+
+
+def profile_fit(sizes: pd.DataFrame, profile, role: str, title: str | None = None):
+    """Per band (and role-wide), the share of messages per size bin (UTF-8 bytes, log
+    bins) and the share the profile's model puts there. ``sizes`` is
+    ``analysis.profiles.sizes_frame`` of the conversations the profile was fitted to."""
+    panels = _profile_panels(sizes, profile, role)
+    fig, axes = _panel_grid(len(panels), title or f"Message sizes and the profile's model: {role}")
+    for ax, (band, values, model) in zip(axes, panels):
+        bins = np.logspace(0, np.log10(max(values.max(), 10) * 1.2), 31)
+        ax.hist(values, bins=bins, weights=np.full(values.size, 1 / values.size), alpha=0.5, color="#7f8c8d")
+        centres = np.sqrt(bins[:-1] * bins[1:])
+        ax.plot(centres, np.diff(model.cdf(bins)), color="#c0392b", label=(model.fit or {}).get("chosen", model.kind))
+        ax.set_xscale("log")
+        readable_log_axis(ax.xaxis)
+        ax.set_title(f"{band} (n={values.size})", fontsize="medium")
+        ax.legend(fontsize="small")
+    what = "Size histograms with the profile's model"
+    return _finish_profile_panels(fig, axes, panels, role, "size (bytes, log scale)", "share of messages", what)
+
+
+def profile_qq(sizes: pd.DataFrame, profile, role: str, title: str | None = None):
+    """Observed size quantiles against the profile model's, log-log: on the diagonal the
+    model describes the data; a bend at the right end is a tail it misses."""
+    panels = _profile_panels(sizes, profile, role)
+    fig, axes = _panel_grid(len(panels), title or f"QQ plot of message sizes: {role}")
+    for ax, (band, values, model) in zip(axes, panels):
+        observed = np.sort(values)
+        expected = model.ppf((np.arange(1, observed.size + 1) - 0.5) / observed.size)
+        ax.scatter(expected, observed, s=6, alpha=0.5)
+        ends = [max(1.0, min(observed.min(), expected.min())), max(observed.max(), expected.max())]
+        ax.plot(ends, ends, linestyle="--", color="black", linewidth=0.8)
+        ax.set(xscale="log", yscale="log")
+        readable_log_axis(ax.xaxis)
+        readable_log_axis(ax.yaxis)
+        ax.set_title(f"{band} (n={values.size})", fontsize="medium")
+    what = "QQ plots of sizes against the profile"
+    return _finish_profile_panels(fig, axes, panels, role, "model size (bytes)", "observed size (bytes)", what)
 
 
 def template_heatmap(

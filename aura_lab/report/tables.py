@@ -1,6 +1,7 @@
 """The report's and notebooks' tables and text blocks, rounded and labelled: the run's
-header, the verdict, loss per codec, churn, losses by method. Figures nobody measured
-read "not checked" (or "n/a"), never 0; lossy codecs are labelled LOSSY."""
+header, the verdict, loss per codec, churn, losses by method, and what a run without
+templates shows instead. Figures nobody measured read "not checked" (or "n/a"), never
+0; lossy codecs are labelled LOSSY."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from ..analysis.text import codec_label
 
 
 def header_markdown(run: Run) -> str:
-    """Title and set-up of a run: status, times, seed, users, think time, servers, and
-    how loss was checked; for the peer's files (no manifest) what they are and what they
-    lack instead."""
+    """Title and set-up of a run: status, times, seed, users, think time, servers, the
+    traffic (its profile or replay, and how replies travelled), and how loss was checked;
+    for the peer's files (no manifest) what they are and what they lack instead."""
     m = run.manifest
     options = m.options
     if run.missing:
@@ -42,6 +43,9 @@ def header_markdown(run: Run) -> str:
         f"warmup {options.get('warmup_messages', 0)} messages (auto-adjust {adjust}); "
         "servers: " + ", ".join(f"{s.codec} ({s.url})" for s in m.servers) + ".",
     ]
+    traffic = m.traffic or "not recorded (a run made before traffic profiles)"
+    profile = f" The `{m.profile['name']}` profile: {m.profile['description']}." if m.profile else ""
+    lines.append(f"\nTraffic: {traffic}.{profile}")
     if options.get("verify"):
         lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
     return "\n".join(lines)
@@ -103,13 +107,33 @@ def losses_by_method(df: pd.DataFrame) -> pd.DataFrame:
     return frame.value_counts().rename("lossy messages").to_frame()
 
 
+def no_templates_markdown(run: Run) -> str | None:
+    """Why the template figures have nothing to show, as Markdown: an export holds no
+    records, the peer's traces name no template, or no message of the run was built from
+    one; None when some record names the template its message was built from."""
+    if not run.has_records:
+        return NO_RECORDS
+    if run.has_template_records:
+        return None
+    if not run.rows()["source"].notna().any():  # the records say nothing of where a message came from
+        return NO_TEMPLATES
+    profile = (run.manifest.profile or {}).get("name")
+    made = f"the `{profile}` profile composes its texts from the corpus" if profile else "its texts were given"
+    return (
+        f"No message of this run was built from a template ({made}), so there are no template figures "
+        "and no churn to judge. The template studies want a run with `--profile peer`."
+    )
+
+
 def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.DataFrame | str:
     """Every churn template of one codec's rows, worst first, rounded; or a sentence
     saying there is none, or that churn was not checked."""
+    if not rows["template_id"].notna().any():
+        if rows["source"].notna().any():  # the records say where each message came from: none from a template
+            return "Churn does not apply: no message was built from a template."
+        return "Churn not checked: no record names the template its message was built from."
     if slot_space is None:
         return "Churn not checked: the run did not record how many slot values each template had."
-    if not rows["template_id"].notna().any():
-        return "Churn not checked: no record names the template its message was built from."
     table = template_table(rows, n_boot=1, slot_space=slot_space)
     flagged = table[table["low_diversity"].fillna(False).astype(bool)]
     if flagged.empty:

@@ -73,6 +73,8 @@ class Manifest:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     host: dict = field(default_factory=dict)
+    profile: dict | None = None  # the traffic profile: name, kind, description, source
+    traffic: str | None = None  # one line: profile or replay, and how replies travel
 
     @property
     def primary_codec(self) -> str | None:

@@ -16,6 +16,30 @@ from ..errors import InputError
 from ..inputs import parse_json, read_input_file
 from .templates import TemplateLibrary, aura_library
 
+# Used when a template has no slot_examples: generic, readable chat fragments.
+BUILTIN_FILLERS = [
+    "the configuration file",
+    "your account settings",
+    "the latest release",
+    "this function",
+    "the error message",
+    "a quick summary",
+    "the second option",
+    "your last question",
+    "the database connection",
+    "real-time data",
+    "the project timeline",
+    "a simple example",
+    "the test results",
+    "the shopping list",
+    "the travel itinerary",
+    "a healthy breakfast",
+    "the monthly budget",
+    "the API documentation",
+    "the login page",
+    "a short paragraph",
+]
+
 
 @dataclass
 class Metadata:
@@ -91,3 +115,9 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
             continue
         loaded[tid] = values_by_slot
     return Metadata(str(path), loaded, warnings, hashlib.sha256(raw).hexdigest(), str(data.get("description", "")))
+
+
+def slot_values(metadata: Metadata | None, template_id: int, slot: int) -> list[str]:
+    """The values a template's slot is filled from: the metadata's examples, else
+    ``BUILTIN_FILLERS``."""
+    return (metadata.examples(template_id, slot) if metadata else []) or BUILTIN_FILLERS

@@ -13,7 +13,7 @@ import pytest
 import aura_lab
 from aura_lab.analysis import metrics
 from aura_lab.analysis.export import peer_export
-from aura_lab.analysis.summary import LENGTH_BUCKETS, summarise_codec
+from aura_lab.analysis.summary import LENGTH_BUCKETS, PEER_LENGTH_BUCKETS, summarise_codec
 from aura_lab.errors import InputError
 from aura_lab.traces.peer import load_export
 from aura_lab.traces.schema import empty_frame
@@ -58,8 +58,9 @@ def test_our_export_reads_with_the_peers_types_and_statistics(small_run):
     n = latencies.size
     assert export["latencies"]["p95_ms"] == latencies[int(n * 0.95)]  # the peer's sorted[int(n * q)]
     assert export["latencies"]["p99_ms"] == latencies[int(n * 0.99)]
-    sized = metrics.sized(rows)
-    for low, high, label in LENGTH_BUCKETS:
+    sized = metrics.sized(small_run.rows())
+    assert set(read["buckets"]) <= {label for _, _, label in PEER_LENGTH_BUCKETS}  # the peer's buckets: 500+
+    for low, high, label in PEER_LENGTH_BUCKETS:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
         if part.empty:
             assert label not in read["buckets"]  # the peer leaves an empty bucket out: never null
@@ -75,6 +76,22 @@ def test_our_export_reads_with_the_peers_types_and_statistics(small_run):
     assert sum(b["count"] for b in buckets.values()) == len(sized)
     assert all(b["ratio"] is None for b in buckets.values() if not b["count"])
     assert "sum of original bytes" in ours["length_buckets"]["ratio_method"]
+
+
+def test_the_peers_500_plus_bucket_holds_both_long_buckets(tmp_path):
+    """The peer's export has one bucket from 500 bytes up where the summary has two
+    (500-2000, 2000+): under the peer's key, the mean ratio of every long message."""
+    run = aura_lab.run(users=3, think_time="0", codecs="deflate-stream", in_process_servers=True, quiet=True,
+                       progress=False, seed=3, trace_dir=str(tmp_path))  # fmt: skip
+    export = json.loads(json.dumps(peer_export(run), default=str))
+    sized = metrics.sized(run.rows())
+    long = sized[sized["length_bytes"] >= 500]
+    assert (long["length_bytes"] < 2000).any() and (long["length_bytes"] >= 2000).any()  # both of ours
+    buckets = read_as_the_peer_does(export)["buckets"]
+    assert "500-2000" not in buckets and "2000+" not in buckets
+    assert buckets["500+"] == pytest.approx(long["ratio"].mean())
+    ours = export["aura_lab"]["length_buckets"]["buckets"]
+    assert ours["500-2000"]["count"] + ours["2000+"]["count"] == len(long)
 
 
 def test_the_peers_export_loads_as_a_run_with_its_figures(small_run, peer_export_file):
@@ -94,6 +111,10 @@ def test_the_peers_export_loads_as_a_run_with_its_figures(small_run, peer_export
     assert any("per-message records" in m for m in run.missing)
     text = run.summary_text()
     assert "(mean)" in text  # the peer's bucket figure is the mean of ratios, and says so
+    assert "ratio 500+ bytes" in text and "ratio 2000+ bytes" not in text  # under the peer's buckets
+    given = json.loads(peer_export_file.read_text())["compression"]["length_buckets"]
+    read = {b["bucket"]: b["mean_ratio"] for b in figures["length_buckets"] if b["mean_ratio"] is not None}
+    assert read == pytest.approx(given)
     assert "sorted(values)[int(n * q)]" in text
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import aura_lab
 from aura_lab.analysis.run import latest_run, latest_runs
+from aura_lab.config import RunConfig
 from aura_lab.errors import InputError
 
 
@@ -50,7 +51,7 @@ def test_a_run_folder_without_its_manifest_opens_and_says_so(small_run, tmp_path
     assert run.kind == "trace folder" and run.status == "unknown"
     assert run.codecs == small_run.codecs and run.primary_codec == small_run.primary_codec
     assert any("manifest" in m for m in run.missing) and "not an aura-lab run folder" in run.missing_markdown()
-    assert run.option("min_compression_size") == 35 and run.option("turns") == [5, 50]
+    assert run.option("min_compression_size") == 35 and run.option("corpus_weight") == RunConfig.corpus_weight
     assert run.summary["codecs"]["aura"]["overall_ratio"] == small_run.summary["codecs"]["aura"]["overall_ratio"]
 
 

@@ -207,6 +207,8 @@ def cli_run(tmp_path_factory):
                 str(folder),
                 "--run-id",
                 "x",
+                "--profile",
+                "peer",  # the export's template performance needs template traffic
                 "--export",
                 str(folder / "export.json"),
                 "--peer-traces",

@@ -249,8 +249,9 @@ def test_killing_a_server_mid_run_is_survived_and_counted(tmp_path):
 
 
 def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
-    # identity compresses nothing: mean ratio 1.0 < 1.15, so with --auto-adjust the corpus weight goes up
-    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=True, run_id="warm")
+    # identity compresses nothing: mean ratio 1.0 < 1.15, so with --auto-adjust the peer profile's corpus
+    # weight goes up
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=True, profile="peer", run_id="warm")
     df = run.traces
     warm, main = df[df["phase"] == "warmup"], df[df["phase"] == "main"]
     assert len(warm) == 20 and len(main) == run.manifest.planned_messages
@@ -268,10 +269,21 @@ def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
     assert json.loads((run.path / "manifest.json").read_text())["warmup"] == warmup
 
 
+def test_warmup_adjusts_nothing_for_a_two_sided_profile(tmp_path):
+    """The corpus weight and template exploration do not shape the assistant profile's
+    traffic: raising them would change nothing but the manifest's word, even with
+    --auto-adjust, and nothing is suggested."""
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=True, run_id="warm")
+    warmup = run.manifest.warmup
+    assert warmup["report"]["mean_ratio"] < 1.15 and warmup["adjusted"] is False and warmup["reasons"] == []
+    assert warmup["suggested"]["reasons"] == [] and warmup["suggested"]["corpus_weight"] == 0.3
+    assert run.manifest.profile["name"] == "assistant"
+
+
 def test_warmup_findings_are_not_applied_by_default(tmp_path):
     """Auto-adjust is opt-in: raising corpus_weight changes the traffic under test. The
     findings are still reported, as suggestions, and recorded."""
-    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, run_id="warm")
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, profile="peer", run_id="warm")
     warmup = run.manifest.warmup
     assert run.manifest.options["auto_adjust"] is False and warmup["auto_adjust"] is False
     assert warmup["adjusted"] is False and warmup["reasons"] == []
@@ -299,7 +311,7 @@ def test_the_warmup_teaches_the_selector_before_the_main_phase():
             return super().choose(candidates, rng)
 
     selector = Recording()
-    messages = warmup_messages(GeneratorConfig(seed=3, corpus_weight=0.0), 12, selector)
+    messages = warmup_messages(GeneratorConfig(seed=3, corpus_weight=0.0, profile="peer"), 12, selector)
     first = next(messages)
     assert selector.chosen >= 1 and first.user_id == WARMUP_USER  # made when asked for, through the selector
     chosen_before = selector.chosen
@@ -400,6 +412,7 @@ def test_metadata_is_validated_against_the_template_library_in_use(tmp_path):
         templates=str(templates),
         metadata=str(metadata),
         corpus="none",
+        profile="peer",  # template synthesis: the metadata's slot values are what it sends
         users=2,
         turns=(3, 3),
         run_id="own-templates",

@@ -13,6 +13,8 @@ the run it came from, the others take it as their run and say what it lacks."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 
 from aura_lab import paths
 from aura_lab.report.render import execute_notebook
+from tests.support.logs import write_logs
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = [*sorted((REPO / "notebooks").glob("*.ipynb")), paths.REPORT_NOTEBOOK]
@@ -53,14 +56,21 @@ def test_notebook_is_stored_clean(notebook):
         assert lines <= MAX_CODE_LINES, f"code cell {i} has {lines} lines (max {MAX_CODE_LINES})"
 
 
+@pytest.fixture(scope="module")
+def reference_logs(tmp_path_factory):
+    """Conversation logs standing in for a team's real ones (tests/support/logs.py)."""
+    return write_logs(tmp_path_factory.mktemp("logs"), 300, seed=5)["sharegpt"]
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(notebook, small_run, small_run_b, tmp_path):
+def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp_path):
     runs = tmp_path / "data" / "traces"
     runs.mkdir(parents=True)
     older, newer = sorted((small_run, small_run_b), key=lambda r: r.manifest.started_at)
     for run in (older, newer):
         (runs / run.run_id).symlink_to(run.path, target_is_directory=True)
     available = {
+        "reference": str(reference_logs),
         # 01 makes its own run: tiny, traces in tmp (an absolute path stays as it is)
         "trace_dir": str(tmp_path / "traces"),
         "users": 2,
@@ -102,3 +112,24 @@ def test_notebook_executes_on_a_peer_trace_folder(notebook, peer_folder, small_r
     assert "round-trip check" in text and "template provenance" in text
     if "run_path_b" in declared:  # the peer's files of a run against the run: the same figures, labelled alike
         assert "codecs in both: aura" in text and "+0.0% [+0.0%, +0.0%]" in text
+
+
+@pytest.mark.parametrize("replay", ["logs", "profile"])
+def test_notebook_01_replays_logs_and_profiles(replay, reference_logs, tmp_path):
+    """01's offline replay takes what ``aura_lab.replay`` takes: conversation logs, or a
+    profile's users from a seed."""
+    notebook = REPO / "notebooks" / "01_run_experiment.ipynb"
+    parameters = {"trace_dir": str(tmp_path / "traces"), "codecs": "deflate-stream,identity", "users": 2, "seed": 3}
+    parameters |= {"replay_source": str(reference_logs)} if replay == "logs" else {"replay_profile": "assistant"}
+    executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)
+    text = executed.read_text(encoding="utf-8")
+    said = (
+        rf"\d+ logged conversations of {re.escape(str(reference_logs))}"
+        if replay == "logs"
+        else re.escape("profile assistant (seed 3, 2 users)")
+    )
+    assert re.search(f"offline replay of the {said}", text), "the run's traffic line names what was replayed"
+    (run,) = (tmp_path / "traces").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    users = manifest["options"]["users"]
+    assert users > 100 if replay == "logs" else users == 2  # every logged conversation, not `users`

@@ -22,10 +22,12 @@ from aura_lab.analysis import (
     threshold_sweep,
     threshold_sweeps,
 )
+from aura_lab.analysis.profiles import fit_profile, sizes_frame
 from aura_lab.analysis.selection import SelectionResult
 from aura_lab.analysis.summary import summarise
 from aura_lab.report import palette, plots
 from aura_lab.report.figures import alt_text, loss_states
+from aura_lab.traces.logs import trace_conversations
 from aura_lab.traces.schema import empty_frame
 
 
@@ -43,6 +45,8 @@ def charts(df: pd.DataFrame, df_b: pd.DataFrame) -> dict:
         )
     )
     texts = primary["text"].dropna().tolist()
+    sizes = sizes_frame(trace_conversations(primary))
+    profile = fit_profile(sizes, "run", min_samples=10)
     return {
         "codec_ratios": lambda: plots.codec_ratios(summarise(df)),
         "latency_cdf": lambda: plots.latency_cdf(df),
@@ -62,6 +66,10 @@ def charts(df: pd.DataFrame, df_b: pd.DataFrame) -> dict:
         "threshold_curves_codecs": lambda: plots.threshold_curves(threshold_sweeps(texts[:30], ["deflate", "aura"])[0]),
         "store_curves": lambda: plots.store_curves(store_sweep(template_sequence(primary))),
         "compare_bars": lambda: plots.compare_bars(compare_runs(df, df_b, n_boot=20)),
+        "profile_fit_assistant": lambda: plots.profile_fit(sizes, profile, "assistant"),
+        "profile_fit_human": lambda: plots.profile_fit(sizes, profile, "human"),
+        "profile_qq_assistant": lambda: plots.profile_qq(sizes, profile, "assistant"),
+        "profile_qq_human": lambda: plots.profile_qq(sizes, profile, "human"),
     }
 
 

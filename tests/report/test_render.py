@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import aura_lab
 from aura_lab.cli import main
 
 # the elements (not the stylesheet rules) of code cells and their "In [ ]:" prompts
@@ -51,6 +52,23 @@ def test_report_is_self_contained_with_alt_text(small_run, tmp_path):
     codec = small_run.primary_codec
     if small_run.summary["codecs"][codec]["lossy"]:  # the ratio chart says which codec is lossy
         assert f"{codec} LOSSY" in html
+
+
+def test_report_of_the_default_traffic(tmp_path):
+    """The default (assistant) profile: the header says what the traffic was; the
+    template sections say why they are empty instead of drawing empty axes; the size
+    buckets reach 2000+ bytes."""
+    run = aura_lab.run(users=3, think_time="0", codecs="deflate-stream,identity", in_process_servers=True,
+                       quiet=True, progress=False, seed=2, trace_dir=str(tmp_path), run_id="assistant")  # fmt: skip
+    html_file = tmp_path / "report.html"
+    assert main(["report", str(run.path), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert "Traffic: profile assistant; every message whole." in html
+    assert "No message of this run was built from a template" in html
+    assert "Churn does not apply" in html
+    assert "mean ratio per template" not in html and "Heatmap of mean ratio" not in html  # no empty charts
+    assert "500-2000" in html and "2000+" in html
+    assert html.index("Traffic: profile assistant") < html.index(">Verdict<") < html.index("<img")
 
 
 def test_report_show_code(small_run, tmp_path):

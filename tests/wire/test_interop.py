@@ -27,7 +27,7 @@ async def exchange(url: str, texts: list[str]) -> list[dict]:
 
 
 def test_serve_aura_answers_as_the_peers_server_does(tmp_path):
-    config = config_from_files(None, None, seed=11, corpus_weight=0.3)
+    config = config_from_files(None, None, seed=11, corpus_weight=0.3, profile="peer")  # template traffic
     texts = SHORT + [m.text for m in generate(config, 150)] + SHORT
     with PeerAuraServer() as peer:
         theirs = asyncio.run(exchange(peer.url, texts))

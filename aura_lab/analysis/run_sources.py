@@ -33,7 +33,10 @@ NO_ROUNDTRIP = (
     "'not checked'"
 )
 REPLAY_HINT = " (`aura-lab replay FOLDER --codec aura` compresses them again, with the round trip checked)"
-NO_ROLES = "roles: the peer's traces do not say whether a user is AI or human; per-role figures and fits are empty"
+NO_ROLES = (
+    "roles: the peer's traces do not say whether a user is AI or human; per-role figures are empty, and size fits "
+    "take every message as one group (`any`) that stands in for both roles"
+)
 NO_PROVENANCE = (
     "template provenance: which templates and slot values built each message is not recorded, so per-template "
     "tables, churn and selection replays have nothing to work on; a template hit shows only as method "
