@@ -36,10 +36,13 @@ _EXPORTS = {
     "RunConfig": "config",
     "ThinkTime": "timing",
     "run": "load.runner",
+    "replay": "load.replay",
     "arun": "load.runner",
     "Run": "analysis.run",
     "load_run": "analysis.run",
     "load_traces": "traces.reader",
+    "read_logs": "traces.logs",
+    "load_profile": "traffic.profile",
     "serve": "servers.hosting",
     "serve_many": "servers.hosting",
     "get_codec": "codecs",
@@ -67,9 +70,12 @@ __all__ = [
     "get_codec",
     "load_corpus",
     "load_metadata",
+    "load_profile",
     "load_run",
     "load_templates",
     "load_traces",
+    "read_logs",
+    "replay",
     "run",
     "serve",
     "serve_many",
@@ -81,14 +87,17 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
     from .codecs import codec_names, get_codec
     from .config import RunConfig
     from .errors import AuraLabError, InputError
+    from .load.replay import replay
     from .load.runner import arun, run
     from .servers.hosting import serve, serve_many
     from .timing import ThinkTime
+    from .traces.logs import read_logs
     from .traces.reader import load_traces
     from .traffic.corpus import load_corpus
     from .traffic.generator import GeneratorConfig, generate, user_messages
     from .traffic.lengths import LengthTable
     from .traffic.metadata import load_metadata
+    from .traffic.profile import load_profile
     from .traffic.templates import load_templates
 
 

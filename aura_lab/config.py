@@ -8,15 +8,13 @@ the parameter (Python) or the flag (command line), the range, and the value give
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import math
 import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any
 
 from .errors import InputError
 from .system import RESERVED_FDS, ensure_fds
@@ -31,15 +29,13 @@ DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
 DEFAULT_THINK_TIME = "uniform:0.1,2.0"  # the peer's pause after each reply, seconds
 MAX_DURATION_S = 3600.0  # hard ceiling on a run's main phase
 MAX_REPLY_SIZE = 16 << 20  # bytes: the largest reply a simulated user accepts
-
-# The embedded server's limits (``aura-lab serve`` and ``start_server``): whatever its
-# clients do, its memory and its connections stay bounded.
-MAX_CONNECTIONS = 10_000  # open connections (more get HTTP 503); also capped by `ulimit -n`
-MAX_BUFFERED = 64 << 20  # bytes of received messages not yet answered, all connections together
-IDLE_TIMEOUT_S = 120.0  # a connection without a message for this long is closed
-PING_INTERVAL_S = 20.0  # keepalive pings to each client...
-PING_TIMEOUT_S = 20.0  # ...closed when a pong does not come back in this time
-MAX_UNREAD_PONGS = 100  # pongs waiting for a client that reads nothing (a ping flood): dropped
+DEFAULT_USERS = 10  # simulated users of a generated run (a replay plays every conversation)
+DEFAULT_PROFILE = "assistant"  # the built-in traffic profiles: assistant (real chats), peer
+FRAMINGS = ("whole", "stream")  # an assistant reply in one message, or streamed in frames
+ENVELOPES = ("none", "json")  # a streamed frame bare, or as {"type": "delta", "content": ...}
+REPLAY_TIMINGS = ("think", "logged")  # pauses from --think-time, or from the logs' timestamps
+CHARS_PER_TOKEN = 4  # a streamed token, approximated as OpenAI's rule of thumb for English
+LOGGED_GAP_CAP_S = 60.0  # a logged pause longer than this is cut to it (logs hold days-long gaps)
 
 
 def number_text(value: float) -> str:
@@ -104,13 +100,8 @@ BOUNDS: dict[str, Bound] = {
     "replicas": Bound(1, 64, "servers", integer=True),
     "max_size": Bound(1, 64 << 20, "bytes", integer=True),
     "max_reply_size": Bound(1024, 1 << 30, "bytes", integer=True),
-    "max_connections": Bound(1, 100_000, "connections", integer=True),
-    "max_buffered": Bound(1 << 16, 1 << 34, "bytes", integer=True),
-    "idle_timeout": Bound(0, 86_400, "s", low_open=True),
-    "ping_interval": Bound(0, 3600, "s", low_open=True),
-    "ping_timeout": Bound(0, 3600, "s", low_open=True),
-    "max_unread_pongs": Bound(1, 1_000_000, "pongs", integer=True),
     "port": Bound(0, 65_535, integer=True),
+    "chunk_tokens": Bound(1, 4096, "tokens", integer=True),
 }
 
 # the command-line flag of each RunConfig field that has one
@@ -129,7 +120,8 @@ FLAGS = {
     "corpus_weight": "--corpus-weight",
     "ai_ratio": "--ai-ratio",
     "warmup_messages": "--warmup-messages",
-    "auto_adjust": "--no-auto-adjust",
+    "auto_adjust": "--auto-adjust",
+    "verify": "--verify",
     "selection": "--selection",
     "explore": "--explore",
     "codecs": "--codec",
@@ -143,6 +135,14 @@ FLAGS = {
     "timeout": "--timeout",
     "run_id": "--run-id",
     "max_reply_size": "--max-reply-size",
+    "profile": "--profile",
+    "replay": "--replay",
+    "replay_timing": "--replay-timing",
+    "framing": "--framing",
+    "chunk_tokens": "--chunk-tokens",
+    "envelope": "--envelope",
+    "resend_whole": "--resend-whole",
+    "reference": "--reference",
 }
 SELECTIONS = ("uniform", "epsilon-greedy")
 RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -157,9 +157,9 @@ def where(name: str, cli: bool) -> str:
 class RunConfig:
     """Every option of a run. Times in seconds, sizes in bytes; ranges in ``BOUNDS``."""
 
-    users: int = 10
+    users: int | None = None  # None: DEFAULT_USERS, or every conversation of a replay
     ramp_up: float = 0.0
-    turns: tuple[int, int] = (5, 50)
+    turns: tuple[int, int] | None = None  # messages per conversation; None: the profile's
     messages_per_user: int | None = None
     duration: float | None = None
     think_time: str = DEFAULT_THINK_TIME
@@ -171,11 +171,12 @@ class RunConfig:
     corpus_weight: float = 0.3
     ai_ratio: float = 0.5
     warmup_messages: int = 0
-    auto_adjust: bool = True
+    auto_adjust: bool = False  # opt-in: raising corpus_weight after the warmup changes the traffic under test
     selection: str = "uniform"
     explore: float = 0.3
     codecs: tuple[str, ...] = DEFAULT_CODECS
     urls: tuple[str, ...] | None = None
+    verify: str | None = None  # CODEC[:options]: the client checks round trips the server does not report
     min_compression_size: int = MIN_COMPRESSION_SIZE
     trace_dir: str = "data/traces"
     export: str | None = None
@@ -191,18 +192,32 @@ class RunConfig:
     run_id: str | None = None
     in_process_servers: bool = False  # tests: embedded servers on threads of this process
     progress: bool = True
+    profile: str = DEFAULT_PROFILE  # a built-in profile's name or a profile JSON file
+    replay: tuple[str, ...] | None = None  # conversation logs to play instead of generated traffic
+    replay_timing: str = "think"
+    framing: str = "whole"
+    chunk_tokens: int = 4  # tokens per streamed frame
+    envelope: str = "none"
+    resend_whole: bool = False  # each streamed frame carries the whole reply so far
+    reference: tuple[str, ...] | None = None  # conversation logs the traffic is checked against
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
-            self.codecs = tuple(c.strip() for c in self.codecs.split(",") if c.strip())
+            self.codecs = split_specs(self.codecs)
         if isinstance(self.urls, str):
             self.urls = tuple(u.strip() for u in self.urls.split(",") if u.strip())
         if isinstance(self.turns, str):
             self.turns = parse_turns(self.turns)
         if isinstance(self.think_time, (int, float)) and not isinstance(self.think_time, bool):
             self.think_time = str(self.think_time)
-        self.codecs, self.turns = tuple(self.codecs), tuple(self.turns)  # type: ignore[assignment]
+        self.codecs = tuple(self.codecs)
+        self.turns = tuple(self.turns) if self.turns is not None else None  # type: ignore[assignment]
         self.urls = tuple(self.urls) if self.urls else None
+        for name in ("replay", "reference"):  # one path, or several
+            value = (getattr(self, name),) if isinstance(getattr(self, name), (str, Path)) else getattr(self, name)
+            setattr(self, name, tuple(str(v) for v in value) if value else None)
+        if self.urls:
+            self.codecs = ()  # external servers: no embedded codec is started, so none is listed
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -221,6 +236,7 @@ class RunConfig:
             corpus_weight=self.corpus_weight,
             turns=self.turns,
             messages_per_user=self.messages_per_user,
+            profile=self.profile,
         )
 
     def think(self) -> ThinkTime:
@@ -231,7 +247,8 @@ class RunConfig:
         group (twice with in-process servers: both ends are here), the warmup's, and
         ``RESERVED_FDS``. With workers, each process holds its share of the users."""
         groups = 1 if self.urls else max(1, len(self.codecs))
-        per_process = -(-self.users // max(1, self.workers)) if self.workers > 1 or self.scheduler else self.users
+        users = self.users or DEFAULT_USERS
+        per_process = -(-users // max(1, self.workers)) if self.workers > 1 or self.scheduler else users
         ends = 2 if self.in_process_servers and not self.urls else 1
         return (per_process + 1) * groups * ends + RESERVED_FDS
 
@@ -246,18 +263,14 @@ class RunConfig:
             if not ok:
                 raise InputError(message, where=where(name, cli))
 
-        # the options with a range in BOUNDS (turns is checked below, as a pair)
-        ranged = "users ramp_up messages_per_user duration arrival_rate seed corpus_weight ai_ratio"
-        ranged += " warmup_messages explore min_compression_size timeout max_reply_size max_duration workers"
-        for name in ranged.split():
+        for name in (n for n in BOUNDS if n != "turns" and hasattr(self, n)):  # turns is a pair: below
             bound(name, getattr(self, name))
-        need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
-        for value in self.turns:
-            bound("turns", value)
-        need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
-        need(
-            self.selection in SELECTIONS, "selection", f"must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
-        )
+        if self.turns is not None:
+            need(len(self.turns) == 2, "turns", f"must be MIN-MAX, got {self.turns}")
+            for value in self.turns:
+                bound("turns", value)
+            need(self.turns[0] <= self.turns[1], "turns", f"must be MIN-MAX with MIN <= MAX, got {self.turns}")
+        _check_traffic(self, need)
         try:
             ThinkTime.parse(self.think_time)
         except ValueError as exc:
@@ -289,7 +302,8 @@ class RunConfig:
                 "codecs",
                 f"names a codec twice ({', '.join(self.codecs)}): each codec's figures would be counted twice",
             )
-        self.check_resources(cli)
+        if self.users is not None or not self.replay:  # a replay's users are known once its logs are read
+            self.check_resources(cli)
         return self
 
     def check_resources(self, cli: bool = False) -> None:
@@ -299,67 +313,41 @@ class RunConfig:
         if not check.ok:
             groups = 1 if self.urls else len(self.codecs)
             raise InputError(
-                f"{self.users} users x {groups} server(s) need about {check.need} open files, "
+                f"{self.users or DEFAULT_USERS} users x {groups} server(s) need about {check.need} open files, "
                 f"but this process may open {check.soft} (hard limit {check.hard})",
                 where=where("users", cli),
                 fix=f"{check.fix()}, or run fewer users (or spread them with --workers)",
             )
 
 
-class RunOptions(TypedDict, total=False):
-    """``RunConfig``'s options as keyword arguments (``aura_lab.run(**options)``)."""
-
-    users: int
-    ramp_up: float
-    turns: tuple[int, int] | str
-    messages_per_user: int | None
-    duration: float | None
-    think_time: str | float
-    arrival_rate: float | None
-    seed: int
-    corpus: str | None
-    metadata: str | None
-    templates: str | None
-    corpus_weight: float
-    ai_ratio: float
-    warmup_messages: int
-    auto_adjust: bool
-    selection: str
-    explore: float
-    codecs: tuple[str, ...] | str
-    urls: tuple[str, ...] | str | None
-    min_compression_size: int
-    trace_dir: str
-    export: str | None
-    peer_traces: str | None
-    debug: bool
-    quiet: bool
-    workers: int
-    scheduler: str | None
-    report: bool
-    timeout: float
-    max_reply_size: int
-    max_duration: float
-    run_id: str | None
-    in_process_servers: bool
-    progress: bool
+def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) -> None:
+    """The options chosen from a list, and those of replay, streaming and the realism reference."""
+    choices = {"selection": SELECTIONS, "framing": FRAMINGS, "envelope": ENVELOPES, "replay_timing": REPLAY_TIMINGS}
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        need(value in allowed, name, f"must be one of {', '.join(allowed)}, got {value!r}")
+    for name, default in (("envelope", "none"), ("resend_whole", False), ("chunk_tokens", 4)):
+        need(config.framing == "stream" or getattr(config, name) == default, name, "applies to --framing stream")
+    need(bool(config.replay) or config.replay_timing == "think", "replay_timing", "applies to a replay; add --replay")
+    for name in ("turns", "messages_per_user"):
+        need(not (config.replay and getattr(config, name)), name, "a replay plays each conversation as logged")
+    for name in ("replay", "reference"):
+        for path in getattr(config, name) or ():
+            need(Path(path).exists(), name, f"{path} does not exist")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def with_run_options(func: F) -> F:
-    """Give ``func(config=None, **options)`` a signature that lists every option of
-    ``RunConfig`` with its default, for ``help()``, ``inspect`` and notebooks' tooltips."""
-    signature = inspect.signature(func)
-    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD and not p.name.startswith("_")]
-    defaults = RunConfig()
-    options = [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, f.name), annotation=f.type)
-        for f in dataclasses.fields(RunConfig)
-    ]
-    func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
-    return func
+def split_specs(text: str) -> tuple[str, ...]:
+    """A comma-separated list of codec specs: ``aura,deflate-stream:window_bits=12,level=6``
+    is two specs (an item with ``=`` and no ``:`` continues the options of the one before)."""
+    specs: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if "=" in item and ":" not in item and specs:
+            specs[-1] += "," + item
+        else:
+            specs.append(item)
+    return tuple(specs)
 
 
 def parse_turns(text: str) -> tuple[int, int]:

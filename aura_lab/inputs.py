@@ -3,12 +3,14 @@ file (and the line, where there is one) and the fix, never a traceback."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -64,32 +66,15 @@ def read_input_file(path, kind: str, fix: str = "check the path", *, stdin: bool
             raise _too_large(kind, "standard input", None, cap)
         return data
     where = str(path)
+    fh = open_input_file(path, kind, fix)
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InputError(f"{kind} file not found", where=where, fix=fix) from None
-    except IsADirectoryError:
-        raise InputError(f"is a folder, not a {kind} file", where=where) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=where, fix=fix) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise InputError(f"is a folder, not a {kind} file", where=where)
-        for test, what in _NOT_REGULAR:
-            if test(info.st_mode):
-                raise InputError(
-                    f"is {what}, not a regular file: aura-lab reads only regular files",
-                    where=where,
-                    fix=f"save the {kind} to a file first",
-                )
-        if info.st_size > cap:
-            raise _too_large(kind, where, info.st_size, cap)
+        size = os.fstat(fh.fileno()).st_size
+        if size > cap:
+            raise _too_large(kind, where, size, cap)
     except BaseException:
-        os.close(fd)
+        fh.close()
         raise
-    with os.fdopen(fd, "rb") as fh:
+    with fh:
         try:
             data = fh.read(cap + 1)
         except OSError as exc:
@@ -195,3 +180,159 @@ def read_texts(path, kind: str, fix: str = "check the path") -> tuple[list[str],
     raw = read_input_file(path, kind, fix)
     texts = [text_field(obj, f"{path}:{lineno}")[1] for lineno, obj in parse_jsonl(raw, path)]
     return texts, hashlib.sha256(raw).hexdigest()
+
+
+# -- streaming: files too large to hold in memory ----------------------------------------
+
+MAX_LINE_BYTES = 64 << 20  # one JSONL line, or one element of a JSON array, at most
+_CHUNK = 256 << 10  # bytes read at a time: decoded text may take 4 bytes a character
+
+
+def open_input_file(path, kind: str, fix: str = "check the path") -> BinaryIO:
+    """An input file opened for reading in binary. Only a regular file is opened: a
+    FIFO, a device or a socket is refused at once (reading one could block forever or
+    never end). The streaming readers below take it whatever its size."""
+    where = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"{kind} file not found", where=where, fix=fix) from None
+    except IsADirectoryError:
+        raise InputError(f"is a folder, not a {kind} file", where=where) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=where, fix=fix) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"is a folder, not a {kind} file", where=where)
+        for test, what in _NOT_REGULAR:
+            if test(mode):
+                raise InputError(
+                    f"is {what}, not a regular file: aura-lab reads only regular files",
+                    where=where,
+                    fix=f"save the {kind} to a file first",
+                )
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+Problem = Callable[[str, str], None]  # (where, what): a bad line to count and skip
+
+
+def iter_jsonl_file(path, kind: str, on_bad: Problem | None = None, digest=None) -> Iterator[tuple[int, object]]:
+    """``(line number, value)`` of each non-blank line of a JSONL file, read line by
+    line (memory holds one line). A bad line raises, or goes to ``on_bad`` and is
+    skipped; ``digest`` (a hashlib object) sees every byte."""
+    with open_input_file(path, kind) as fh:
+        lineno = 0
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            lineno += 1
+            if digest is not None:
+                digest.update(raw)
+            where = f"{path}:{lineno}"
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputError(f"a line longer than {MAX_LINE_BYTES >> 20} MiB", where=where, fix="one object a line")
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                if not line.strip():
+                    continue
+                value = json.loads(line)
+            except UnicodeDecodeError as exc:
+                problem = f"not valid UTF-8 at byte {exc.start}"
+            except (ValueError, RecursionError) as exc:
+                problem = f"invalid JSON: {_json_problem(exc)}"
+            else:
+                yield lineno, value
+                continue
+            if on_bad is None:
+                raise InputError(problem, where=where, fix="one JSON object per line, UTF-8")
+            on_bad(where, problem)
+
+
+def first_character(path, kind: str) -> str:
+    """The first character of a file that is not white space (or a BOM); '' when empty."""
+    with open_input_file(path, kind) as fh:
+        head = fh.read(4096).decode("utf-8-sig", "replace").lstrip()
+    return head[:1]
+
+
+def iter_json_array_file(path, kind: str, digest=None) -> Iterator[tuple[int, object]]:
+    """``(line number, element)`` of each element of a file holding one JSON array,
+    read a chunk at a time: memory holds one chunk and one element, whatever the
+    file's size. ``json``'s own decoder reads each element (``raw_decode``), so the
+    errors are its messages, with the line."""
+    decoder = json.JSONDecoder()
+    text_of = codecs.getincrementaldecoder("utf-8-sig")()
+    with open_input_file(path, kind) as fh:
+        buf, pos, eof = "", 0, False
+        mark, mark_line = 0, 1  # buf[mark] is on line mark_line (counted forward only)
+
+        def line_at(at: int) -> int:
+            nonlocal mark, mark_line
+            mark_line += buf.count("\n", mark, at)
+            mark = at
+            return mark_line
+
+        def more(size: int = _CHUNK) -> None:
+            nonlocal buf, pos, eof, mark
+            raw = fh.read(size)
+            eof = not raw
+            if digest is not None:
+                digest.update(raw)
+            line_at(pos)
+            try:
+                buf = buf[pos:] + text_of.decode(raw, final=eof)
+            except UnicodeDecodeError:
+                raise InputError("not valid UTF-8", where=f"{path}:{mark_line}", fix="save the file as UTF-8") from None
+            pos = mark = 0
+
+        def skip_space() -> None:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf) or eof:
+                    return
+                more()
+
+        def where(at: int) -> str:
+            return f"{path}:{line_at(max(at, mark))}"
+
+        more()
+        skip_space()
+        if buf[pos : pos + 1] != "[":
+            raise InputError("expected a JSON array ([...])", where=where(pos))
+        pos += 1
+        first = True
+        while True:
+            skip_space()
+            if buf[pos : pos + 1] == "]":
+                return
+            if not first:
+                if buf[pos : pos + 1] != ",":
+                    raise InputError("expected ',' or ']' between elements", where=where(pos))
+                pos += 1
+                skip_space()
+            first = False
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                    break
+                except json.JSONDecodeError as exc:
+                    if eof:
+                        raise InputError(f"invalid JSON: {exc.msg}", where=where(exc.pos)) from None
+                    if len(buf) - pos > MAX_LINE_BYTES:
+                        raise InputError(
+                            f"an element larger than {MAX_LINE_BYTES >> 20} MiB", where=where(pos)
+                        ) from None
+                    more(max(_CHUNK, len(buf) - pos))  # the element goes on: read as much again
+                except RecursionError:
+                    raise InputError("invalid JSON: nested too deeply", where=where(pos)) from None
+            yield line_at(pos), value
+            pos = end

@@ -16,11 +16,14 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CORPORA_DIR = PACKAGE_DIR / "corpora"
-DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"
+DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"  # the peer profile's corpus
+ANSWERS_CORPUS = CORPORA_DIR / "answers.jsonl"  # long assistant answers: replies are composed from them
+HUMAN_CORPUS = CORPORA_DIR / "human.jsonl"  # human questions, follow-ups and pastes
 DEFAULT_METADATA = CORPORA_DIR / "metadata.json"
 PEER_STYLE_METADATA = CORPORA_DIR / "metadata_peer_style.json"
 DEFAULT_TRAINING = CORPORA_DIR / "zstd_training.jsonl"
 REPORT_NOTEBOOK = PACKAGE_DIR / "report" / "report.ipynb"
+REPORT_TEMPLATES = PACKAGE_DIR / "report" / "templates"  # nbconvert templates (aura_report)
 DEFAULT_TRACE_DIR = Path("data") / "traces"
 
 
@@ -29,6 +32,17 @@ def notebooks_dir() -> Path | None:
     (an editable install); ``None`` for a wheel install, which ships only the report."""
     folder = PACKAGE_DIR.parent / "notebooks"
     return folder if folder.is_dir() else None
+
+
+def repository_path(path: str | os.PathLike) -> Path:
+    """A path as the notebooks take it: relative to the repository (a checkout), not to
+    the folder Jupyter or papermill was started from; absolute paths stay as they are.
+    Outside a checkout (a wheel install) relative to the current folder."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    root = PACKAGE_DIR.parent if notebooks_dir() is not None else Path.cwd()
+    return root / path
 
 
 @contextmanager

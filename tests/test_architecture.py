@@ -195,6 +195,14 @@ def test_run_shows_every_option_in_its_signature():
     assert signature.parameters["users"].default == aura_lab.RunConfig().users
 
 
+def test_the_keyword_options_are_runconfigs():
+    """``RunOptions`` (the types of ``run(**options)``) lives apart from ``RunConfig``:
+    an option added to one is added to the other."""
+    from aura_lab.load.run_options import RunOptions
+
+    assert list(RunOptions.__annotations__) == aura_lab.RunConfig.option_names()
+
+
 def test_the_version_is_written_once():
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert 'dynamic = ["version"]' in pyproject and '\nversion = "' not in pyproject

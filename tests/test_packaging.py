@@ -9,6 +9,7 @@ build backend from the package registry, as any ``pip install .`` does)."""
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -52,6 +53,9 @@ def test_wheel_install_runs_and_reports_from_anywhere(tmp_path):
         "--codec", "identity,deflate", "--run-id", "wheel", "--quiet", cwd=elsewhere)  # fmt: skip
     folder = elsewhere / "data" / "traces" / "wheel"
     assert (folder / "manifest.json").is_file() and (folder / "summary.json").is_file()
+    # the default (assistant) profile composed its traffic from the corpora inside the wheel
+    texts = [t["path"] for t in json.loads((folder / "manifest.json").read_text())["files"]["texts"]]
+    assert [Path(t).name for t in texts] == ["answers.jsonl", "human.jsonl"] and all(str(env) in t for t in texts)
     run(str(env / "bin" / "aura-lab"), "report", str(folder), cwd=elsewhere)
     html = (folder / "report-wheel.html").read_text(encoding="utf-8")
     assert "aura-lab report: run wheel" in html and "<img" in html

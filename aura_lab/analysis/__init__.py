@@ -15,7 +15,9 @@ _EXPORTS = {
     "Run": "run",
     "load_run": "run",
     "summarise": "summary",
-    "format_summary": "summary",
+    "format_summary": "text",
+    "latest_run": "run",
+    "latest_runs": "run",
     "compare_codecs": "compare",
     "compare_runs": "compare",
     "MinedTemplate": "discovery",
@@ -39,6 +41,7 @@ _EXPORTS = {
     "template_codec_matrix": "templates",
     "template_table": "templates",
     "threshold_sweep": "thresholds",
+    "threshold_sweeps": "thresholds",
     "WarmupReport": "warmup",
     "analyse_warmup": "warmup",
     "recommend_adjustments": "warmup",
@@ -61,6 +64,8 @@ __all__ = [
     "fit_distribution",
     "fit_lengths",
     "format_summary",
+    "latest_run",
+    "latest_runs",
     "load_run",
     "mine_templates",
     "recommend_adjustments",
@@ -73,6 +78,7 @@ __all__ = [
     "template_sequence",
     "template_table",
     "threshold_sweep",
+    "threshold_sweeps",
     "verify_mined",
 ]
 
@@ -88,12 +94,13 @@ if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazi
         verify_mined,
     )
     from .lengths import FittedLengthModel, fit_distribution, fit_lengths
-    from .run import Run, load_run
+    from .run import Run, latest_run, latest_runs, load_run
     from .selection import SelectionResult, ThompsonSelector, UCB1Selector, simulate_selection
     from .store import simulate_store, store_sweep, template_sequence
-    from .summary import format_summary, summarise
+    from .summary import summarise
     from .templates import best_worst, template_codec_matrix, template_table
-    from .thresholds import threshold_sweep
+    from .text import format_summary
+    from .thresholds import threshold_sweep, threshold_sweeps
     from .warmup import WarmupReport, analyse_warmup, recommend_adjustments
 
 

@@ -11,6 +11,13 @@ its reply carried a template id, or its method is BINARY_SEMANTIC. For AURA's
 compressor the two are the same messages (it reports a template id exactly for
 BINARY_SEMANTIC); the method is the only sign in the peer's own traces, which have no
 template id column. The share is over successful replies.
+
+Loss: a delivered message (``status: ok``) is *lossless* when
+``decompress(compress(m)) == m`` was checked and held, *lossy* when it was checked and
+failed, *unchecked* when nobody checked (a server that does not report round trips, and
+no ``--verify``). The *safe ratio* is what a safe deployment would get: sum of original
+bytes / sum of bytes on the wire, where a lossy message counts as sent raw (its original
+size); it is unknown (``None``, "not checked") unless every sized message was checked.
 """
 
 from __future__ import annotations
@@ -22,14 +29,25 @@ from ..wire.protocol import TEMPLATE_METHOD, UNCOMPRESSED
 
 __all__ = [
     "HIT_DEFINITION",
+    "LOSS_DEFINITION",
+    "NOT_CHECKED",
+    "SAFE_RATIO_DEFINITION",
     "TEMPLATE_METHOD",
     "UNCOMPRESSED",
+    "codec_ratio",
     "error_rate",
+    "expanded_share",
     "is_ok",
+    "loss",
+    "lossy_flags",
     "mean_ratio",
     "methods",
     "overall_ratio",
     "ratio_of_sums",
+    "replies",
+    "roundtrip",
+    "safe_ratio",
+    "safe_ratio_of_sums",
     "select",
     "sized",
     "template_hit_rate",
@@ -38,6 +56,12 @@ __all__ = [
 ]
 
 HIT_DEFINITION = "the server reported a template id, or the method is BINARY_SEMANTIC"
+LOSS_DEFINITION = (
+    "lossless: decompress(compress(m)) == m was checked and held; lossy: checked and failed; "
+    "unchecked: nobody checked (the server does not report it and --verify was not given)"
+)
+SAFE_RATIO_DEFINITION = "original bytes / bytes on the wire, a lossy message counted as sent raw"
+NOT_CHECKED = "not checked"  # how every figure nobody measured is shown: never as 0
 
 
 # -- row selectors ------------------------------------------------------------------------
@@ -81,6 +105,21 @@ def ratio_of_sums(original: np.ndarray, compressed: np.ndarray) -> float | None:
     known = ~(np.isnan(original) | np.isnan(compressed))
     denominator = compressed[known].sum()
     return float(original[known].sum() / denominator) if denominator else None
+
+
+def safe_ratio_of_sums(original: np.ndarray, compressed: np.ndarray, lossy: np.ndarray) -> float | None:
+    """sum(original) / sum(wire), where a lossy message's wire size is its original size
+    (a safe sender would have sent it raw). ``lossy`` is 1.0 / 0.0, NaN when unchecked:
+    any unchecked pair makes the figure unknown (None)."""
+    original = np.asarray(original, dtype=float)
+    compressed = np.asarray(compressed, dtype=float)
+    lossy = np.asarray(lossy, dtype=float)
+    known = ~(np.isnan(original) | np.isnan(compressed))
+    if np.isnan(lossy[known]).any():
+        return None
+    wire = np.where(lossy[known] > 0, original[known], compressed[known])
+    total = wire.sum()
+    return float(original[known].sum() / total) if total else None
 
 
 def mean_of(values: np.ndarray) -> float | None:
@@ -128,3 +167,104 @@ def uncompressed_share(df: pd.DataFrame) -> float | None:
     """Share of successful replies sent UNCOMPRESSED."""
     ok = df[is_ok(df).to_numpy()]
     return float(methods(ok).eq(UNCOMPRESSED).fillna(False).mean()) if len(ok) else None
+
+
+# -- loss ---------------------------------------------------------------------------------
+
+
+def roundtrip(df: pd.DataFrame) -> pd.Series:
+    """``roundtrip_ok`` as a nullable boolean (null: nobody checked)."""
+    if "roundtrip_ok" not in df:
+        return pd.Series(pd.NA, index=df.index, dtype="boolean")
+    return df["roundtrip_ok"].astype("boolean")
+
+
+def loss(df: pd.DataFrame) -> dict:
+    """Counts over the rows given: ``messages``, ``delivered`` (ok replies), and among the
+    delivered ``lossless``, ``lossy``, ``unchecked``, ``checked``; ``checked_by``
+    (``{"server": n, "client": n}``); ``status``: "checked", "partly checked" or
+    "not checked"; ``delivered_share`` (of messages) and ``lossless_share`` (of checked;
+    None when nothing was checked, never 0)."""
+    ok = df[is_ok(df).to_numpy()]
+    said = roundtrip(ok)
+    lossless, lossy = int(said.eq(True).sum()), int(said.eq(False).sum())
+    checked = lossless + lossy
+    by: dict[str, int] = {}
+    if "roundtrip_by" in ok and checked:
+        counts = ok.loc[said.notna().to_numpy(), "roundtrip_by"].astype("string").fillna("server").value_counts()
+        by = {str(k): int(v) for k, v in counts.items()}
+    unchecked = len(ok) - checked
+    status = "checked" if not unchecked else NOT_CHECKED if not checked else "partly checked"
+    return {
+        "messages": len(df),
+        "delivered": len(ok),
+        "lossless": lossless,
+        "lossy": lossy,
+        "unchecked": unchecked,
+        "checked": checked,
+        "checked_by": by,
+        "status": status,
+        "delivered_share": float(len(ok) / len(df)) if len(df) else None,
+        "lossless_share": float(lossless / checked) if checked else None,
+    }
+
+
+def lossy_flags(df: pd.DataFrame) -> np.ndarray:
+    """Per row: 1.0 lossy, 0.0 lossless, NaN unchecked (the kernels' form)."""
+    said = roundtrip(df)
+    return (~said).astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+def safe_ratio(df: pd.DataFrame) -> float | None:
+    """The safe ratio over successful replies with sizes (see the module's note); None
+    when some of them were not checked."""
+    rows = sized(df)
+    return safe_ratio_of_sums(
+        rows["original_size"].to_numpy(float), rows["compressed_size"].to_numpy(float), lossy_flags(rows)
+    )
+
+
+# -- what the codec itself produced, and streamed replies -----------------------------------
+
+
+def codec_ratio(df: pd.DataFrame) -> float | None:
+    """Sum of original bytes / sum of the codec's own output, over successful replies
+    where the codec was called (``codec_size`` known). Below 1 the codec expanded the
+    traffic, even where the server sent the raw text instead (the wire ratio says 1.0)."""
+    if "codec_size" not in df:
+        return None
+    rows = sized(df)
+    rows = rows[rows["codec_size"].notna().to_numpy()]
+    return ratio_of_sums(rows["original_size"].to_numpy(float), rows["codec_size"].to_numpy(float))
+
+
+def expanded_share(df: pd.DataFrame) -> float | None:
+    """Share of successful replies, among those where the codec was called, whose codec
+    output was larger than the message."""
+    if "codec_size" not in df:
+        return None
+    rows = sized(df)
+    rows = rows[rows["codec_size"].notna().to_numpy()]
+    return float((rows["codec_size"] > rows["original_size"]).mean()) if len(rows) else None
+
+
+def replies(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per streamed reply (rows carrying a ``reply_id``) of one codec: frames
+    sent, frames answered ok with sizes, the reply's own text (bytes), bytes sent
+    (envelopes and resent text included), bytes on the wire, and its ratio
+    (sent / wire, over its sized frames)."""
+    columns = ["reply_id", "frames", "frames_ok", "reply_bytes", "sent_bytes", "wire_bytes", "ratio"]
+    if "reply_id" not in df or not df["reply_id"].notna().any():
+        return pd.DataFrame(columns=columns)
+    framed = df[df["reply_id"].notna().to_numpy()]
+    ok = sized(framed)
+    table = framed.groupby("reply_id", observed=True).agg(
+        frames=("reply_id", "size"), reply_bytes=("message_bytes", "first")
+    )
+    sums = ok.groupby("reply_id", observed=True).agg(
+        frames_ok=("reply_id", "size"), sent_bytes=("original_size", "sum"), wire_bytes=("compressed_size", "sum")
+    )
+    table = table.join(sums, how="left").fillna({"frames_ok": 0})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["ratio"] = (table["sent_bytes"] / table["wire_bytes"]).where(table["wire_bytes"] > 0)
+    return table.reset_index()[columns]

@@ -25,7 +25,7 @@ from ..system import process_alive
 from ..traces.folder import Manifest, RunFolder, parse_part_name, part_name
 from ..traces.reader import load_traces
 from . import metrics
-from .summary import summarise
+from .run import summarise_run
 
 
 def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
@@ -81,10 +81,7 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
             manifest.notes.append(line)
         done.append(f"status incomplete, ended_at {manifest.ended_at} (the last record); {line}")
     folder.write_manifest(manifest)
-    summary = summarise(traces, primary_codec=manifest.primary_codec)
-    summary["warmup"] = manifest.warmup
-    summary["dead_servers"] = {s.url: s.dead for s in manifest.servers if s.dead}
-    folder.write_summary(summary)
+    folder.write_summary(summarise_run(traces, manifest))
     done.append(f"wrote {folder.manifest_path.name} and {folder.summary_path.name} ({len(traces)} records)")
     return done
 

@@ -1,73 +1,95 @@
 """The run summary: everything the peer printed, computed correctly, and more.
 
 ``summarise(df)`` works on the trace DataFrame of a run (main phase) and returns plain
-JSON-able dicts, one per codec. Division by zero cannot happen: every ratio goes through
-``stats.safe_ratio`` and an empty selection says it is empty.
+JSON-able dicts, one per codec, and the verdict (``analysis.verdict``) over them.
+Division by zero cannot happen: every ratio goes through ``stats.divide`` and an empty
+selection says it is empty. A figure nobody measured is None (shown "not checked" or
+"n/a"), never 0. The text form is ``analysis.text.format_summary``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
-from .stats import PERCENTILE_METHOD, percentiles, safe_ratio
+from .churn import churn_figures, first_filling
+from .stats import PERCENTILE_METHOD, divide, percentiles
+from .verdict import verdict
 
 LENGTH_BUCKETS = [
     (0, 50, "<50"),
     (50, 100, "50-100"),
     (100, 200, "100-200"),
     (200, 500, "200-500"),
-    (500, math.inf, "500+"),
+    (500, 2000, "500-2000"),
+    (2000, math.inf, "2000+"),
 ]
-# The peer's churn rule: a template used more than CHURN_MIN_USES times whose slot
-# fillings repeat (diversity below CHURN_MIN_DIVERSITY) is flagged
-CHURN_MIN_USES = 3
-CHURN_MIN_DIVERSITY = 0.6
+# the buckets of the peer's export (``compression.length_buckets``): ours up to 500 bytes,
+# then one bucket for everything longer
+PEER_LENGTH_BUCKETS = [*LENGTH_BUCKETS[:4], (500, math.inf, "500+")]
+# sources whose text is real text (a corpus message, composed from corpus text, or
+# replayed from logs) rather than synthesised from templates
+TEXT_SOURCES = ("corpus", "answer", "paste", "replay")
+TOP_TEMPLATES = 5  # templates listed as best and as worst (never the same one twice)
+RANK_MIN_USES = 3  # templates used fewer times are left out of best and worst
 
 
-def first_filling(slot_values) -> tuple[str, ...]:
-    """The slot values of a message's first template, as a hashable tuple (empty for a
-    corpus message or a template without slots)."""
-    if slot_values is None or len(slot_values) == 0 or slot_values[0] is None:
-        return ()
-    return tuple(str(v) for v in slot_values[0])
+def summarise(
+    df: pd.DataFrame,
+    phase: str | None = "main",
+    primary_codec: str | None = None,
+    *,
+    slot_space: Mapping[int, int] | None = None,
+    template_codecs: Iterable[str] | None = None,
+    min_compression_size: int | None = None,
+    n_boot: int = 1000,
+) -> dict:
+    """``{"codecs": {codec: {...}}, "verdict": {...}, "primary_codec": ..., "phase": ...,
+    "empty": bool, ...}``.
 
-
-def slot_diversity(fillings, uses: int) -> float | None:
-    """Distinct fillings / uses; None for a template without slots (nothing to vary)."""
-    distinct = {f for f in fillings if f}
-    return len(distinct) / uses if distinct and uses else None
-
-
-def is_churn(uses: int, diversity: float | None) -> bool:
-    return diversity is not None and uses > CHURN_MIN_USES and diversity < CHURN_MIN_DIVERSITY
-
-
-def summarise(df: pd.DataFrame, phase: str = "main", primary_codec: str | None = None) -> dict:
-    """``{"codecs": {codec: {...}}, "primary_codec": ..., "phase": ..., "empty": bool}``.
-
-    ``primary_codec`` is the run's (``Manifest.primary_codec``); it comes first, the
-    others in first-seen order. Without it, the first codec seen is taken."""
+    ``phase`` None takes every phase. ``primary_codec`` is the run's (``Manifest.primary_codec``); it comes first, the
+    others in first-seen order (without it, the first codec seen). ``slot_space``
+    (``{template_id: fillings available}``) lets churn be judged; ``template_codecs``
+    names the codecs whose servers hold templates (their hit rate applies; None: a codec
+    applies when it hit a template at least once); ``min_compression_size`` (bytes) is
+    the servers' setting, which the verdict's threshold lever starts from."""
     frame = metrics.select(df, phase=phase) if len(df) else df
     codecs = list(dict.fromkeys(frame["codec"].astype(str))) if len(frame) else []
     if primary_codec in codecs:
         codecs.remove(primary_codec)
         codecs.insert(0, primary_codec)
-    return {
+    with_templates = set(template_codecs) if template_codecs is not None else None
+    summary: dict[str, Any] = {
         "phase": phase,
         "primary_codec": codecs[0] if codecs else primary_codec,
         "empty": len(frame) == 0,
         "percentile_method": PERCENTILE_METHOD,
         "hit_definition": metrics.HIT_DEFINITION,
-        "codecs": {codec: summarise_codec(metrics.select(frame, phase=None, codec=codec)) for codec in codecs},
+        "loss_definition": metrics.LOSS_DEFINITION,
+        "safe_ratio_definition": metrics.SAFE_RATIO_DEFINITION,
+        "codecs": {
+            codec: summarise_codec(
+                metrics.select(frame, phase=None, codec=codec),
+                slot_space=slot_space,
+                has_templates=None if with_templates is None else codec in with_templates,
+            )
+            for codec in codecs
+        },
     }
+    summary["verdict"] = verdict(frame, summary, min_compression_size=min_compression_size, n_boot=n_boot)
+    return summary
 
 
-def summarise_codec(frame: pd.DataFrame) -> dict:
+def summarise_codec(
+    frame: pd.DataFrame, slot_space: Mapping[int, int] | None = None, has_templates: bool | None = None
+) -> dict:
+    """One codec's figures. ``has_templates``: whether its server holds templates (None:
+    judged from the trace: any template hit)."""
     sent = int(frame["sent_at"].notna().sum())
     ok = metrics.select(frame, phase=None, ok=True)
     sized = metrics.sized(frame)
@@ -76,23 +98,39 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
     latency = ok["latency_ms"].dropna().to_numpy(dtype=float)
     original = int(sized["original_size"].sum())
     compressed = int(sized["compressed_size"].sum())
-    overall = metrics.overall_ratio(sized)
+    loss = metrics.loss(frame)
+    safe = metrics.safe_ratio(sized)
+    hits = metrics.template_hits(ok)
+    applies = bool(hits.any()) if has_templates is None else has_templates or bool(hits.any())
+    checked = loss["checked"] > 0
+    lossy = ok[metrics.roundtrip(ok).eq(False).fillna(False).to_numpy(bool)]
     return {
         "messages": len(frame),
         "sent": sent,
         "received": int(frame["received_at"].notna().sum()),
         "ok": len(ok),
         "duration_s": duration,
-        "messages_per_second": safe_ratio(len(ok), duration),
-        "success_rate": safe_ratio(len(ok), len(frame)),
+        "messages_per_second": divide(len(ok), duration),
+        "delivered_rate": loss["delivered_share"],
+        "lossless_rate": loss["lossless_share"],
+        # delivered and known lossless, of every message: None unless every delivered
+        # message was checked (it cannot read 100 % while messages are lost or unknown)
+        "success_rate": divide(loss["lossless"], len(frame)) if loss["status"] == "checked" else None,
         "errors": int(len(frame) - len(ok)),
         "errors_by_kind": {str(k): int(v) for k, v in frame["error_kind"].dropna().astype(str).value_counts().items()},
+        "loss": loss,
+        "lossy": loss["lossy"] > 0,
         "total_original_bytes": original,
         "total_compressed_bytes": compressed,
-        "overall_ratio": overall,
+        "overall_ratio": metrics.overall_ratio(sized),
         "bandwidth_saved_percent": (1 - compressed / original) * 100 if original else None,
+        "safe_ratio": safe,
+        "safe_bandwidth_saved_percent": (1 - 1 / safe) * 100 if safe else None,
         "mean_message_ratio": metrics.mean_ratio(sized),
         "ratio_by_role": {role: metrics.overall_ratio(sized[sized["role"] == role]) for role in ("ai", "human")},
+        "codec_ratio": metrics.codec_ratio(sized),
+        "expanded_share": metrics.expanded_share(sized),
+        "replies": _reply_figures(frame),
         "latency_ms": {
             "count": int(latency.size),
             "mean": float(latency.mean()) if latency.size else None,
@@ -104,19 +142,45 @@ def summarise_codec(frame: pd.DataFrame) -> dict:
         "methods": {str(k): int(v) for k, v in metrics.methods(ok).dropna().value_counts().items()},
         "length_buckets": length_buckets(sized),
         "per_user_messages": _per_user(frame),
-        "template_hit_rate": metrics.template_hit_rate(ok),
-        "template_precision": _template_precision(ok),
-        "roundtrip_failures": int((ok["roundtrip_ok"] == False).sum()),  # noqa: E712 - nullable boolean
-        "roundtrip_checked": int(ok["roundtrip_ok"].notna().sum()),
-        "roundtrip_failures_by_method": {
-            str(k): int(v)
-            for k, v in ok[ok["roundtrip_ok"] == False]["method"].astype(str).value_counts().items()  # noqa: E712
-        },
+        "template_hit_rate_applies": applies,
+        "template_hit_rate": metrics.template_hit_rate(ok) if applies else None,
+        "template_precision": _template_precision(ok) if applies else None,
+        # None (not 0) when nobody checked: "round-trip failures 0" would be a lie
+        "roundtrip_failures": loss["lossy"] if checked else None,
+        "roundtrip_checked": loss["checked"],
+        "roundtrip_failures_by_method": {str(k): int(v) for k, v in lossy["method"].astype(str).value_counts().items()},
         "source_share": _source_share(frame),
-        "templates": _template_figures(sized),
+        "templates": _template_figures(sized, slot_space),
         "reconnects": _per_user_total(frame, "reconnects"),
         "failovers": _per_user_total(frame, "failovers"),
         "servers": sorted(frame["server_url"].dropna().astype(str).unique().tolist()),
+    }
+
+
+def _reply_figures(frame: pd.DataFrame) -> dict | None:
+    """Per streamed reply (None when no reply was streamed): counts, mean bytes and
+    the ratio of each reply (sent over wire bytes), beside the per-frame figures."""
+    table = metrics.replies(frame)
+    if table.empty:
+        return None
+    known = table.dropna(subset=["wire_bytes"])
+    frames = frame[frame["reply_id"].notna().to_numpy()]
+    return {
+        "replies": len(table),
+        "frames": int(table["frames"].sum()),
+        "frames_per_reply": float(table["frames"].mean()),
+        "reply_bytes_mean": float(table["reply_bytes"].mean()),
+        "sent_bytes_per_reply": float(known["sent_bytes"].mean()) if len(known) else None,
+        "wire_bytes_per_reply": float(known["wire_bytes"].mean()) if len(known) else None,
+        "ratio_per_reply_mean": float(known["ratio"].mean()) if len(known) else None,
+        "ratio_per_reply_median": float(known["ratio"].median()) if len(known) else None,
+        # the reply's own text over what it cost on the wire: what streaming costs
+        "text_to_wire_ratio": metrics.ratio_of_sums(
+            known["reply_bytes"].to_numpy(float), known["wire_bytes"].to_numpy(float)
+        ),
+        # per frame, what the codec made of it (below 1: it grew, whatever went on the wire)
+        "frame_codec_ratio": metrics.codec_ratio(frames),
+        "frames_expanded_share": metrics.expanded_share(frames),
     }
 
 
@@ -127,12 +191,22 @@ def _per_user_total(frame: pd.DataFrame, column: str) -> int:
     return int(frame.groupby("user_id")[column].max().fillna(0).sum())
 
 
-def length_buckets(sized: pd.DataFrame) -> list[dict]:
-    """Messages and bytes ratio per length bucket (UTF-8 bytes), over rows with sizes."""
+def length_buckets(sized: pd.DataFrame, buckets: Sequence[tuple[float, float, str]] = LENGTH_BUCKETS) -> list[dict]:
+    """Per length bucket (UTF-8 bytes; ``buckets``: ``(low, high, label)``, low inclusive),
+    over rows with sizes: messages, the bytes ratio (``ratio``: sum original / sum on the
+    wire) and the mean of per-message ratios (``mean_ratio``: the peer's statistic, which
+    its export writes per bucket of ``PEER_LENGTH_BUCKETS``)."""
     out = []
-    for low, high, label in LENGTH_BUCKETS:
+    for low, high, label in buckets:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
-        out.append({"bucket": label, "messages": len(part), "ratio": metrics.overall_ratio(part)})
+        out.append(
+            {
+                "bucket": label,
+                "messages": len(part),
+                "ratio": metrics.overall_ratio(part),
+                "mean_ratio": metrics.mean_ratio(part),
+            }
+        )
     return out
 
 
@@ -160,138 +234,48 @@ def _source_share(frame: pd.DataFrame) -> dict:
     out = {}
     for role in ("ai", "human"):
         part = frame[frame["role"] == role]
-        corpus = int((part["source"] == "corpus").sum())
+        corpus = int(part["source"].isin(TEXT_SOURCES).sum())
         out[role] = {
             "messages": len(part),
-            "corpus_share": safe_ratio(corpus, len(part)),
-            "synthetic_share": safe_ratio(len(part) - corpus, len(part)),
+            "corpus_share": divide(corpus, len(part)),
+            "synthetic_share": divide(len(part) - corpus, len(part)),
         }
     return out
 
 
-def _template_figures(sized: pd.DataFrame, top: int = 5) -> dict:
+def _template_figures(sized: pd.DataFrame, slot_space: Mapping[int, int] | None, top: int = TOP_TEMPLATES) -> dict:
+    """Per template used: uses, ratios, churn figures; the best and worst by overall
+    ratio among templates used at least ``RANK_MIN_USES`` times (every template when
+    none was), worst never repeating one of the best; the churn list, worst first."""
     used = sized[sized["template_id"].notna()]
+    empty = {"count": 0, "top": [], "bottom": [], "low_diversity": [], "churn_checked": slot_space is not None}
     if used.empty:
-        return {"count": 0, "top": [], "bottom": [], "low_diversity": []}
+        return empty
     rows: list[dict[str, Any]] = []
     for tid, part in used.groupby("template_id", observed=True):
         uses = len(part)
-        diversity = slot_diversity(map(first_filling, part["slot_values"]), uses)
+        available = None if slot_space is None else slot_space.get(int(tid))
         rows.append(
             {
                 "template_id": int(tid),
                 "uses": uses,
                 "overall_ratio": metrics.overall_ratio(part),
                 "mean_ratio": float(part["ratio"].mean()),
-                "slot_diversity": diversity,
+                "fillings_available": available,
+                **churn_figures(map(first_filling, part["slot_values"]), uses, available),
             }
         )
     rows.sort(key=lambda r: (-(r["overall_ratio"] or 0), r["template_id"]))
-    ranked = [r for r in rows if r["uses"] >= CHURN_MIN_USES] or rows
+    ranked = [r for r in rows if r["uses"] >= RANK_MIN_USES] or rows
+    best = ranked[:top]
+    shown = {r["template_id"] for r in best}
+    churn = [r for r in rows if r["low_diversity"]]
+    churn.sort(key=lambda r: (r["diversity_vs_uniform"], -r["uses"], r["template_id"]))
     return {
         "count": len(rows),
-        "top": ranked[:top],
-        "bottom": ranked[::-1][:top],
-        "low_diversity": [r for r in rows if is_churn(r["uses"], r["slot_diversity"])],
+        "ranked_min_uses": RANK_MIN_USES if ranked is not rows else 1,
+        "top": best,
+        "bottom": [r for r in ranked[::-1] if r["template_id"] not in shown][:top],
+        "low_diversity": churn,
+        "churn_checked": slot_space is not None,
     }
-
-
-def _fmt(value, spec: str = ".2f", suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:{spec}}{suffix}"
-
-
-def _percent(share: float | None) -> float | None:
-    return None if share is None else share * 100
-
-
-def format_summary(summary: dict, title: str = "") -> str:
-    """The summary as text, codecs side by side."""
-    codecs = summary["codecs"]
-    if summary.get("empty") or not codecs:
-        return f"{title}\nThe run is empty: no {summary.get('phase', 'main')} messages were recorded.".strip()
-    names = list(codecs)
-    width = max(14, *(len(n) + 2 for n in names))
-    lines = [title] if title else []
-
-    def row(label, getter, spec=".2f", suffix=""):
-        cells = [_fmt(getter(codecs[n]), spec, suffix) for n in names]
-        lines.append(f"{label:<28}" + "".join(f"{c:>{width}}" for c in cells))
-
-    lines.append(f"{'':<28}" + "".join(f"{n:>{width}}" for n in names))
-    row("messages (sent)", lambda c: c["sent"], "d")
-    row("replies ok", lambda c: c["ok"], "d")
-    row("errors", lambda c: c["errors"], "d")
-    row("success", lambda c: None if c["success_rate"] is None else c["success_rate"] * 100, ".1f", "%")
-    row("duration", lambda c: c["duration_s"], ".1f", " s")
-    row("messages/s", lambda c: c["messages_per_second"], ".1f")
-    row("original bytes", lambda c: c["total_original_bytes"], "d")
-    row("compressed bytes", lambda c: c["total_compressed_bytes"], "d")
-    row("overall ratio", lambda c: c["overall_ratio"], ".3f")
-    row("bandwidth saved", lambda c: c["bandwidth_saved_percent"], ".1f", "%")
-    row("ratio, AI messages", lambda c: c["ratio_by_role"]["ai"], ".3f")
-    row("ratio, human messages", lambda c: c["ratio_by_role"]["human"], ".3f")
-    row(
-        "template hit rate",
-        lambda c: None if c["template_hit_rate"] is None else c["template_hit_rate"] * 100,
-        ".1f",
-        "%",
-    )
-    row(
-        "template precision",
-        lambda c: None if c["template_precision"] is None else c["template_precision"] * 100,
-        ".1f",
-        "%",
-    )
-    row("round-trip failures", lambda c: c["roundtrip_failures"], "d")
-    for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max"):
-        row(f"latency {key}", lambda c, k=key: c["latency_ms"][k], ".2f", " ms")
-    for bucket in range(len(LENGTH_BUCKETS)):
-        label = LENGTH_BUCKETS[bucket][2]
-        row(f"ratio {label} bytes", lambda c, b=bucket: c["length_buckets"][b]["ratio"], ".3f")
-    lines.append(
-        f"latency percentiles: {summary.get('percentile_method', PERCENTILE_METHOD)}; "
-        "latency counts from the send (closed loop) or the scheduled send (open loop)"
-    )
-    primary = summary.get("primary_codec") if summary.get("primary_codec") in codecs else names[0]
-    first = codecs[primary]
-    lines.append("")
-    for name in names:
-        c = codecs[name]
-        methods = ", ".join(f"{m} {n}" for m, n in c["methods"].items()) or "-"
-        lines.append(f"[{name}] methods: {methods}")
-        if c["errors_by_kind"]:
-            lines.append(f"[{name}] errors: " + ", ".join(f"{k} {v}" for k, v in c["errors_by_kind"].items()))
-        if c["roundtrip_failures"]:
-            by = ", ".join(f"{m} {n}" for m, n in c["roundtrip_failures_by_method"].items())
-            lines.append(
-                f"[{name}] LOSSY: {c['roundtrip_failures']} of {c['roundtrip_checked']} messages did not "
-                f"survive decompress(compress(m)) == m ({by})"
-            )
-    shares = first["source_share"]
-    lines.append(
-        "corpus share: "
-        + ", ".join(
-            f"{role} {_fmt(_percent(s['corpus_share']), '.0f', '%')} of {s['messages']}" for role, s in shares.items()
-        )
-    )
-    users = first["per_user_messages"]
-    lines.append(
-        f"users: {users['users']}, messages per user min {users['min']} median {users['median']} max {users['max']}; "
-        f"reconnects {first['reconnects']}, failovers {first['failovers']}"
-    )
-    templates = first["templates"]
-    if templates["count"]:
-        lines.append(f"templates used: {templates['count']} ({primary})")
-        for label in ("top", "bottom"):
-            items = ", ".join(
-                f"#{t['template_id']} {_fmt(t['overall_ratio'], '.2f')} ({t['uses']})" for t in templates[label]
-            )
-            lines.append(f"  {label}: {items}")
-        for t in templates["low_diversity"]:
-            lines.append(
-                f"  churn warning: template #{t['template_id']} used {t['uses']} times with slot diversity "
-                f"{t['slot_diversity']:.2f} (< {CHURN_MIN_DIVERSITY})"
-            )
-    return "\n".join(lines)

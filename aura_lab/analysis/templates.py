@@ -8,13 +8,14 @@ only successful replies count. Ratios are original/compressed bytes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import metrics
+from .churn import churn_figures, first_filling
 from .stats import bootstrap_ci
-from .summary import first_filling, is_churn, slot_diversity
 
 TOP_SLOT_VALUES = 3
 
@@ -31,6 +32,9 @@ COLUMNS = [
     "method_mix",
     "top_method",
     "unique_fillings",
+    "fillings_available",
+    "expected_fillings",
+    "diversity_vs_uniform",
     "slot_diversity",
     "low_diversity",
     "top_slot_values",
@@ -42,23 +46,29 @@ def _ok_templated(df: pd.DataFrame) -> pd.DataFrame:
     return ok[ok["template_id"].notna()]
 
 
-def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def template_table(
+    df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, slot_space: Mapping[int, int] | None = None
+) -> pd.DataFrame:
     """One row per (codec, template): uses, mean and median ratio with 95 % bootstrap
-    intervals, method mix (share per upper-case method), slot diversity (unique
-    fillings / uses; None for a template without slots), the churn flag and the three
-    most used fillings (slot values joined by " | ")."""
+    intervals (None for a template used once: one use gives no interval), method mix
+    (share per upper-case method), the churn figures (``analysis.churn``: unique
+    fillings against those a uniform draw over ``slot_space`` would give; the flag is
+    None, not checked, without ``slot_space``) and the three most used fillings (slot
+    values joined by " | ")."""
     rows = _ok_templated(df)
     records = []
     for (codec, template_id), group in rows.groupby(["codec", "template_id"], observed=True, sort=True):
         ratios = group["ratio"].to_numpy(float)
         mean, mean_low, mean_high = bootstrap_ci(ratios, np.mean, n_boot=n_boot, seed=seed)
         median, median_low, median_high = bootstrap_ci(ratios, np.median, n_boot=n_boot, seed=seed)
+        if np.count_nonzero(~np.isnan(ratios)) < 2:  # one value: no interval, not a zero-width one
+            mean_low = mean_high = median_low = median_high = None
         methods = metrics.methods(group).fillna("UNKNOWN")
         mix = {m: float(s) for m, s in methods.value_counts(normalize=True).sort_index().items()}
         fillings = Counter(first_filling(v) for v in group["slot_values"])
         fillings.pop((), None)  # a template without slots has no diversity to judge
         uses = len(group)
-        diversity = slot_diversity(fillings, uses)
+        available = None if slot_space is None else slot_space.get(int(template_id))
         records.append(
             {
                 "codec": str(codec),
@@ -72,9 +82,8 @@ def template_table(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
                 "median_ratio_high": median_high,
                 "method_mix": mix,
                 "top_method": max(mix, key=lambda m: mix[m]) if mix else None,
-                "unique_fillings": len(fillings),
-                "slot_diversity": diversity,
-                "low_diversity": is_churn(uses, diversity),
+                "fillings_available": available,
+                **churn_figures(fillings, uses, available),
                 "top_slot_values": [" | ".join(f) for f, _ in fillings.most_common(TOP_SLOT_VALUES)],
             }
         )

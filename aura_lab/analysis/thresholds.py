@@ -5,7 +5,9 @@ Each message is compressed once, on its own (a fresh connection state), and ever
 threshold is applied to those sizes: a message under the threshold is sent
 UNCOMPRESSED at its original size; so is one whose codec output is larger than the
 text, by the server's own rule (``wire.protocol.sends_raw``: not for aura, whose framing
-always goes on the wire).
+always goes on the wire). Each message is also checked for loss
+(``decompress(compress(m)) == m``): ``lossy_messages`` counts those a threshold still
+sends compressed, and ``safe_ratio`` counts them as sent raw.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..codecs import get_codec
+from ..codecs import CODECS, get_codec
 from ..paths import scratch_cwd
-from ..wire.protocol import UNCOMPRESSED, sends_raw
-from .stats import safe_ratio
+from ..wire.protocol import UNCOMPRESSED, roundtrip_problem, sends_raw
+from .stats import divide
 
 THRESHOLDS = range(20, 61, 5)
 
 
 def compressed_sizes(texts: Iterable[str], codec_name: str, **codec_options) -> pd.DataFrame:
-    """original_size, compressed_size (bytes) and method of each message, compressed alone.
+    """original_size, compressed_size (bytes), method, expansion_fallback and lossless of
+    each message, compressed alone.
 
     The codec is built, used and closed inside a scratch working directory, since
     aura-compression writes its state into the current one."""
@@ -33,7 +36,12 @@ def compressed_sizes(texts: Iterable[str], codec_name: str, **codec_options) -> 
         codec = get_codec(codec_name, **codec_options)
         try:
             for text in texts:
-                result = codec.compress(text, codec.new_connection_state())
+                state = codec.new_connection_state()
+                result = codec.compress(text, state)
+                try:
+                    lossless = roundtrip_problem(text, codec.decompress(result.data, state)) is None
+                except Exception:  # a decoder that raises lost the message
+                    lossless = False
                 original = len(text.encode("utf-8"))
                 rows.append(
                     (
@@ -41,11 +49,13 @@ def compressed_sizes(texts: Iterable[str], codec_name: str, **codec_options) -> 
                         len(result.data),
                         str(result.method).upper(),
                         sends_raw(original, len(result.data), codec.falls_back_on_expansion),
+                        lossless,
                     )
                 )
         finally:
             codec.close()
-    return pd.DataFrame(rows, columns=["original_size", "compressed_size", "method", "expansion_fallback"])
+    columns = ["original_size", "compressed_size", "method", "expansion_fallback", "lossless"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def threshold_sweep(
@@ -55,7 +65,8 @@ def threshold_sweep(
     **codec_options,
 ) -> pd.DataFrame:
     """One row per threshold: threshold (bytes), messages, messages_compressed,
-    uncompressed_share, original_bytes, sent_bytes, overall_ratio.
+    uncompressed_share, original_bytes, sent_bytes, overall_ratio, lossy_messages (sent
+    compressed and not decompressible) and safe_ratio (those counted as sent raw).
 
     For the ``aura`` codec its own ``min_compression_size`` defaults to the smallest
     threshold swept, so that only the sweep's threshold decides."""
@@ -67,10 +78,12 @@ def threshold_sweep(
     compressed = sizes["compressed_size"].to_numpy(float)
     codec_says_raw = sizes["method"].eq(UNCOMPRESSED).to_numpy()
     expanded = sizes["expansion_fallback"].to_numpy(bool)
+    lossless = sizes["lossless"].to_numpy(bool)
     rows = []
     for threshold in thresholds:
         raw = (original < threshold) | expanded
         sent = np.where(raw, original, compressed)
+        lost = ~raw & ~lossless
         uncompressed = raw | codec_says_raw
         rows.append(
             {
@@ -80,7 +93,24 @@ def threshold_sweep(
                 "uncompressed_share": float(uncompressed.mean()) if len(sizes) else None,
                 "original_bytes": int(original.sum()),
                 "sent_bytes": int(sent.sum()),
-                "overall_ratio": safe_ratio(original.sum(), sent.sum()),
+                "overall_ratio": divide(original.sum(), sent.sum()),
+                "lossy_messages": int(lost.sum()),
+                "safe_ratio": divide(original.sum(), np.where(lost, original, sent).sum()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def threshold_sweeps(
+    texts: Sequence[str], codecs: Iterable[str], thresholds: Iterable[int] = THRESHOLDS
+) -> tuple[pd.DataFrame, list[str]]:
+    """``threshold_sweep`` for each of a run's codecs that can be replayed here (a
+    ``codec`` column), and the codecs left out (an external server's, ``peer``)."""
+    thresholds = list(thresholds)
+    frames, skipped = [], []
+    for codec in codecs:
+        if codec in CODECS:
+            frames.append(threshold_sweep(texts, codec, thresholds).assign(codec=codec))
+        else:
+            skipped.append(codec)
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), skipped

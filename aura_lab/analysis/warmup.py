@@ -59,6 +59,7 @@ class WarmupReport:
     min_compression_size: int | None  # current, as told
     suggested_min_compression_size: int | None
     overall_ratio_at_suggestion: float | None
+    longest_message: int | None = None  # bytes: a threshold above it sends everything raw
     warnings: list[str] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     hit_definition: str = HIT_DEFINITION
@@ -157,6 +158,7 @@ def analyse_warmup(
         )
         report.suggested_min_compression_size = best
         report.overall_ratio_at_suggestion = ratio_at_best
+        report.longest_message = int(sizes.max())
 
     _warn(report)
     if len(codecs) > 1:
@@ -273,13 +275,21 @@ def _recommend(report: WarmupReport, corpus_weight: float | None, explore: float
     current = report.min_compression_size
     suggested = report.suggested_min_compression_size
     if suggested is not None and suggested != current:
+        longest = report.longest_message
+        raw_everything = longest is not None and suggested > longest
+        what = (
+            f"a threshold above the longest message ({longest} B) means: send everything raw, compression does "
+            f"not pay on these messages; that gives overall ratio {report.overall_ratio_at_suggestion:.3f}"
+            if raw_everything
+            else f"sending messages under {suggested} bytes uncompressed gives overall ratio "
+            f"{report.overall_ratio_at_suggestion:.3f}"
+        )
         out.append(
             Recommendation(
                 "min_compression_size",
                 current,
                 suggested,
-                f"sending messages under {suggested} bytes uncompressed gives overall ratio "
-                f"{report.overall_ratio_at_suggestion:.3f} over the warmup (now {report.overall_ratio:.3f}); "
+                f"{what} over the warmup (now {report.overall_ratio:.3f}); "
                 f"median size UNCOMPRESSED {report.median_bytes_uncompressed} B vs compressed "
                 f"{report.median_bytes_compressed} B",
                 {
@@ -287,6 +297,8 @@ def _recommend(report: WarmupReport, corpus_weight: float | None, explore: float
                     "overall_ratio_at_suggestion": report.overall_ratio_at_suggestion,
                     "median_bytes_uncompressed": report.median_bytes_uncompressed,
                     "median_bytes_compressed": report.median_bytes_compressed,
+                    "longest_message": longest,
+                    "raw_everything": raw_everything,
                 },
             )
         )

@@ -12,15 +12,17 @@ from .options import add_traffic_arguments, check_traffic_arguments
 
 
 def format_table(messages: list[GeneratedMessage], width: int = 70) -> str:
-    """One line a message: user, turn, role, source, length (characters), target range,
-    templates and the text, cut to ``width`` characters."""
-    rows = [f"{'user':>4} {'turn':>4} {'role':<5} {'source':<14} {'len':>4} {'range':<9} {'templates':<12} text"]
+    """One line a message: user, turn, role, source, length (characters), target (the
+    peer's range in characters, or a profile's size in bytes), templates and the text,
+    cut to ``width`` characters."""
+    rows = [f"{'user':>4} {'turn':>4} {'role':<5} {'source':<14} {'len':>5} {'target':<9} {'templates':<12} text"]
     for m in messages:
         text = m.text.replace("\n", "\\n")
         text = text if len(text) <= width else text[: width - 1] + "…"
+        target = f"{m.target_min}-{m.target_max}" if m.target_min is not None else f"{m.target_bytes} B"
         rows.append(
-            f"{m.user_id:>4} {m.turn:>4} {m.role:<5} {m.source:<14} {len(m.text):>4} "
-            f"{f'{m.target_min}-{m.target_max}':<9} {','.join(map(str, m.template_ids)) or '-':<12} {text}"
+            f"{m.user_id:>4} {m.turn:>4} {m.role or '-':<5} {m.source:<14} {len(m.text):>5} "
+            f"{target:<9} {','.join(map(str, m.template_ids)) or '-':<12} {text}"
         )
     return "\n".join(rows)
 
@@ -42,6 +44,7 @@ def command(args: argparse.Namespace) -> int:
         seed=args.seed,
         corpus_weight=args.corpus_weight,
         ai_ratio=args.ai_ratio,
+        profile=args.profile,
     )
     for warning in config.metadata.warnings if config.metadata else []:
         print(f"warning: {warning}", file=sys.stderr)  # stdout stays pure JSON lines

@@ -8,15 +8,15 @@ import signal
 import threading
 import time
 
-from ..codecs import codec_names, codec_options
+from ..codecs import codec_names, codec_options, parse_codec
 from ..config import BOUNDS, DEFAULT_PORT, MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE, number_text
 from ..errors import InputError
 from ..servers.hosting import serve_many
-from ..servers.limits import ServerLimits
+from ..servers.limits import LIMIT_BOUNDS, ServerLimits
 from ..servers.server import TRANSPORT_SLACK
 from .options import number
 
-# the server's limits: (flag, help); defaults and ranges from config via ServerLimits
+# the server's limits: (flag, help); defaults and ranges in servers.limits
 LIMIT_FLAGS = {
     "max_connections": ("--max-connections", "open connections; more get HTTP 503"),
     "max_buffered": ("--max-buffered", "bytes of received messages not yet answered, all connections together"),
@@ -28,7 +28,13 @@ LIMIT_FLAGS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codec", default="aura", choices=codec_names())
+    parser.add_argument(
+        "--codec",
+        default="aura",
+        metavar="SPEC",
+        help=f"a codec: {', '.join(codec_names())}, with options as NAME:key=value,... "
+        "(e.g. deflate-stream:window_bits=12), or package.module:Class (default aura)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; anything else warns)")
     parser.add_argument(
         "--port",
@@ -61,10 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--training", metavar="FILE", help="corpus JSONL to train the zstd-dict dictionary on")
     defaults = ServerLimits()
     for name, (flag, text) in LIMIT_FLAGS.items():
-        bound = BOUNDS[name]
+        bound = LIMIT_BOUNDS[name]
         parser.add_argument(
             flag,
-            type=number(name),
+            type=number(name, bound),
             default=getattr(defaults, name),
             metavar="N",
             help=f"{text} (default {number_text(getattr(defaults, name))}; {bound.describe()})",
@@ -72,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    parse_codec(args.codec)  # an unknown codec or option: a clear error before anything starts
     for name, flag in (
         ("replicas", "--replicas"),
         ("port", "--port"),

@@ -1,4 +1,9 @@
-"""Codecs by name: one file per codec, one line per codec in ``CODECS``.
+"""Codecs by name: one file per codec, one line per codec in ``CODECS``, and any codec of
+the user's own (``aura_lab.codecs.spec``).
+
+A codec is named by a *spec*: ``NAME`` or ``NAME:key=value,...`` for a built-in
+(``deflate-stream:window_bits=12,level=6``), ``package.module:Class[:key=value,...]`` for
+a class of the user's own, or the name of an ``aura_lab.codecs`` entry point.
 
 >>> codec = get_codec("deflate-stream")
 >>> state = codec.new_connection_state()
@@ -8,73 +13,30 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
+from typing import Any
 
-from ..errors import InputError
 from .base import Codec, CodecResult
+from .spec import CODECS, CodecSpec, codec_class, codec_names, parse_codec
 
-#: name -> "module:Class" (imported on first use, so a missing package only hurts its codec)
-CODECS = {
-    "aura": "aura:AuraCodec",
-    "deflate": "deflate:DeflateCodec",
-    "deflate-stream": "deflate_stream:DeflateStreamCodec",
-    "zstd-dict": "zstd_dict:ZstdDictCodec",
-    "brotli": "brotli_codec:BrotliCodec",
-    "identity": "identity:IdentityCodec",
-}
-
-#: what to ``pip install`` when a codec's package is missing
-_PIP_NAMES = {"aura_compression": "aura-compression==2.0.2", "zstandard": "zstandard", "brotli": "brotli"}
-
-__all__ = ["CODECS", "Codec", "CodecResult", "codec_class", "codec_names", "codec_options", "get_codec"]
+__all__ = [
+    "CODECS",
+    "Codec",
+    "CodecResult",
+    "CodecSpec",
+    "codec_class",
+    "codec_names",
+    "codec_options",
+    "get_codec",
+    "parse_codec",
+]
 
 
-def codec_names() -> list[str]:
-    """The names of the built-in codecs, in the order ``--help`` lists them."""
-    return list(CODECS)
+def get_codec(spec: str, **options: Any) -> Codec:
+    """A ready codec from its spec; ``options`` (keyword arguments of its constructor)
+    are added to those the spec names, and win over them."""
+    return parse_codec(spec).build(**options)
 
 
-def codec_class(name: str) -> type[Codec]:
-    """The class behind a codec name, imported now."""
-    if name not in CODECS:
-        raise InputError(f"unknown codec {name!r}", fix=f"choose one of: {', '.join(CODECS)}")
-    module_name, class_name = CODECS[name].split(":")
-    try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.startswith(__name__):
-            package = exc.name.split(".")[0]
-            raise InputError(
-                f"codec {name!r} needs the {package!r} package, which is not installed",
-                fix=f"pip install {_PIP_NAMES.get(package, package)}",
-            ) from None
-        raise
-    return getattr(module, class_name)
-
-
-def get_codec(name: str, **options) -> Codec:
-    """A ready codec; ``options`` are its constructor's keyword arguments."""
-    cls = codec_class(name)
-    accepted = codec_options(name)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InputError(
-            f"codec {name!r} has no option {', '.join(map(repr, unknown))}",
-            fix=f"its options: {', '.join(accepted) or 'none'}",
-        )
-    try:
-        return cls(**options)
-    except ImportError as exc:
-        package = (exc.name or str(exc)).split(".")[0]
-        raise InputError(
-            f"codec {name!r} needs the {package!r} package, which is not installed",
-            fix=f"pip install {_PIP_NAMES.get(package, package)}",
-        ) from None
-    except ValueError as exc:
-        raise InputError(f"codec {name!r}: {exc}") from None
-
-
-def codec_options(name: str) -> list[str]:
+def codec_options(spec: str) -> list[str]:
     """The option names a codec accepts (its constructor's keyword arguments)."""
-    return [p for p in inspect.signature(codec_class(name).__init__).parameters if p != "self"]
+    return list(parse_codec(spec).accepted())

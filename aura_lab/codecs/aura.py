@@ -8,7 +8,9 @@ at exit is pointed there too. The server in a child process simply lives in that
 directory.
 
 Its output is what would go on the wire whatever its size (its own UNCOMPRESSED
-framing adds a header), so the server never swaps it for the raw text.
+framing adds a header), so the server never swaps it for the raw text, and it is handed
+every message, short and empty ones included, as the peer's server does: the compressor
+applies its own ``min_compression_size`` (a short message costs one byte more).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class AuraCodec(Codec):
     method = "AURA"
     package = "aura-compression"
     falls_back_on_expansion = False
+    applies_own_threshold = True  # as the peer's server: every message goes to the compressor
 
     def __init__(
         self,

@@ -33,6 +33,10 @@ class Codec:
     #: True when the server may send the raw text instead of an output that grew; False
     #: when the codec's own framing is what goes on the wire whatever its size (aura).
     falls_back_on_expansion: ClassVar[bool] = True
+    #: True when the codec decides itself what a short message becomes (it has its own
+    #: threshold and its framing is on the wire for every message: aura); the server then
+    #: hands it every message. False: below min_compression_size the text is sent as it is.
+    applies_own_threshold: ClassVar[bool] = False
 
     @property
     def package_version(self) -> str:

@@ -2,14 +2,20 @@
 
 One compressor and one matching decompressor per connection; each message is flushed
 with Z_SYNC_FLUSH and sent without its trailing ``00 00 ff ff``, so later messages can
-refer back to earlier ones (the 32 KiB window). Messages must be decompressed in the
-order they were compressed, with the same connection state.
+refer back to earlier ones (the window). Messages must be decompressed in the order they
+were compressed, with the same connection state. Options as ``deflate``.
+
+Its output is sent whatever its size: a message it has compressed is in both sides'
+history, so sending the raw text instead would leave the receiver's history behind
+(``falls_back_on_expansion`` is False; short messages below the threshold never touch the
+history, so they go raw).
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from .base import DEFLATE_TAIL, CodecResult, strip_deflate_tail
 from .deflate import DeflateCodec
@@ -19,22 +25,18 @@ from .deflate import DeflateCodec
 class DeflateStreamState:
     """The two halves of one connection: the sender's compressor, the receiver's decompressor."""
 
-    level: int = 6
-    compressor: zlib._Compress = field(init=False)
-    decompressor: zlib._Decompress = field(init=False)
-
-    def __post_init__(self):
-        self.compressor = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        self.decompressor = zlib.decompressobj(-15)
+    compressor: Any
+    decompressor: Any
 
 
 class DeflateStreamCodec(DeflateCodec):
     name = "deflate-stream"
     method = "DEFLATE_STREAM"
     context_takeover = True
+    falls_back_on_expansion = False
 
     def new_connection_state(self) -> DeflateStreamState:
-        return DeflateStreamState(self.level)
+        return DeflateStreamState(self.compressor(), self.decompressor())
 
     def compress(self, text: str, state: DeflateStreamState | None = None) -> CodecResult:
         state = state or self.new_connection_state()  # no state: a one-message connection

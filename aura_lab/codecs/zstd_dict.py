@@ -13,20 +13,10 @@ from pathlib import Path
 
 import zstandard
 
-from .. import paths
-from ..errors import InputError
-from ..inputs import read_texts
 from .base import Codec, CodecResult
+from .training import read_training_texts, training_path
 
 _SMALLEST_DICT = 256  # bytes; below this a trained dictionary is not worth its header
-
-
-def read_training_texts(path: Path) -> tuple[list[str], str]:
-    """The message texts of a corpus JSONL file, in file order, and the file's SHA-256."""
-    texts, sha256 = read_texts(path, "zstd training", fix="pass --training FILE (corpus JSONL)")
-    if not texts:
-        raise InputError("no messages to train a dictionary on", where=str(path))
-    return texts, sha256
 
 
 class ZstdDictCodec(Codec):
@@ -35,9 +25,11 @@ class ZstdDictCodec(Codec):
     package = "zstandard"
 
     def __init__(self, training: str | Path | None = None, dict_size: int = 16 * 1024, level: int = 3):
+        if not -7 <= int(level) <= 22:
+            raise ValueError(f"level must be -7..22, got {level}")
         if int(dict_size) < _SMALLEST_DICT:
             raise ValueError(f"dict_size must be at least {_SMALLEST_DICT} bytes, got {dict_size}")
-        self.training_path = Path(training) if training is not None else paths.DEFAULT_TRAINING
+        self.training_path = training_path(training)
         self.level = int(level)
         self.dict_size_requested = int(dict_size)
         texts, self.training_sha256 = read_training_texts(self.training_path)

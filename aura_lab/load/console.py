@@ -14,16 +14,26 @@ from .engine import Exchanged, Tally
 
 
 class Printer:
-    """Prints through tqdm so lines do not tear the progress bar; silent when quiet."""
+    """Prints through tqdm so lines do not tear the progress bar; silent when quiet.
+    ``warn`` prints to stderr even when quiet and keeps the warning (``warnings``: the
+    manifest holds the same list)."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, warnings: list[str] | None = None):
         self.quiet = quiet
+        self.warnings: list[str] = [] if warnings is None else warnings
 
     def __call__(self, text: str = "") -> None:
         if not self.quiet:
             from tqdm.auto import tqdm
 
             tqdm.write(text)
+
+    def warn(self, text: str) -> None:
+        from tqdm.auto import tqdm
+
+        if text not in self.warnings:
+            self.warnings.append(text)
+        tqdm.write(f"warning: {text}", file=sys.stderr)
 
 
 class ProgressBar:
@@ -39,6 +49,8 @@ class ProgressBar:
         self._last = 0.0
 
     def __call__(self, event: Exchanged) -> None:
+        if not event.last:
+            return  # a streamed reply advances the bar once
         self.bar.update(1)
         now = time.monotonic()
         if now - self._last >= 0.5:

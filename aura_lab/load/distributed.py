@@ -24,6 +24,8 @@ from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
+from .traffic_sources import read_replay, replay_traffic
+from .verify import Verifier
 
 
 @dataclass
@@ -48,6 +50,8 @@ async def _run_shard(job: ShardJob) -> dict:
     gen_config = config_from_files(
         config.corpus, config.metadata, library=PatternLibrary(job.patterns, source="run"), **config.generator_options()
     )
+    # a replay: each shard reads the logs again (the paths are absolute) and plays its users
+    traffic = replay_traffic(read_replay(config)[0]) if config.replay else None
     loop = asyncio.get_running_loop()
 
     def write_failed(_reason: str) -> None:  # from the flusher's thread, perhaps
@@ -59,16 +63,20 @@ async def _run_shard(job: ShardJob) -> dict:
         gen_config,
         [Group(label, urls) for label, urls in job.groups],
         make_selector(config.selection, config.explore),
-        config.users,
+        config.users or 0,
         [writer_listener(writer)],
+        traffic,
+        await Verifier(config.verify, config.min_compression_size).start() if config.verify else None,
     )
-    users = [u for u in range(config.users) if u % job.n_shards == job.shard - 1]
+    users = [u for u in range(config.users or 0) if u % job.n_shards == job.shard - 1]
     watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
     try:
         await engine.run_users(users, deadline_s=config.main_deadline)
     finally:
         watcher.cancel()
         writer.close()
+        if engine.verifier is not None:
+            await engine.verifier.close()
     return {
         "shard": job.shard,
         "users": len(users),
@@ -77,6 +85,9 @@ async def _run_shard(job: ShardJob) -> dict:
         "written": writer.written,
         "write_failure": writer.failure,
         "dead_servers": [dead for group in engine.groups for dead in group.dead_servers()],
+        "verify": None
+        if engine.verifier is None
+        else {"mode": engine.verifier.mode, "failure": engine.verifier.failure},
     }
 
 

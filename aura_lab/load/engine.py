@@ -1,8 +1,10 @@
-"""The load loop: simulated users sending generated messages to server groups.
+"""The load loop: simulated users sending generated (or replayed) messages to server groups.
 
 Every load loop here is bounded: by the users' conversation lengths (messages), by the
 run's duration and by a hard ceiling in seconds, and it stops by itself. Each message
-sent to each group gets exactly one trace record, whatever happened to it.
+(each frame of a streamed reply) sent to each group gets exactly one trace record,
+whatever happened to it. A streamed reply's frames go one after the other, each
+waiting for its reply, without a pause; the think time comes before the next message.
 
 The engine talks to servers through links (``aura_lab.load.links``) and tells what
 happened through one event per message (``Exchanged``); the trace writer, the tally,
@@ -15,27 +17,31 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import MAX_REPLY_SIZE, REPLY_TIMEOUT_S, RunConfig
+from ..config import LOGGED_GAP_CAP_S, MAX_REPLY_SIZE, REPLY_TIMEOUT_S, RunConfig
 from ..timing import ThinkTime
 from ..traces.writer import TraceWriter
+from ..traffic.framing import Framing
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
 from ..traffic.selection import Selector
 from ..wire.judge import Exchange
 from .links import Group, Link
 from .records import Clock, build_record
+from .verify import Verifier
 
 
 @dataclass(frozen=True)
 class Exchanged:
-    """One message sent to every group and what came back: one trace record per group,
-    the primary group's first."""
+    """One message (or one frame of a streamed reply) sent to every group and what came
+    back: one trace record per group, the primary group's first. ``last`` is False for
+    every frame of a streamed reply but its last."""
 
     message: GeneratedMessage
     phase: str
     records: list[dict]
+    last: bool = True
 
     @property
     def primary(self) -> dict:
@@ -59,7 +65,7 @@ class Tally:
 
     def __call__(self, event: Exchanged) -> None:
         record = event.primary
-        self.messages += 1
+        self.messages += event.last  # a streamed reply counts once, its frames' bytes all
         if record["status"] != "ok":
             self.errors += 1
         elif record["original_size"] is not None and record["compressed_size"] is not None:
@@ -77,13 +83,13 @@ def writer_listener(writer: TraceWriter) -> Listener:
 
 
 def selector_feed(selector: Selector) -> Listener:
-    """Feeds a learning selector the primary codec's ratio for each main-phase message
-    generated from a template."""
+    """Feeds a learning selector the primary codec's ratio for each message generated
+    from a template, in the warmup too (the warmup is where it learns first)."""
 
     def feed(event: Exchanged) -> None:
         record = event.primary
         if (
-            event.phase == "main"
+            record.get("frame_index") is None  # a frame's ratio is not its template's
             and record["status"] == "ok"
             and record["ratio"] is not None
             and event.message.template_id is not None
@@ -104,6 +110,8 @@ class EngineSettings:
     timeout: float = REPLY_TIMEOUT_S
     grace: float = 2.0  # seconds replies in flight may take after a stop
     max_reply_size: int = MAX_REPLY_SIZE  # bytes
+    framing: Framing = field(default_factory=Framing)
+    logged_timing: bool = False  # pauses from the messages' logged times (a replay)
 
     @classmethod
     def of(cls, config: RunConfig, run_id: str) -> EngineSettings:
@@ -115,6 +123,8 @@ class EngineSettings:
             ramp_up=config.ramp_up,
             timeout=config.timeout,
             max_reply_size=config.max_reply_size,
+            framing=Framing(config.framing == "stream", config.chunk_tokens, config.envelope, config.resend_whole),
+            logged_timing=config.replay_timing == "logged",
         )
 
 
@@ -129,8 +139,14 @@ class Engine:
         selector: Selector,
         n_users: int,
         listeners: Iterable[Listener] = (),
+        traffic: Callable[[int], Iterable[GeneratedMessage]] | None = None,
+        verifier: Verifier | None = None,
     ):
+        """``traffic(user_id)`` gives a user's messages (a replay); by default they are
+        generated from ``gen_config``."""
         self.settings = settings
+        self.traffic = traffic
+        self.logged_gaps = {"used": 0, "cut": 0, "missing": 0}  # logged pauses, for the manifest
         self.gen_config = gen_config
         self.groups = groups
         self.selector = selector
@@ -141,7 +157,9 @@ class Engine:
         self.listeners: list[Listener] = [self.tally, selector_feed(selector), *listeners]
         self.stop_sending = asyncio.Event()
         self.stop_reason: str | None = None
+        self.verifier = verifier
         self._links: list[Link] = []
+        self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -161,6 +179,7 @@ class Engine:
         return self.stop_sending.is_set()
 
     async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
+        """Play every user (concurrently) until all are done, a stop, or ``deadline_s``."""
         tasks = [asyncio.create_task(self.run_user(u)) for u in user_ids]
         timer = None
         if deadline_s is not None:
@@ -184,7 +203,14 @@ class Engine:
             await self.close_links()
 
     async def close_links(self) -> None:
-        """Close every connection the users opened (a server's stop waits for them)."""
+        """Wait for the client's pending checks (briefly, after a stop: the rest are
+        recorded unchecked), then close every connection the users opened (a server's
+        stop waits for them)."""
+        if self._checking:
+            await asyncio.wait(set(self._checking), timeout=self.settings.grace if self.stop_reason else None)
+            for task in list(self._checking):
+                task.cancel()
+            await asyncio.gather(*self._checking, return_exceptions=True)
         links, self._links = self._links, []
         await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
 
@@ -194,7 +220,10 @@ class Engine:
         links = [g.new_link(user_id, settings.timeout, settings.max_reply_size) for g in self.groups]
         self._links.extend(links)
         if messages is None:
-            messages = user_messages(self.gen_config, user_id, self.selector, self.pools)
+            if self.traffic is not None:
+                messages = self.traffic(user_id)
+            else:
+                messages = user_messages(self.gen_config, user_id, self.selector, self.pools)
         start = time.perf_counter_ns()
         if phase == "main" and settings.ramp_up > 0 and self.n_users > 1:
             if await self._pause(settings.ramp_up * user_id / self.n_users):
@@ -202,6 +231,7 @@ class Engine:
             start = time.perf_counter_ns()
         scheduled = start
         open_loop = bool(settings.arrival_rate) and phase == "main"
+        previous: GeneratedMessage | None = None
         for message in messages:
             if self.stop_sending.is_set():
                 break
@@ -211,24 +241,62 @@ class Engine:
                 if await self._pause((scheduled - time.perf_counter_ns()) / 1e9):
                     break
             else:
+                if previous is not None and think and await self._pause(self._gap(previous, message, scheduled, rng)):
+                    break
                 scheduled = time.perf_counter_ns()
-            await self._send(message, links, phase, scheduled, open_loop)
-            if think and not open_loop and await self._pause(settings.think_time.sample(rng)):
-                break
+            frames = settings.framing.frames(message.text, message.role)
+            reply_id = f"{message.user_id}:{message.turn}" if settings.framing.stream and message.role == "ai" else None
+            for index, frame in enumerate(frames):
+                if index and self.stop_sending.is_set():
+                    break  # frames not sent are not recorded
+                await self._send(
+                    message,
+                    links,
+                    phase,
+                    scheduled if index == 0 else time.perf_counter_ns(),
+                    open_loop and index == 0,
+                    (frame, index, reply_id, index == len(frames) - 1) if reply_id else None,
+                )
+            previous = message
+        if self.verifier is not None:
+            self.verifier.forget(user_id)
+
+    def _gap(self, previous: GeneratedMessage, message: GeneratedMessage, sent: int, rng: random.Random) -> float:
+        """Seconds to wait before ``message``: the think time, or (logged timing) what
+        is left of the logged gap since ``previous`` was sent, a long gap cut short."""
+        if not self.settings.logged_timing:
+            return self.settings.think_time.sample(rng)
+        if previous.logged_at is None or message.logged_at is None:
+            self.logged_gaps["missing"] += 1
+            return self.settings.think_time.sample(rng)
+        gap = message.logged_at - previous.logged_at
+        self.logged_gaps["used"] += 1
+        if gap > LOGGED_GAP_CAP_S:
+            self.logged_gaps["cut"] += 1
+            gap = LOGGED_GAP_CAP_S
+        return gap - (time.perf_counter_ns() - sent) / 1e9
 
     async def _send(
-        self, message: GeneratedMessage, links: list[Link], phase: str, scheduled: int, open_loop: bool
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        frame: tuple[str, int, str, bool] | None = None,
     ) -> None:
+        """Send the message, or ``frame`` (text, index, reply id, last) of it, to every group."""
+        text = message.text if frame is None else frame[0]
         if len(links) == 1:  # the common case, without the cost of a task per message
             link = links[0]
             try:
-                result = await link.exchange(message.text)
+                result = await link.exchange(text)
             except asyncio.CancelledError:
-                self._announce(message, links, phase, scheduled, open_loop, [_interrupted(link)])
+                self._announce(message, links, phase, scheduled, open_loop, [_interrupted(link)], frame)
                 raise
-            self._announce(message, links, phase, scheduled, open_loop, [result])
+            self._deliver(message, links, phase, scheduled, open_loop, [result], frame)
             return
-        tasks = [asyncio.ensure_future(link.exchange(message.text)) for link in links]
+        tasks = [asyncio.ensure_future(link.exchange(text)) for link in links]
         try:
             await asyncio.gather(*tasks)
         except asyncio.CancelledError:
@@ -246,9 +314,51 @@ class Engine:
                     t.result() if t.done() and not t.cancelled() and t.exception() is None else _interrupted(link)
                     for t, link in zip(tasks, links)
                 ],
+                frame,
             )
             raise
-        self._announce(message, links, phase, scheduled, open_loop, [t.result() for t in tasks])
+        self._deliver(message, links, phase, scheduled, open_loop, [t.result() for t in tasks], frame)
+
+    def _deliver(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+        frame: tuple[str, int, str, bool] | None = None,
+    ) -> None:
+        """Announce an exchange; first, when the primary server did not say whether the
+        message survived its round trip and a verifier is set, have the client check it
+        (off the user's path: the next message does not wait for the check)."""
+        primary = results[0]
+        if self.verifier is None or primary.status != "ok" or isinstance(primary.reply.get("roundtrip_ok"), bool):
+            self._announce(message, links, phase, scheduled, open_loop, results, frame)
+            return
+        task = asyncio.ensure_future(
+            self._check_then_announce(message, links, phase, scheduled, open_loop, results, frame)
+        )
+        self._checking.add(task)
+        task.add_done_callback(self._checking.discard)
+
+    async def _check_then_announce(
+        self,
+        message: GeneratedMessage,
+        links: list[Link],
+        phase: str,
+        scheduled: int,
+        open_loop: bool,
+        results: list[Exchange],
+        frame: tuple[str, int, str, bool] | None = None,
+    ) -> None:
+        assert self.verifier is not None
+        try:
+            # what went to the server: the frame of a streamed reply, in the user's order
+            text = message.text if frame is None else frame[0]
+            results[0].verified = await self.verifier.check(message.user_id, text)
+        finally:  # also when cancelled: the record is kept, unchecked
+            self._announce(message, links, phase, scheduled, open_loop, results, frame)
 
     def _announce(
         self,
@@ -258,6 +368,7 @@ class Engine:
         scheduled: int,
         open_loop: bool,
         results: list[Exchange],
+        frame: tuple[str, int, str, bool] | None = None,
     ) -> None:
         records = [
             build_record(
@@ -271,10 +382,13 @@ class Engine:
                 self.clock,
                 link.stats.reconnects,
                 link.stats.failovers,
+                *(frame[:3] if frame else ()),
             )
             for group, link, result in zip(self.groups, links, results)
         ]
-        event = Exchanged(message, phase, records)
+        for group, result in zip(self.groups, results):
+            group.learn(result.reply)
+        event = Exchanged(message, phase, records, frame[3] if frame else True)
         for listener in self.listeners:
             listener(event)
 

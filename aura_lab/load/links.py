@@ -28,6 +28,7 @@ from websockets.protocol import State
 from ..codecs import Codec
 from ..config import MAX_MESSAGE_SIZE, MAX_REPLY_SIZE, MIN_COMPRESSION_SIZE, REPLY_TIMEOUT_S
 from ..wire.judge import Exchange, judge_reply
+from ..wire.labels import Label, from_reply
 from ..wire.protocol import ServerStats, answer
 
 
@@ -288,7 +289,9 @@ class InProcessLink:
 @dataclass
 class Group:
     """Servers that receive the same traffic: one codec's server, external replicas, or
-    an in-process codec (``codec`` set, no URLs)."""
+    an in-process codec (``codec`` set, no URLs). ``learns_label``: the servers did not
+    say what they run (no ``GET /health``), so the engine keeps the first reply that
+    does (``learnt``; AURA's compressor shows itself in its replies)."""
 
     label: str
     urls: list[str] = field(default_factory=list)
@@ -296,6 +299,13 @@ class Group:
     min_compression_size: int = MIN_COMPRESSION_SIZE
     server_stats: ServerStats = field(default_factory=ServerStats)
     health: ServerHealth = field(default_factory=ServerHealth)
+    learns_label: bool = False
+    learnt: Label | None = None
+
+    def learn(self, reply: dict) -> None:
+        """Keep what a reply says about the codec, until one has said it."""
+        if self.learns_label and self.learnt is None:
+            self.learnt = from_reply(reply)
 
     def new_link(self, user_id: int, timeout: float, max_reply_size: int = MAX_REPLY_SIZE) -> Link:
         """A link for one user: users are spread round-robin over the URLs."""

@@ -32,10 +32,15 @@ def build_record(
     clock: Clock,
     reconnects: int,
     failovers: int,
+    frame: str | None = None,
+    frame_index: int | None = None,
+    reply_id: str | None = None,
 ) -> dict:
-    """One record: the message, where it went, what came back. Latency (ms) counts from
-    the scheduled send in an open loop and from the send otherwise."""
+    """One record: the message (or ``frame``, the part of it sent, when a reply is
+    streamed), where it went, what came back. Latency (ms) counts from the scheduled
+    send in an open loop and from the send otherwise."""
     reply = result.reply
+    text = message.text if frame is None else frame
     latency = None
     if result.received_ns is not None:
         start = scheduled_ns if open_loop else result.sent_ns
@@ -47,7 +52,7 @@ def build_record(
         "codec": label,
         "server_url": result.url,
         "user_id": message.user_id,
-        "role": message.role,
+        "role": message.role or None,  # a replay of records without a role
         "turn": message.turn,
         "source": message.source,
         "template_id": message.template_id,
@@ -55,9 +60,9 @@ def build_record(
         "slot_values": [list(v) for v in message.slot_values],
         "target_min": message.target_min,
         "target_max": message.target_max,
-        "text": message.text,
-        "length_chars": len(message.text),
-        "length_bytes": len(message.text.encode("utf-8", "surrogatepass")),
+        "text": text,
+        "length_chars": len(text),
+        "length_bytes": len(text.encode("utf-8", "surrogatepass")),
         "scheduled_at": clock.wall(scheduled_ns),
         "sent_at": clock.wall(result.sent_ns),
         "received_at": clock.wall(result.received_ns),
@@ -70,12 +75,29 @@ def build_record(
         "original_size": int_or_none(reply.get("original_size")),
         "compressed_size": int_or_none(reply.get("compressed_size")),
         "ratio": float_or_none(reply.get("compression_ratio")),
-        "roundtrip_ok": reply.get("roundtrip_ok") if isinstance(reply.get("roundtrip_ok"), bool) else None,
+        **roundtrip(result),
         "compress_us": float_or_none(reply.get("compress_us")),
         "decompress_us": float_or_none(reply.get("decompress_us")),
         "reconnects": reconnects,
         "failovers": failovers,
+        "conversation_id": message.conversation_id,
+        "message_index": message.message_index,
+        "reply_id": reply_id,
+        "frame_index": frame_index,
+        "message_bytes": len(message.text.encode("utf-8", "surrogatepass")),
+        "codec_size": int_or_none(reply.get("codec_size")),
     }
+
+
+def roundtrip(result: Exchange) -> dict:
+    """``roundtrip_ok`` and who checked it: the server when its reply says, else the
+    client when it checked the message itself (``--verify``), else nobody (null)."""
+    said = result.reply.get("roundtrip_ok")
+    if isinstance(said, bool):
+        return {"roundtrip_ok": said, "roundtrip_by": "server"}
+    if result.verified is not None:
+        return {"roundtrip_ok": result.verified, "roundtrip_by": "client"}
+    return {"roundtrip_ok": None, "roundtrip_by": None}
 
 
 def _reply_error(reply: dict) -> str | None:

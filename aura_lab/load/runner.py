@@ -27,28 +27,30 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
-from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
 from ..analysis.run import Run
-from ..analysis.summary import summarise
-from ..codecs import codec_class
-from ..config import RunConfig, RunOptions, with_run_options
+from ..codecs import parse_codec
+from ..config import LOGGED_GAP_CAP_S, RunConfig
 from ..errors import AuraLabError, InputError
 from ..system import clean_stale_scratch, this_process
-from ..traces.folder import Manifest, RunFolder, ServerInfo, note_dead_servers, write_json
-from ..traces.reader import load_traces
+from ..traces.folder import Manifest, RunFolder, ServerInfo
 from ..traces.writer import TraceWriter
-from ..traffic.generator import GeneratorConfig, config_from_files, user_profile
+from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
+from ..wire.labels import EXTERNAL, from_health
 from .bridge import run_blocking
 from .console import Printer
+from .ending import conclude, finish, utc_now
 from .links import Group
-from .phases import run_phases
+from .phases import planned_messages, run_phases
 from .probes import handshake_problems, http_json, installed_templates, served_templates, unreachable
+from .run_options import RunOptions, with_run_options
 from .stopping import Stopper
+from .traffic_sources import read_traffic_inputs, traffic_line
+from .verify import Verifier
 
 
 @with_run_options
@@ -93,6 +95,8 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     for path in clean_stale_scratch():
         say(f"removed {path}: the scratch dir of a run that was killed")
     check_codecs(config.codecs if not config.urls else ())
+    if config.verify is not None:
+        check_verify(config.verify)
     if (config.workers > 1 or config.scheduler) and importlib.util.find_spec("distributed") is None:
         raise InputError(
             "sharding users over processes needs Dask, which is not installed",
@@ -104,28 +108,40 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
-    run_id = config.run_id or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    traffic, extras = read_traffic_inputs(config)
+    config = extras.pop("config")
+    config.check_resources()  # a replay's users are known once its logs are read
+    run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
-    # main-phase messages planned (fixed by seed and user): on disk from the start, so a
-    # run killed hard still says how far it got
-    manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in range(config.users))
+    manifest.files.update(extras["files"])
+    manifest.notes.extend(extras["notes"])
+    manifest.warnings.extend(say.warnings)  # those printed before the manifest existed
+    say.warnings = manifest.warnings  # one list from here: what is printed is what is kept
+    # main-phase messages planned (fixed by seed and user, or by the logs): on disk from
+    # the start, so a run killed hard still says how far it got
+    manifest.planned_messages = planned_messages(config, gen_config, traffic)
     folder.write_manifest(manifest)  # from its first moment a run folder says what it is
     status = "failed"
     writer: TraceWriter | None = None
     groups: list[Group] = []
-    with contextlib.ExitStack() as stack:
+    verifier: Verifier | None = None
+    async with contextlib.AsyncExitStack() as stack:
         try:
             groups = _start_servers(config, stack, manifest, folder)
             _use_templates(config, groups, manifest, gen_config, given_templates)
+            manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
             for warning in manifest.files["metadata_warnings"]:
-                say(f"warning: {warning}")
+                say.warn(warning)
+            verifier = await _start_verifier(config, manifest, say)
+            if verifier is not None:
+                stack.push_async_callback(verifier.close)
             folder.write_manifest(manifest)
             writer = TraceWriter(
                 folder.traces_dir, shard=0, on_failure=lambda _: stopper.request_threadsafe("write_failed")
             )
             stopper.sending()
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, stopper)
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, stopper, traffic, verifier)
         except KeyboardInterrupt:
             status = "interrupted"
             manifest.notes.append("interrupted during start-up, before any message was sent")
@@ -135,67 +151,10 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
             raise
         finally:
             stopper.sending()  # from here a signal is only noted: the files get written
-            status = _finish(folder, manifest, writer, groups, status, stopper, say)
-    return _conclude(config, folder, manifest, say)
-
-
-def _finish(
-    folder: RunFolder,
-    manifest: Manifest,
-    writer: TraceWriter | None,
-    groups: list[Group],
-    status: str,
-    stopper: Stopper,
-    say: Printer,
-) -> str:
-    """Write every record left, then the manifest with the status and why."""
-    if writer is not None:
-        written_all = writer.close()
-        if not written_all or (status == "failed" and writer.failure):
-            status = "failed"
-            manifest.error = f"trace write failed: {writer.failure}" + (
-                "; sending stopped, every record of a message sent is written" if written_all else ""
-            )
-        elif writer.failure:
-            manifest.notes.append(f"a trace write failed ({writer.failure}); written again: every record is kept")
-    for group in groups:
-        note_dead_servers(manifest, group.dead_servers())
-    if stopper.later_signals:
-        manifest.notes.append(f"{stopper.later_signals} more stop signal(s) came while the run was finishing")
-    if stopper.reason == "interrupted" and status == "complete":
-        manifest.notes.append("a stop signal came after the last message: it changed nothing, the run is complete")
-    manifest.status = status
-    manifest.ended_at = utc_now()
-    try:
-        folder.write_manifest(manifest)
-    except OSError as exc:
-        say(f"warning: cannot write {folder.manifest_path} ({exc.strerror}): readers will see the run as incomplete")
-    return status
-
-
-def _conclude(config: RunConfig, folder: RunFolder, manifest: Manifest, say: Printer) -> Run:
-    """The summary and the extra files of a run whose records and manifest are written."""
-    traces = load_traces(folder.path)
-    summary = summarise(traces, primary_codec=manifest.primary_codec)
-    summary["warmup"] = manifest.warmup
-    summary["dead_servers"] = {s.url: s.dead for s in manifest.servers if s.dead}
-    try:
-        folder.write_summary(summary)
-    except OSError as exc:
-        say(f"warning: cannot write {folder.summary_path} ({exc.strerror}); `aura-lab doctor` writes it later")
-    result = Run(folder.path, manifest, summary, traces)
-    say(result.summary_text())
-    for note in manifest.notes:
-        say(f"note: {note}")
-    say(f"\ntraces: {folder.path}")
-    _write_extras(config, result)
-    if config.report and manifest.status != "failed":
-        from ..report.render import render_report
-
-        say(f"report: {render_report(folder.path)}")
-    else:
-        say(f"report: aura-lab report {folder.path}")
-    return result
+            if verifier is not None and verifier.failure:
+                say.warn(f"--verify: the client's check failed ({verifier.failure}); later messages are unchecked")
+            status = finish(folder, manifest, writer, groups, status, stopper, say)
+    return conclude(config, folder, manifest, groups[0], extras["reference"], say)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -217,18 +176,39 @@ def _probe_urls(config: RunConfig, say: Printer) -> None:
             fix="start the server, check the address, or leave out --url for embedded servers",
         )
     for url in dead:
-        say(f"warning: nothing is listening at {url}; its users will fail over to the next URL")
+        say.warn(f"nothing is listening at {url}; its users will fail over to the next URL")
     problems = handshake_problems([u for u in config.urls if u not in dead])
     if problems:
         url, (problem, fix) = next(iter(problems.items()))
         raise InputError(f"{url}: {problem}", where="urls", fix=fix)
 
 
+def check_verify(spec: str, where: str = "verify") -> None:
+    """``--verify CODEC[:options]`` names a known codec whose package is installed."""
+    check_codecs([spec], where=where)
+
+
+async def _start_verifier(config: RunConfig, manifest: Manifest, say: Printer) -> Verifier | None:
+    """The client's own round-trip check (``--verify``), started before the run; said in
+    the manifest. Servers that report round trips keep theirs (``roundtrip_by``)."""
+    if config.verify is None:
+        return None
+    verifier = await Verifier(config.verify, config.min_compression_size).start()
+    manifest.notes.append(
+        f"--verify {config.verify}: primary messages whose server did not report a round trip were checked by "
+        f"this client with {verifier.codec} ({verifier.mode}, min_compression_size {config.min_compression_size} "
+        "bytes, a fresh connection state per user); their records say roundtrip_by: client. The checks take "
+        "CPU beside the run's: compare latencies only with runs made with the same --verify"
+    )
+    say(f"verify: the client checks round trips with {verifier.codec} where the server does not")
+    return verifier
+
+
 def check_codecs(names, where: str = "codecs") -> None:
     """Every codec name is known and its package installed (a clear error, now)."""
     for name in names:
         try:
-            codec_class(name)
+            parse_codec(name)
         except InputError as exc:
             raise InputError(exc.message, where=where, fix=exc.fix) from None
 
@@ -247,7 +227,24 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
             "metadata_warnings": gen_config.metadata.warnings if gen_config.metadata else [],
         },
         host={"platform": platform.platform(), "cpus": os.cpu_count(), **this_process()},
+        profile=gen_config.profile.describe(),
+        traffic=traffic_line(config, gen_config.profile),
     )
+    if gen_config.profile.two_sided:
+        manifest.files["corpus"] = None
+        manifest.files["texts"] = gen_config.texts.corpora if gen_config.texts else []
+        streams = [c for c in config.codecs if parse_codec(c).name in ("deflate-stream", "zstd-stream")]
+        if streams:
+            manifest.notes.append(
+                f"both sides of a conversation travel over one connection: {', '.join(streams)} "
+                f"{'keeps' if len(streams) == 1 else 'keep'} one compression context for both directions "
+                "(real permessage-deflate keeps one per direction)"
+            )
+        if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
+            manifest.notes.append(
+                f"ai_ratio and corpus_weight shape the peer profile only; the {gen_config.profile.name} profile "
+                "plays both sides and composes every message from the corpus"
+            )
     if config.selection == "epsilon-greedy":
         manifest.notes.append(
             "epsilon-greedy selection learns from replies: its template choices, "
@@ -266,27 +263,34 @@ def versions() -> dict:
     return out
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def new_run_id() -> str:
+    """UTC time and a random suffix: sorts by time, never collides in practice."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _start_servers(
-    config: RunConfig, stack: contextlib.ExitStack, manifest: Manifest, folder: RunFolder
+    config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest, folder: RunFolder
 ) -> list[Group]:
     if config.urls:
-        health = http_json(config.urls[0], "/health") or {}
-        label = str(health.get("codec") or "external")
-        manifest.servers = [ServerInfo(url, label, False) for url in config.urls]
-        return [Group(label, list(config.urls))]
+        health = http_json(config.urls[0], "/health")
+        said = from_health(health)
+        label = said.codec if said else EXTERNAL
+        manifest.servers = [
+            ServerInfo(url, label, False, health if i == 0 and isinstance(health, dict) else None,
+                       said.how if said else None)
+            for i, url in enumerate(config.urls)
+        ]  # fmt: skip
+        return [Group(label, list(config.urls), learns_label=said is None)]
     from ..servers.hosting import serve_many
     from ..servers.limits import ServerLimits
 
     # named after this process, so the next run removes it if this one is killed hard
     scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-servers-{os.getpid()}-"))
     # room for every user's connection; no idle close while a user thinks or waits
+    pause = max(config.think().longest, LOGGED_GAP_CAP_S if config.replay_timing == "logged" else 0.0)
     limits = ServerLimits(
-        max_connections=config.users + 64,
-        idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, config.think().longest + config.timeout + 10)),
+        max_connections=(config.users or 0) + 64,
+        idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, pause + config.timeout + 10)),
     )
     handles = stack.enter_context(
         serve_many(
@@ -328,20 +332,3 @@ def _use_templates(
         gen_config.metadata = load_metadata(gen_config.metadata.path, library)
         manifest.files["metadata"] = gen_config.metadata.summary()
         manifest.files["metadata_warnings"] = gen_config.metadata.warnings
-
-
-def _write_extras(config: RunConfig, result: Run) -> None:
-    from ..traces.peer import peer_export, write_peer_traces
-
-    try:
-        if config.export:
-            write_json(Path(config.export), peer_export(result))
-        if config.peer_traces:
-            write_peer_traces(result.traces, Path(config.peer_traces), codec=result.primary_codec)
-    except OSError as exc:
-        where = config.export if config.export and not Path(config.export).exists() else config.peer_traces
-        raise InputError(
-            f"cannot write it ({exc.strerror or exc}); the run itself is complete in {result.path}",
-            where=str(exc.filename or where),
-            fix="check the path and its permissions",
-        ) from None

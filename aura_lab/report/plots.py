@@ -2,20 +2,67 @@
 
 Each function takes a trace DataFrame (or a summary / analysis table) and returns the
 matplotlib Figure, so notebooks stay one line a chart and tests can check the figure.
+Every chart carries its alt text (``figures.show`` displays it with it); colours come
+from ``palette`` (one per codec, one per method, everywhere); ratio axes start at 0;
+a lossy codec's bars are hatched and its label says LOSSY wherever its ratio is drawn.
+The charts of the analyses behind the notebooks are in ``analysis_charts`` and exported
+here too.
 """
 
 from __future__ import annotations
 
-import matplotlib
-
-if matplotlib.get_backend().lower().startswith("qt"):  # pragma: no cover - headless machines
-    matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..analysis import metrics
 from ..analysis.summary import LENGTH_BUCKETS, length_buckets
+from ..traffic.lengths import ANY_ROLE
+from .analysis_charts import (
+    compare_bars,
+    length_fit,
+    profile_fit,
+    profile_qq,
+    qq_plot,
+    selection_curves,
+    store_curves,
+    template_heatmap,
+    template_method_mix,
+    threshold_curves,
+)
+from .figures import (
+    codec_ticks,
+    describe,
+    label_bars,
+    loss_states,
+    lossy_handle,
+    mark_lossy,
+    method_bars,
+    readable_log_axis,
+    show,
+)
+from .palette import ROLE_COLOURS, codec_colour, codec_tick, method_colour
+
+__all__ = [
+    "codec_ratios",
+    "compare_bars",
+    "latency_cdf",
+    "length_fit",
+    "length_histogram",
+    "method_mix",
+    "profile_fit",
+    "profile_qq",
+    "qq_plot",
+    "ratio_by_length",
+    "selection_curves",
+    "show",
+    "size_by_method",
+    "store_curves",
+    "template_bars",
+    "template_heatmap",
+    "template_method_mix",
+    "threshold_curves",
+]
 
 
 def _main_ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -23,104 +70,184 @@ def _main_ok(df: pd.DataFrame) -> pd.DataFrame:
     return part.assign(codec=part["codec"].astype(str))
 
 
-def codec_ratios(summary: dict, title: str = "Overall compression ratio by codec"):
-    """Bars of sum(original bytes) / sum(compressed bytes) per codec; 1.0 marked."""
+def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as measured and safe"):
+    """Per codec, two bars: sum(original bytes) / sum(bytes on the wire) as measured, and
+    the safe ratio (lossy messages counted as sent raw; "not checked" when nobody
+    checked). Lossy codecs hatched and labelled; 1.0 (no compression) dashed."""
     codecs = summary["codecs"]
     names = list(codecs)
-    values = [codecs[n]["overall_ratio"] or 0.0 for n in names]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    bars = ax.bar(names, values, color=["#c0392b" if v < 1 else "#2e86c1" for v in values])
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="no compression")
-    for bar, value in zip(bars, values):
-        ax.annotate(f"{value:.3f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom")
-    ax.set(title=title, xlabel="codec", ylabel="ratio (original / compressed bytes)")
-    ax.legend(loc="upper left")
+    measured = [codecs[n]["overall_ratio"] for n in names]
+    safe = [codecs[n]["safe_ratio"] for n in names]
+    lossy = [bool(codecs[n]["lossy"]) for n in names]
+    checked = [codecs[n]["loss"]["status"] == "checked" for n in names]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    colours = [codec_colour(n) for n in names]
+    bars = ax.bar(x - 0.2, [v or 0 for v in measured], 0.4, color=colours, label="as measured")
+    safe_bars = ax.bar(
+        x + 0.2, [v or 0 for v in safe], 0.4, color=colours, alpha=0.45, label="safe (lossy counted as sent raw)"
+    )
+    label_bars(ax, bars, [_ratio_text(v) for v in measured])
+    label_bars(ax, safe_bars, [_ratio_text(v) if v is not None else "not checked" for v in safe])
+    hatched = mark_lossy(ax, bars, lossy)
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="1.0: no compression")
+    ax.set_xticks(x, [codec_tick(n, lf, ck) for n, lf, ck in zip(names, lossy, checked)])
+    top = max([v for v in measured + safe if v] or [1.0])
+    ax.set_ylim(0, top * 1.18)
+    ax.set(title=title, xlabel="codec", ylabel="ratio (original / wire bytes)")
+    from matplotlib.patches import Patch
+
+    # neutral swatches: the bars' own colours are the codecs'
+    handles = [
+        ax.get_lines()[0],
+        Patch(facecolor="#555555", label="as measured"),
+        Patch(facecolor="#555555", alpha=0.45, label="safe (lossy counted as sent raw)"),
+    ]
+    ax.legend(
+        handles=handles + ([lossy_handle()] if hatched else []),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize="small",
+    )
     fig.tight_layout()
-    return fig
+    parts = [
+        f"{codec_tick(n, lf, ck)} {_ratio_text(m)} as measured, safe {'not checked' if s is None else _ratio_text(s)}"
+        for n, m, s, lf, ck in zip(names, measured, safe, lossy, checked)
+    ]
+    return describe(fig, f"Bar chart, compression ratio per codec from 0: {'; '.join(parts) or 'no data'}.")
+
+
+def _ratio_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def latency_cdf(df: pd.DataFrame, title: str = "Reply latency (empirical CDF)"):
-    """Per codec, the share of replies faster than x milliseconds."""
+    """Per codec, the share of replies faster than x milliseconds (log axis: 1, 2, 5 of
+    each decade)."""
     data = _main_ok(df).dropna(subset=["latency_ms"])
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    data = data[data["latency_ms"] > 0]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    medians = []
     for codec, part in data.groupby("codec", sort=False):
         values = np.sort(part["latency_ms"].to_numpy())
-        ax.step(values, np.arange(1, values.size + 1) / values.size, where="post", label=codec)
+        ax.step(
+            values, np.arange(1, values.size + 1) / values.size, where="post", label=codec, color=codec_colour(codec)
+        )
+        medians.append(f"{codec} median {np.median(values):.2f} ms")
     ax.set_xscale("log")
+    readable_log_axis(ax.xaxis)
+    ax.set_ylim(0, 1.02)
     ax.set(title=title, xlabel="latency (ms, log scale)", ylabel="share of replies")
     if len(data):
-        ax.legend()
+        ax.legend(title="codec", fontsize="small")
     fig.tight_layout()
-    return fig
+    return describe(fig, f"Cumulative latency curves per codec, log axis: {'; '.join(medians) or 'no data'}.")
 
 
 def method_mix(df: pd.DataFrame, title: str = "Compression method per codec"):
-    """Stacked shares of the method each server reported."""
+    """Stacked shares of the method each server reported, with the message counts."""
     data = _main_ok(df)
-    table = pd.crosstab(data["codec"], data["method"].astype(str), normalize="index") if len(data) else pd.DataFrame()
-    return _method_bars(table, title, xlabel="share of messages", ylabel="codec")
-
-
-def _method_bars(shares: pd.DataFrame, title: str, xlabel: str, ylabel: str):
-    """Horizontal stacked bars: one row of ``shares`` a bar, one column (method) a colour."""
-    fig, ax = plt.subplots(figsize=(7, max(3.5, 0.3 * len(shares) + 1)))
-    if not shares.empty:
-        shares.plot.barh(stacked=True, ax=ax, width=0.7)
-        ax.legend(title="method", bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    fig.tight_layout()
-    return fig
+    counts = pd.crosstab(data["codec"], data["method"].astype(str)) if len(data) else pd.DataFrame()
+    return method_bars(counts, title, xlabel="share of messages", ylabel="codec (messages)")
 
 
 def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message length"):
-    """Bytes ratio per length bucket (UTF-8 bytes) and codec."""
+    """Bytes ratio (as measured) per length bucket (UTF-8 bytes) and codec; the messages
+    per bucket under each group; lossy codecs hatched."""
     data = _main_ok(df).dropna(subset=["original_size", "compressed_size"])
-    ratio = pd.DataFrame(
-        {
-            codec: {b["bucket"]: b["ratio"] for b in length_buckets(part)}
-            for codec, part in data.groupby("codec", sort=False)
-        },
-        index=[label for _, _, label in LENGTH_BUCKETS],
-        dtype=float,
-    )
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    if not ratio.empty:
-        ratio.plot.bar(ax=ax, rot=0)
+    states = loss_states(df)
+    names = list(dict.fromkeys(data["codec"]))
+    labels = [label for _, _, label in LENGTH_BUCKETS]
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    width = 0.8 / max(len(names), 1)
+    counts = dict.fromkeys(labels, 0)
+    hatched, described = False, []
+    for i, codec in enumerate(names):
+        buckets = length_buckets(data[data["codec"] == codec])
+        values = [b["ratio"] for b in buckets]
+        for b in buckets:
+            counts[b["bucket"]] = max(counts[b["bucket"]], b["messages"])
+        x = np.arange(len(labels)) + (i - (len(names) - 1) / 2) * width
+        lossy = states.get(codec, (False, True))[0]
+        bars = ax.bar(x, [v or 0 for v in values], width, color=codec_colour(codec),
+                      label=codec_ticks([codec], states)[0])  # fmt: skip
+        hatched |= mark_lossy(ax, bars, [lossy] * len(bars))
+        described.append(f"{codec_ticks([codec], states)[0]}: " + ", ".join(
+            f"{label} {_ratio_text(v)}" for label, v in zip(labels, values)))  # fmt: skip
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set(title=title, xlabel="message length (bytes)", ylabel="ratio (original / compressed)")
+    ax.set_xticks(np.arange(len(labels)), [f"{label}\n({counts[label]} msgs)" for label in labels])
+    ax.set_ylim(bottom=0)
+    ax.set(title=title, xlabel="message length (bytes)", ylabel="ratio (original / wire bytes)")
+    if names:
+        handles, _ = ax.get_legend_handles_labels()
+        ax.legend(
+            handles=handles + ([lossy_handle()] if hatched else []),
+            fontsize="small",
+            title="codec",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+        )
     fig.tight_layout()
-    return fig
+    return describe(fig, f"Grouped bars, ratio per length bucket from 0: {'; '.join(described) or 'no data'}.")
 
 
 def length_histogram(df: pd.DataFrame, title: str = "Message lengths by role"):
-    """Histogram of message lengths in characters, one series per role. Pass one codec's
-    rows (``Run.rows()``): every codec sees the same messages."""
+    """Histogram of message lengths in characters, one series per role (``any`` for
+    records without one: the peer's traces), on a log axis (real chat spans a few
+    characters to many thousands: on a linear axis the short messages of one role fill a
+    single bar). Pass one codec's rows (``Run.rows()``):
+    every codec sees the same messages."""
     data = metrics.select(df, phase="main")
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for role, part in data.groupby(data["role"].astype(str)):
-        ax.hist(part["length_chars"], bins=30, alpha=0.6, label=role)
-    ax.set(title=title, xlabel="length (characters)", ylabel="messages")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    lengths = data["length_chars"].to_numpy(float) if len(data) else np.array([])
+    bins = list(np.logspace(0, np.log10(max(lengths.max(initial=10.0), 10.0) * 1.1), 31))
+    described = []
+    for role, part in data.groupby(data["role"].astype("string").fillna(ANY_ROLE)):
+        values = part["length_chars"].clip(lower=1)  # an empty message is drawn in the first bar
+        ax.hist(values, bins=bins, alpha=0.6, label=f"{role} ({len(part)})", color=ROLE_COLOURS.get(role))
+        described.append(f"{role} {len(part)} messages, median {part['length_chars'].median():.0f} characters")
+    ax.set_xscale("log")
+    readable_log_axis(ax.xaxis)
+    ax.set(title=title, xlabel="length (characters, log scale)", ylabel="messages")
     if len(data):
-        ax.legend(title="role")
+        ax.legend(title="role (messages)")
     fig.tight_layout()
-    return fig
+    return describe(fig, f"Histogram of message lengths: {'; '.join(described) or 'no data'}.")
 
 
-def template_bars(table: pd.DataFrame, n: int = 15, title: str = "Mean compression ratio per template"):
-    """Sorted horizontal bars with bootstrap intervals, from ``analysis.template_table``."""
+def template_bars(
+    table: pd.DataFrame, n: int = 15, title: str = "Mean compression ratio per template", lossy: bool = False
+):
+    """Sorted horizontal bars with bootstrap intervals, from ``analysis.template_table``;
+    uses after each bar; a template used once has no interval (none is drawn); hatched
+    when the codec is ``lossy``."""
     top = table.sort_values("mean_ratio", ascending=False).head(n).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(top) + 1)))
+    fig, ax = plt.subplots(figsize=(7.5, max(3, 0.32 * len(top) + 1.2)))
+    codec = str(top["codec"].iloc[0]) if len(top) else ""
     if len(top):
-        low = (top["mean_ratio"] - top["mean_ratio_low"]).clip(lower=0)
-        high = (top["mean_ratio_high"] - top["mean_ratio"]).clip(lower=0)
-        ax.barh([f"#{t}" for t in top["template_id"]], top["mean_ratio"], xerr=[low, high], capsize=3)
+        mean = top["mean_ratio"].astype(float)
+        low = (mean - top["mean_ratio_low"].astype(float)).clip(lower=0).fillna(0)
+        high = (top["mean_ratio_high"].astype(float) - mean).clip(lower=0).fillna(0)
+        bars = ax.barh([f"#{t}" for t in top["template_id"]], mean, xerr=[low, high], capsize=3,
+                       color=codec_colour(codec))  # fmt: skip
+        if lossy:
+            mark_lossy(ax, bars, [True] * len(bars))
+            ax.legend(handles=[lossy_handle()], fontsize="small", loc="lower right")
+        once = top["mean_ratio_low"].isna()
+        ends = (mean + high).to_numpy(float)  # past the whisker, so the text does not cross it
+        for bar, end, uses, alone in zip(bars, ends, top["uses"], once):
+            text = f"{uses} use{'s' if uses != 1 else ''}" + (", no interval" if alone else "")
+            ax.annotate(text, (end, bar.get_y() + bar.get_height() / 2), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize="small")  # fmt: skip
     ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set(title=title, xlabel="mean ratio (95% bootstrap interval)", ylabel="template")
+    ax.set_xlim(0, (top["mean_ratio_high"].astype(float).fillna(top["mean_ratio"]).max() * 1.3) if len(top) else 1)
+    marked = f"{title} ({codec_tick(codec, lossy)})" if codec else title
+    ax.set(title=marked, xlabel="mean ratio (95% bootstrap interval)", ylabel="template")
     fig.tight_layout()
-    return fig
-
-
-# -- analysis charts (aura_lab.analysis results) ------------------------------------------
+    items = ", ".join(f"#{t} {m:.2f} ({u} uses)" for t, m, u in zip(top["template_id"], top["mean_ratio"], top["uses"]))
+    return describe(
+        fig, f"Horizontal bars, mean ratio per template from 0 on {codec or 'no codec'}: {items or 'no data'}."
+    )
 
 
 def size_by_method(df: pd.DataFrame, title: str = "Message sizes: sent UNCOMPRESSED vs compressed"):
@@ -128,179 +255,20 @@ def size_by_method(df: pd.DataFrame, title: str = "Message sizes: sent UNCOMPRES
     server sent them UNCOMPRESSED. Pass one codec's rows (a warmup, say)."""
     data = metrics.select(df, phase=None, ok=True).dropna(subset=["original_size"])
     raw = metrics.methods(data).eq(metrics.UNCOMPRESSED).fillna(False)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    codec = str(data["codec"].iloc[0]) if len(data) else ""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     sizes = data["original_size"].to_numpy(float)
     bins = list(np.histogram_bin_edges(sizes, bins=25)) if sizes.size else 10
-    for label, part in (("UNCOMPRESSED", sizes[raw.to_numpy()]), ("compressed", sizes[~raw.to_numpy()])):
+    described = []
+    for label, part, colour in (
+        ("UNCOMPRESSED", sizes[raw.to_numpy()], method_colour(metrics.UNCOMPRESSED)),
+        ("compressed", sizes[~raw.to_numpy()], codec_colour(codec)),
+    ):
         if part.size:
-            ax.hist(part, bins=bins, alpha=0.6, label=f"{label} ({part.size})")
+            ax.hist(part, bins=bins, alpha=0.7, label=f"{label} ({part.size})", color=colour)
+            described.append(f"{label} {part.size} messages, median {np.median(part):.0f} bytes")
     ax.set(title=title, xlabel="original size (bytes)", ylabel="messages")
     if len(data):
-        ax.legend(title="sent as")
+        ax.legend(title="sent as (messages)")
     fig.tight_layout()
-    return fig
-
-
-def _band_panels(df: pd.DataFrame, model, role: str):
-    """(band, lengths, fit) for each band of ``role`` the model fitted, role-wide last;
-    lengths as the fit saw them (positive only for the families anchored at 0)."""
-    from ..analysis.lengths import ALL_BANDS, CANDIDATES, banded_rows
-    from ..traffic.lengths import TURN_BANDS
-
-    rows = banded_rows(df)
-    rows = rows[rows["role"].astype(str) == role]
-    panels = []
-    for band in (*TURN_BANDS, ALL_BANDS):
-        fit = model.chosen.get((role, band))
-        if fit is not None:
-            part = rows if band == ALL_BANDS else rows[rows["band"] == band]
-            lengths = part["length_chars"].to_numpy(float)
-            if "floc" in CANDIDATES.get(fit.distribution, {}):
-                lengths = lengths[lengths > 0]
-            panels.append((band, lengths, fit))
-    return panels
-
-
-def _panel_grid(count: int, title: str):
-    fig, axes = plt.subplots(1, max(count, 1), figsize=(3.2 * max(count, 1) + 1, 3.2), squeeze=False)
-    fig.suptitle(title)
-    return fig, axes[0]
-
-
-def _finish_panels(fig, axes, panels, role: str, xlabel: str, ylabel: str):
-    if not panels:
-        axes[0].text(0.5, 0.5, f"no fit for {role}: too few messages", ha="center", transform=axes[0].transAxes)
-    for ax in axes:
-        ax.set(xlabel=xlabel, ylabel=ylabel)
-    fig.tight_layout()
-    return fig
-
-
-def length_fit(df: pd.DataFrame, model, role: str, title: str | None = None):
-    """Per turn band (and role-wide), the histogram of message lengths (characters) with
-    the density of the distribution ``analysis.fit_lengths`` chose."""
-    panels = _band_panels(df, model, role)
-    fig, axes = _panel_grid(len(panels), title or f"Message lengths and fitted densities: {role}")
-    for ax, (band, lengths, fit) in zip(axes, panels):
-        ax.hist(lengths, bins=25, density=True, alpha=0.5, color="#7f8c8d")
-        x = np.linspace(max(lengths.min() * 0.8, 0.5), lengths.max() * 1.1, 200)
-        ax.plot(x, fit.frozen.pdf(x), color="#c0392b", label=fit.distribution)
-        ax.set_title(f"{band} (n={fit.n})", fontsize="medium")
-        ax.legend(fontsize="small")
-    return _finish_panels(fig, axes, panels, role, xlabel="length (characters)", ylabel="density")
-
-
-def qq_plot(df: pd.DataFrame, model, role: str, title: str | None = None):
-    """Observed length quantiles against the fitted distribution's: points on the
-    diagonal mean the fit describes the data; bends show where it does not."""
-    panels = _band_panels(df, model, role)
-    fig, axes = _panel_grid(len(panels), title or f"QQ plot of message lengths: {role}")
-    for ax, (band, lengths, fit) in zip(axes, panels):
-        observed = np.sort(lengths)
-        expected = fit.frozen.ppf((np.arange(1, observed.size + 1) - 0.5) / observed.size)
-        ax.scatter(expected, observed, s=8, alpha=0.6)
-        ends = [min(expected.min(), observed.min()), max(expected.max(), observed.max())]
-        ax.plot(ends, ends, color="black", linewidth=0.8, linestyle="--")
-        ax.set_title(f"{band}: {fit.distribution}", fontsize="medium")
-    return _finish_panels(
-        fig, axes, panels, role, xlabel="fitted quantile (characters)", ylabel="observed quantile (characters)"
-    )
-
-
-def template_heatmap(matrix: pd.DataFrame, n: int = 30, title: str = "Mean compression ratio per template and codec"):
-    """``analysis.template_codec_matrix`` as a heatmap, the ``n`` templates with the widest
-    spread between codecs first; 1.0 (no compression) is white, red below, blue above."""
-    from matplotlib.colors import TwoSlopeNorm
-
-    shown = (
-        matrix.loc[(matrix.max(axis=1) - matrix.min(axis=1)).sort_values(ascending=False).index[:n]]
-        if len(matrix)
-        else matrix
-    )
-    fig, ax = plt.subplots(figsize=(2 + 1.2 * max(len(shown.columns), 1), max(3, 0.28 * len(shown) + 1.5)))
-    if shown.size and np.isfinite(shown.to_numpy(float)).any():
-        values = shown.to_numpy(float)
-        low, high = np.nanmin(values), np.nanmax(values)
-        norm = TwoSlopeNorm(vcenter=1.0, vmin=min(low, 0.99), vmax=max(high, 1.01))
-        image = ax.imshow(values, cmap="RdBu", norm=norm, aspect="auto")
-        fig.colorbar(image, ax=ax, label="mean ratio (original / compressed)")
-        ax.set_xticks(range(len(shown.columns)), shown.columns)
-        ax.set_yticks(range(len(shown)), [f"#{t}" for t in shown.index], fontsize="small")
-    ax.set(title=title, xlabel="codec", ylabel="template")
-    fig.tight_layout()
-    return fig
-
-
-def template_method_mix(table: pd.DataFrame, n: int = 15, title: str = "Compression method per template"):
-    """Stacked method shares of the ``n`` most used templates of a ``template_table``."""
-    top = table.sort_values(["uses", "template_id"], ascending=[False, True]).head(n).iloc[::-1]
-    shares = pd.DataFrame(
-        list(top["method_mix"]), index=[f"#{t} ({u})" for t, u in zip(top["template_id"], top["uses"])]
-    ).fillna(0)
-    return _method_bars(shares, title, xlabel="share of the template's messages", ylabel="template (uses)")
-
-
-def selection_curves(result, title: str = "Cumulative overall ratio by selection strategy"):
-    """``analysis.simulate_selection`` curves: sum original / sum compressed bytes after
-    each simulated message, one line per strategy."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for strategy, part in result.curves.groupby("strategy", sort=False):
-        ax.plot(part["message"], part["cumulative_ratio"], label=strategy)
-    ax.set(title=title, xlabel="simulated messages", ylabel="cumulative overall ratio")
-    if len(result.curves):
-        ax.legend(title="strategy")
-    fig.tight_layout()
-    return fig
-
-
-def threshold_curves(sweep: pd.DataFrame, title: str = "Overall ratio and UNCOMPRESSED share by threshold"):
-    """``analysis.threshold_sweep``: overall ratio (left axis) and share of messages sent
-    UNCOMPRESSED (right axis) against the minimum compression size (bytes)."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot(sweep["threshold"], sweep["overall_ratio"].astype(float), marker="o", color="#2e86c1")
-    ax.set(title=title, xlabel="min_compression_size (bytes)", ylabel="overall ratio (original / sent)")
-    share = ax.twinx()
-    share.plot(sweep["threshold"], sweep["uncompressed_share"].astype(float), marker="s", color="#c0392b")
-    share.set_ylabel("UNCOMPRESSED share", color="#c0392b")
-    share.set_ylim(0, 1)
-    fig.tight_layout()
-    return fig
-
-
-def store_curves(sweep: pd.DataFrame, title: str = "Template store hit rate by capacity and eviction policy"):
-    """``analysis.store_sweep``: hit rate against store capacity, one line per policy."""
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for policy, part in sweep.groupby("policy", sort=False):
-        ax.plot(part["capacity"], part["hit_rate"].astype(float), marker="o", label=policy)
-    ax.set_xscale("log", base=2)
-    ax.set(title=title, xlabel="capacity (templates, log scale)", ylabel="hit rate (share of template uses)")
-    if len(sweep):
-        ax.legend(title="policy")
-    fig.tight_layout()
-    return fig
-
-
-def compare_bars(table: pd.DataFrame, title: str = "Run B against run A: relative change per metric"):
-    """``compare_runs``: relative delta (B - A) / |A| per codec and metric; red bars are
-    regressions, orange worse within the threshold, blue better or unchanged."""
-    from matplotlib.patches import Patch
-
-    data = table.dropna(subset=["relative_delta"]).iloc[::-1]
-    colours = ["#c0392b" if r else "#e67e22" if w else "#2e86c1" for r, w in zip(data["regression"], data["worse"])]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.3 * len(data) + 1)))
-    ax.barh(
-        [f"{c}: {m}" for c, m in zip(data["codec"], data["metric"])],
-        100 * data["relative_delta"].astype(float),
-        color=colours,
-    )
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.legend(
-        handles=[
-            Patch(color=colour, label=label)
-            for colour, label in (("#c0392b", "regression"), ("#e67e22", "worse"), ("#2e86c1", "better or same"))
-        ],
-        fontsize="small",
-    )
-    ax.set(title=title, xlabel="relative change (%)", ylabel="codec: metric")
-    fig.tight_layout()
-    return fig
+    return describe(fig, f"Histogram of message sizes: {'; '.join(described) or 'no data'}.")

@@ -1,7 +1,11 @@
 """``aura-lab report RUN``: execute the report notebook on a run and write one HTML file.
 
-The HTML is self-contained (charts embedded as images), names the run in its title and
-first heading, and shows no code cells unless ``--show-code`` is given.
+The HTML is self-contained: charts are embedded PNGs with their alt text, and nothing
+is fetched from the network when it is opened (the ``aura_report`` template drops the
+require.js, MathJax, Mermaid and widget scripts of JupyterLab's). It names the run in
+its title and first heading, and shows no code cells unless ``--show-code`` is given.
+The kernel runs over IPC (local socket files), not TCP, so it has no unencrypted port
+to warn about.
 """
 
 from __future__ import annotations
@@ -9,9 +13,21 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
+
 from .. import paths
 from ..analysis.run import load_run
 from ..errors import InputError
+
+TEMPLATE = "aura_report"
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel talks over IPC: the kernel is on this machine, and
+    TCP would open unencrypted ports (ipykernel warns about them on every report)."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
 
 def execute_notebook(
@@ -36,6 +52,7 @@ def execute_notebook(
         execution_timeout=timeout,
         kernel_name="python3",
         log_output=False,
+        kernel_manager_class=LocalKernelManager,
     )
     return Path(output)
 
@@ -44,7 +61,13 @@ def notebook_to_html(notebook: str | Path, output: str | Path, title: str, show_
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_name=TEMPLATE,
+        extra_template_basedirs=[str(paths.REPORT_TEMPLATES)],
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     body, _ = exporter.from_notebook_node(
         nbformat.read(str(notebook), as_version=4), resources={"metadata": {"name": title}}
     )
@@ -53,10 +76,13 @@ def notebook_to_html(notebook: str | Path, output: str | Path, title: str, show_
 
 
 def render_report(run_path: str | Path, output: str | Path | None = None, show_code: bool = False) -> Path:
-    """Execute the report notebook on the run; the HTML goes beside the run by default."""
+    """Execute the report notebook on the run (a run folder, the peer's trace folder, or
+    an export: ``analysis.run.load_run``); the HTML goes into the run's folder by default
+    (beside an export file)."""
     run_path = Path(run_path).resolve()
     run = load_run(run_path)  # a clear error now rather than inside the kernel
-    output = Path(output) if output else run_path / f"report-{run.run_id}.html"
+    beside = run_path if run_path.is_dir() else run_path.parent
+    output = Path(output) if output else beside / f"report-{run.run_id}.html"
     with tempfile.TemporaryDirectory(prefix="aura-lab-report-") as tmp:
         executed = execute_notebook(
             paths.REPORT_NOTEBOOK, Path(tmp) / "report.ipynb", {"run_path": str(run_path)}, cwd=tmp

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -127,6 +128,7 @@ class _ChildServer:
     def start(self) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "aura_lab.servers.child"],
+            env=_child_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -210,6 +212,19 @@ class _ChildServer:
             self._pump.join(STOP_TIMEOUT)  # the child's last lines reach the log
 
 
+def _slug(spec: str) -> str:
+    """A codec spec as a folder name (``aura:min_compression_size=50`` has ``:`` and ``=``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec)
+
+
+def _child_env() -> dict[str, str]:
+    """The child imports what this process imports: a codec of the user's own
+    (``package.module:Class``) may live in the current folder or on an added path, and the
+    child starts in a scratch directory."""
+    path = [os.path.abspath(p or os.getcwd()) for p in sys.path]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(p for p in path if os.path.isdir(p)))}
+
+
 @contextmanager
 def serve_many(
     codecs: list[str | Codec],
@@ -239,7 +254,9 @@ def serve_many(
         name = codec if isinstance(codec, str) else codec.name
         child_workdir = None
         if workdir is not None:
-            child_workdir = str(workdir) if len(codecs) == 1 else os.path.join(str(workdir), f"server-{index}-{name}")
+            child_workdir = (
+                str(workdir) if len(codecs) == 1 else os.path.join(str(workdir), f"server-{index}-{_slug(name)}")
+            )
         options = (codec_options or {}).get(name)
         config = ChildConfig(
             codec,

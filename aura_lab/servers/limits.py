@@ -31,18 +31,26 @@ from dataclasses import dataclass
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Opcode
 
-from ..config import (
-    BOUNDS,
-    IDLE_TIMEOUT_S,
-    MAX_BUFFERED,
-    MAX_CONNECTIONS,
-    MAX_UNREAD_PONGS,
-    PING_INTERVAL_S,
-    PING_TIMEOUT_S,
-)
+from ..config import Bound
 from ..errors import InputError
 from ..system import RESERVED_FDS, ensure_fds
 
+# The defaults and ranges of the server's limits (``aura-lab serve`` and ``start_server``),
+# defined here once: config.py holds the run's options, this module the server's.
+MAX_CONNECTIONS = 10_000  # open connections (more get HTTP 503); also capped by `ulimit -n`
+MAX_BUFFERED = 64 << 20  # bytes of received messages not yet answered, all connections together
+IDLE_TIMEOUT_S = 120.0  # a connection without a message for this long is closed
+PING_INTERVAL_S = 20.0  # keepalive pings to each client...
+PING_TIMEOUT_S = 20.0  # ...closed when a pong does not come back in this time
+MAX_UNREAD_PONGS = 100  # pongs waiting for a client that reads nothing (a ping flood): dropped
+LIMIT_BOUNDS: dict[str, Bound] = {
+    "max_connections": Bound(1, 100_000, "connections", integer=True),
+    "max_buffered": Bound(1 << 16, 1 << 34, "bytes", integer=True),
+    "idle_timeout": Bound(0, 86_400, "s", low_open=True),
+    "ping_interval": Bound(0, 3600, "s", low_open=True),
+    "ping_timeout": Bound(0, 3600, "s", low_open=True),
+    "max_unread_pongs": Bound(1, 1_000_000, "pongs", integer=True),
+}
 MAX_QUEUE = 4  # frames websockets buffers per connection before it stops reading the socket
 CLOSE_TIMEOUT = 2.0  # seconds a closed connection's peer has to answer the close frame
 HARD_CAP_SLACK = 64  # TCP connections past max_connections still let in, to be told 503
@@ -50,7 +58,7 @@ HARD_CAP_SLACK = 64  # TCP connections past max_connections still let in, to be 
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """The embedded server's limits (ranges in ``config.BOUNDS``): connections, bytes of
+    """The embedded server's limits (ranges in ``LIMIT_BOUNDS``): connections, bytes of
     messages waiting to be answered (all connections), seconds a connection may stay
     idle, keepalive ping interval and timeout in seconds, and pongs a client that reads
     nothing may leave waiting."""
@@ -65,7 +73,7 @@ class ServerLimits:
     def check(self, flags: dict[str, str] | None = None) -> ServerLimits:
         """Each limit within its range; errors name the parameter (or its flag)."""
         for item in dataclasses.fields(self):
-            BOUNDS[item.name].check(getattr(self, item.name), (flags or {}).get(item.name, item.name))
+            LIMIT_BOUNDS[item.name].check(getattr(self, item.name), (flags or {}).get(item.name, item.name))
         return self
 
     def to_dict(self) -> dict:

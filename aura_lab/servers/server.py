@@ -43,7 +43,7 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from ..codecs import Codec, codec_options, get_codec
+from ..codecs import Codec, parse_codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
@@ -100,7 +100,10 @@ async def start_server(
     guard = Guard(limits, transport_max)
     owns_codec = isinstance(codec, str)
     if isinstance(codec, str):
-        codec = get_codec(codec, **_options_for(codec, codec_options, min_compression_size, workdir))
+        parsed = parse_codec(codec)
+        scratch = str(workdir) if workdir is not None else None
+        defaults = parsed.defaults(min_compression_size=min_compression_size, workdir=scratch)
+        codec = parsed.build(**{**defaults, **(codec_options or {})})
     served: Codec = codec
     stats = protocol.ServerStats()
     templates = protocol.templates_reply(served.templates())
@@ -194,17 +197,6 @@ async def start_server(
             flush=True,
         )
     return RunningServer(server, served, bound_port, host, stats, owns_codec, guard)
-
-
-def _options_for(name: str, options: dict | None, min_compression_size: int, workdir) -> dict:
-    """The codec's options, with the server's threshold and scratch dir where it takes them."""
-    options = dict(options or {})
-    accepted = codec_options(name)
-    if "min_compression_size" in accepted:
-        options.setdefault("min_compression_size", min_compression_size)
-    if "workdir" in accepted and workdir is not None:
-        options.setdefault("workdir", str(workdir))
-    return options
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: str):

@@ -36,6 +36,9 @@ _PART = re.compile(r"part-(\d{4,})-(\d{6,})\.parquet")
 _UNSAVED = re.compile(r"unsaved-\d+-part-\d{4,}-\d{6,}\.parquet")
 # incomplete: the manifest said running, but the process that ran it is gone
 STATUSES = ("running", "complete", "interrupted", "failed", "incomplete")
+# an option a manifest of an earlier version lacks, and the value its run had (every run
+# played the peer's traffic before there were profiles): not today's default
+_BEFORE_OPTION = {"profile": "peer"}
 
 
 def part_name(shard: int, seq: int) -> str:
@@ -56,20 +59,27 @@ def unsaved_name(shard: int, seq: int) -> str:
 
 @dataclass
 class ServerInfo:
-    """One server a run talked to."""
+    """One server a run talked to. For a server aura-lab did not start, ``label_from``
+    says how its codec label was found (its ``GET /health``, or its replies), and
+    ``recorded_as`` the label its records were written with when the label was learnt
+    from its replies during the run (``load_traces`` reads them as ``codec``)."""
 
     url: str
     codec: str
     embedded: bool
     health: dict | None = None
+    label_from: str | None = None
+    recorded_as: str | None = None
     dead: str | None = None  # when and why the run gave up on it (it stopped answering)
 
 
 @dataclass
 class Manifest:
     """What a run was (options, seed, versions, input files, servers) and what happened
-    to it (status, times in UTC ISO 8601, warmup, notes). ``status`` is ``running`` while
-    it goes, then ``complete``, ``interrupted`` or ``failed``."""
+    to it (status, times in UTC ISO 8601, warmup, notes, warnings). ``status`` is
+    ``running`` while it goes, then ``complete``, ``interrupted`` or ``failed`` (read as
+    ``incomplete`` when its process is gone while it says ``running``);
+    ``warnings`` are every warning the run printed (on stderr, even with ``--quiet``)."""
 
     run_id: str
     status: str = "running"
@@ -85,8 +95,11 @@ class Manifest:
     warmup: dict | None = None
     workers: dict | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     host: dict = field(default_factory=dict)  # platform, cpus, and the process: pid, hostname, process_started
     error: str | None = None  # why the run failed (status failed), in one line
+    profile: dict | None = None  # the traffic profile: name, kind, description, source
+    traffic: str | None = None  # one line: profile or replay, and how replies travel
 
     @property
     def primary_codec(self) -> str | None:
@@ -111,12 +124,21 @@ class Manifest:
                 str(s.get("codec")),
                 bool(s.get("embedded")),
                 s.get("health") if isinstance(s.get("health"), dict) else None,
+                s.get("label_from") if isinstance(s.get("label_from"), str) else None,
+                s.get("recorded_as") if isinstance(s.get("recorded_as"), str) else None,
                 str(s["dead"]) if s.get("dead") is not None else None,
             )
             for s in servers
             if isinstance(s, dict)
         ]
-        for name, kind in (("options", dict), ("versions", dict), ("files", dict), ("host", dict), ("notes", list)):
+        for name, kind in (
+            ("options", dict),
+            ("versions", dict),
+            ("files", dict),
+            ("host", dict),
+            ("notes", list),
+            ("warnings", list),
+        ):
             if not isinstance(values.get(name, kind()), kind):
                 values[name] = kind()
         for name in ("status", "started_at", "ended_at", "templates_from", "error"):
@@ -128,7 +150,10 @@ class Manifest:
         defaults = default_options()
         missing = sorted(set(defaults) - set(manifest.options))
         if missing and manifest.options != {}:
-            manifest.notes.append(f"options missing from the manifest, defaults assumed: {', '.join(missing)}")
+            # written before these options existed: the traffic then was what they now choose
+            defaults.update({k: v for k, v in _BEFORE_OPTION.items() if k in missing})
+            assumed = [f"{k} {_BEFORE_OPTION[k]} (before {k} existed)" if k in _BEFORE_OPTION else k for k in missing]
+            manifest.notes.append(f"options missing from the manifest, defaults assumed: {', '.join(assumed)}")
         elif missing:
             manifest.notes.append("the manifest records no options: every option reads as its default")
         manifest.options = {**defaults, **manifest.options}
@@ -211,6 +236,17 @@ class RunFolder:
     def unsaved_parts(self) -> list[Path]:
         """Fallback parts the run wrote beside ``traces/`` when it could not write there."""
         return sorted(p for p in self.path.iterdir() if _UNSAVED.fullmatch(p.name) and p.is_file())
+
+    def codec_labels(self) -> dict[str, str]:
+        """``{label in the records: label to read them as}`` from the manifest (servers
+        whose label was learnt during the run); empty without a manifest."""
+        if not self.is_run():
+            return {}
+        try:
+            servers = self.read_manifest().servers
+        except InputError:
+            return {}  # a broken manifest: the records keep their labels
+        return {s.recorded_as: s.codec for s in servers if s.recorded_as and s.recorded_as != s.codec}
 
     def read_manifest(self) -> Manifest:
         """The manifest; one that says ``running`` while its process is gone reads as

@@ -39,7 +39,7 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"cannot read the trace part: {_reason(exc)}", where=str(path)) from None
     if (path / "traces").is_dir():
-        return read_parts(part_files(path))
+        return _relabelled(read_parts(part_files(path)), RunFolder(path).codec_labels())
     peer = sorted(path.glob("user_*_traces.jsonl"))
     if peer:
         return load_peer_traces(path)
@@ -93,6 +93,13 @@ def _skipped(part: Path, exc: BaseException) -> None:
         ),
         stacklevel=3,
     )
+
+
+def _relabelled(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """Codec labels as the manifest names them (a label learnt during the run)."""
+    if not labels or df.empty:
+        return df
+    return df.assign(codec=df["codec"].astype(str).replace(labels).astype("category"))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

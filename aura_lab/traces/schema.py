@@ -47,15 +47,33 @@ SCHEMA = pa.schema(
         ("original_size", pa.int32()),
         ("compressed_size", pa.int32()),
         ("ratio", pa.float64()),  # original_size / compressed_size
-        ("roundtrip_ok", pa.bool_()),
+        ("roundtrip_ok", pa.bool_()),  # decompress(compress(m)) == m; null: nobody checked
+        ("roundtrip_by", pa.string()),  # who checked: server | client (--verify) | null
         ("compress_us", pa.float64()),
         ("decompress_us", pa.float64()),
         ("reconnects", pa.int32()),  # reconnects this user had made before this message
         ("failovers", pa.int32()),  # moves of this user to the next server URL so far
+        ("conversation_id", pa.string()),  # a replayed message's conversation in its log; null if generated
+        ("message_index", pa.int32()),  # its index in that logged conversation, from 0
+        ("reply_id", pa.string()),  # a streamed reply ("<user>:<turn>"), one per reply; null if sent whole
+        ("frame_index", pa.int32()),  # the frame's index in its reply, from 0
+        ("message_bytes", pa.int32()),  # UTF-8 size of the whole message (a frame carries part of it)
+        ("codec_size", pa.int32()),  # bytes the codec produced, from the reply; null when not called
     ]
 )
 COLUMNS = SCHEMA.names
-CATEGORICAL = ["run_id", "phase", "codec", "server_url", "role", "source", "status", "error_kind", "method"]
+CATEGORICAL = [
+    "run_id",
+    "phase",
+    "codec",
+    "server_url",
+    "role",
+    "source",
+    "status",
+    "error_kind",
+    "method",
+    "roundtrip_by",
+]
 
 
 def records_to_table(records: Sequence[dict]) -> pa.Table:
@@ -68,7 +86,16 @@ def empty_frame() -> pd.DataFrame:
     return to_frame(SCHEMA.empty_table())
 
 
-NULLABLE_INTS = ("server_template_id", "template_id", "original_size", "compressed_size")
+NULLABLE_INTS = (
+    "server_template_id",
+    "template_id",
+    "original_size",
+    "compressed_size",
+    "message_index",
+    "frame_index",
+    "message_bytes",
+    "codec_size",
+)
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 

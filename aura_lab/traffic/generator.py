@@ -1,16 +1,22 @@
 """Realistic chat traffic: pure, seeded, no I/O.
 
-Each simulated user is AI or human for the whole conversation (``ai_ratio``) and sends
-only its own side, as the peer does. A user's messages depend on ``(seed, user_id)``
-and the config alone: every user has its own random streams, so the traffic is the same
-whatever order users are generated or scheduled in. (An adaptive selector that learns
-from replies is the one exception: its choices depend on the replies seen so far.)
+What a user sends depends on the traffic profile (``aura_lab.traffic.profile``):
 
-A message is, with probability ``corpus_weight``, a corpus message of the user's role
-whose length fits the target range; otherwise it is synthesised from templates:
-``single`` (one template padded with further single templates up to the minimum length),
-``multi`` (two or three sentences from different templates) or ``short`` (one template
-alone). Slot values come from the metadata's ``slot_examples`` or built-in fillers.
+- a two-sided profile (``assistant``, the default, or one fitted to logs): each user
+  plays one whole conversation, human and assistant messages alternating, sizes drawn
+  from the profile and texts composed from the answers corpus (``dialogue``);
+- the ``peer`` profile: each user is AI or human for the whole conversation
+  (``ai_ratio``) and sends only its own side, as the peer does. A message is, with
+  probability ``corpus_weight``, a corpus message of the user's role whose length fits
+  the target range; otherwise it is synthesised from templates: ``single`` (one
+  template padded with further single templates up to the minimum length), ``multi``
+  (two or three sentences from different templates) or ``short`` (one template alone).
+  Slot values come from the metadata's ``slot_examples`` or built-in fillers.
+
+A user's messages depend on ``(seed, user_id)`` and the config alone: every user has
+its own random streams, so the traffic is the same whatever order users are generated
+or scheduled in. (An adaptive selector that learns from replies is the one exception:
+its choices depend on the replies seen so far.)
 
 Try it: ``aura-lab generate --n 20`` prints a sample.
 """
@@ -18,74 +24,65 @@ Try it: ``aura-lab generate --n 20`` prints a sample.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import paths
-from ..config import BOUNDS
+from ..config import BOUNDS, DEFAULT_PROFILE
 from ..errors import InputError
+from .compose import TextBank
 from .corpus import Corpus, load_corpus
-from .lengths import PEER_LENGTHS, LengthModel
-from .metadata import Metadata, load_metadata
+from .dialogue import bundled_texts, conversation_plan, dialogue
+from .lengths import PEER_LENGTHS, PEER_TURNS, LengthModel
+from .metadata import Metadata, load_metadata, slot_values
+from .profile import Profile, load_profile
 from .selection import Selector, UniformSelector
 from .templates import PatternLibrary, load_templates
 
-# source of a message, as recorded in traces
-SOURCES = ("corpus", "template", "multi-template", "short")
+# source of a message, as recorded in traces: a whole corpus message, template synthesis
+# (the peer profile), composed from answers or pastes (two-sided profiles), a logged message
+SOURCES = ("corpus", "template", "multi-template", "short", "answer", "paste", "replay")
 # the declared synthesis mix; tests check that the code delivers it
 SYNTHESIS_MIX = {"template": 0.70, "multi-template": 0.10, "short": 0.20}
 _SYNTHESIS_KINDS = list(SYNTHESIS_MIX)
 _SYNTHESIS_CUM_WEIGHTS = list(itertools.accumulate(SYNTHESIS_MIX.values()))
 MAX_ATTEMPTS = 12  # bounded retries to land a synthesised message inside its range
 
-# Used when a template has no slot_examples: generic, readable chat fragments.
-BUILTIN_FILLERS = [
-    "the configuration file",
-    "your account settings",
-    "the latest release",
-    "this function",
-    "the error message",
-    "a quick summary",
-    "the second option",
-    "your last question",
-    "the database connection",
-    "real-time data",
-    "the project timeline",
-    "a simple example",
-    "the test results",
-    "the shopping list",
-    "the travel itinerary",
-    "a healthy breakfast",
-    "the monthly budget",
-    "the API documentation",
-    "the login page",
-    "a short paragraph",
-]
-
 
 @dataclass(frozen=True)
 class GeneratedMessage:
-    """One message and where it came from. Lengths are in characters."""
+    """One message and where it came from. ``target_min``/``target_max`` are the peer
+    profile's length range (characters); ``target_bytes`` the size a two-sided profile
+    drew (UTF-8 bytes). A replayed message keeps its log's conversation id, its index in
+    the logged conversation and its time (seconds since the conversation's first message)."""
 
     user_id: int
     turn: int
     n_turns: int
-    role: str
+    role: str | None  # ai | human; None: the log did not say
     text: str
     source: str
     template_ids: tuple[int, ...] = ()
     slot_values: tuple[tuple[str, ...], ...] = ()
-    target_min: int = 0
-    target_max: int = 0
+    target_min: int | None = None
+    target_max: int | None = None
+    target_bytes: int | None = None
+    conversation_id: str | None = None
+    message_index: int | None = None
+    logged_at: float | None = None
 
     @property
     def template_id(self) -> int | None:
         return self.template_ids[0] if self.template_ids else None
 
     @property
-    def in_range(self) -> bool:
+    def in_range(self) -> bool | None:
+        """Whether the length fits the peer profile's range; None without a range."""
+        if self.target_min is None or self.target_max is None:
+            return None
         return self.target_min <= len(self.text) <= self.target_max
 
     def to_dict(self) -> dict:
@@ -98,27 +95,41 @@ class GeneratedMessage:
 
 @dataclass
 class GeneratorConfig:
+    """What traffic to generate. ``profile``: a built-in name or a ``Profile``;
+    ``turns`` (messages per conversation, inclusive) and ``messages_per_user`` override
+    the profile's conversation length. ``ai_ratio``, ``corpus_weight``,
+    ``length_model``, ``metadata`` and ``library`` shape the peer profile's traffic;
+    a two-sided profile composes every message from ``texts`` (else from ``corpus``,
+    else from the bundled answers and human messages)."""
+
     seed: int = 42
     ai_ratio: float = 0.5
     corpus_weight: float = 0.3
-    turns: tuple[int, int] = (5, 50)  # conversation length range, inclusive
+    turns: tuple[int, int] | None = None  # None: the profile's (the peer's: 5-50)
     messages_per_user: int | None = None  # overrides ``turns``
     length_model: LengthModel = field(default_factory=lambda: PEER_LENGTHS)
     corpus: Corpus | None = None
     metadata: Metadata | None = None
     library: PatternLibrary = None  # type: ignore[assignment]  # None: AURA's installed library
     corpus_tries: int = 50
+    profile: Profile = DEFAULT_PROFILE  # type: ignore[assignment]  # a name is loaded
+    texts: TextBank | None = None
 
     def __post_init__(self) -> None:
         # the ranges are the run's (aura_lab.config.BOUNDS): one definition of each
         for name in ("seed", "ai_ratio", "corpus_weight"):
             BOUNDS[name].check(getattr(self, name), name)
-        for value in self.turns:
-            BOUNDS["turns"].check(value, "turns")
-        if self.turns[0] > self.turns[1]:
-            raise InputError(f"must be MIN-MAX with MIN <= MAX, got {self.turns}", where="turns")
+        if self.turns is not None:
+            low, high = self.turns = (self.turns[0], self.turns[1])
+            for value in (low, high):
+                BOUNDS["turns"].check(value, "turns")
+            if low > high:
+                raise InputError(f"must be MIN-MAX with MIN <= MAX, got {self.turns}", where="turns")
         if self.messages_per_user is not None:
             BOUNDS["messages_per_user"].check(self.messages_per_user, "messages_per_user")
+        self.profile = load_profile(self.profile)
+        if self.profile.two_sided and self.texts is None:
+            self.texts = TextBank.of([self.corpus]) if self.corpus is not None else bundled_texts()
         if self.library is None:
             self.library = load_templates(None)
 
@@ -184,8 +195,7 @@ class Synthesiser:
         self.slot_draws = SlotDraws(random.Random(f"aura-lab:{config.seed}:{user_id}:slots").getrandbits(64))
 
     def _examples(self, template_id: int, slot: int) -> list[str]:
-        meta = self.config.metadata
-        return (meta.examples(template_id, slot) if meta else []) or BUILTIN_FILLERS
+        return slot_values(self.config.metadata, template_id, slot)
 
     def _fill(self, template_id: int) -> tuple[str, tuple[str, ...]]:
         draw = self.slot_draws.below
@@ -274,6 +284,20 @@ class Synthesiser:
         return parts
 
 
+def slot_space(config: GeneratorConfig) -> dict[int, int]:
+    """``{template_id: fillings the generator can draw}`` for every template with slots,
+    as ``Synthesiser._fill`` draws them: aligned rows count once each, independent slots
+    multiply. The churn rule compares the fillings a run shows with this."""
+    space = {}
+    for tid in config.library.ids():
+        count = config.library.slot_count(tid)
+        if not count:
+            continue
+        sizes = [len(slot_values(config.metadata, tid, i)) for i in range(count)]
+        space[tid] = sizes[0] if count > 1 and len(set(sizes)) == 1 else math.prod(sizes)
+    return space
+
+
 def join_sentences(sentences) -> str:
     """Join sentences with a space, ending a bare one ("Definitely") with a full stop."""
     out = list(sentences)
@@ -284,10 +308,14 @@ def join_sentences(sentences) -> str:
 
 
 def user_profile(config: GeneratorConfig, user_id: int) -> tuple[str, int]:
-    """(role, number of turns) of a user: fixed by (seed, user_id)."""
+    """(role, number of messages) of a user: fixed by (seed, user_id). For a two-sided
+    profile the role is the one that opens the conversation (trace spelling: ai, human)."""
+    if config.profile.two_sided:
+        first, n = conversation_plan(config.profile, config.seed, user_id, config.turns, config.messages_per_user)
+        return ("ai" if first == "assistant" else "human"), n
     rng = random.Random(f"aura-lab:{config.seed}:{user_id}:profile")
     role = "ai" if rng.random() < config.ai_ratio else "human"
-    n_turns = config.messages_per_user or rng.randint(*config.turns)
+    n_turns = config.messages_per_user or rng.randint(*(config.turns or PEER_TURNS))
     return role, n_turns
 
 
@@ -296,6 +324,14 @@ def user_messages(
 ) -> Iterator[GeneratedMessage]:
     """The conversation of one user, message by message (lazily)."""
     role, n_turns = user_profile(config, user_id)
+    if config.profile.two_sided:
+        assert config.texts is not None  # set in __post_init__
+        first = "assistant" if role == "ai" else "human"
+        for turn, trace_role, text, source, target in dialogue(
+            config.profile, config.texts, config.seed, user_id, first, n_turns
+        ):
+            yield GeneratedMessage(user_id, turn, n_turns, trace_role, text, source, target_bytes=target)
+        return
     synth = Synthesiser(config, user_id, selector or UniformSelector(), pools or TemplatePools(config.library))
     for turn in range(n_turns):
         yield synth.message(turn, n_turns, role)
@@ -324,8 +360,19 @@ def config_from_files(
 ) -> GeneratorConfig:
     """A config whose corpus, metadata and library are read from files (defaults: the
     bundled ``corpora/``; pass ``"none"`` to go without). ``library`` (else
-    ``templates``, else AURA's) is the one the metadata is validated against."""
+    ``templates``, else AURA's) is the one the metadata is validated against. A
+    two-sided profile's default corpus is the bundled answers and human messages."""
     library = library if library is not None else load_templates(templates)
-    corpus_obj = None if corpus == "none" else load_corpus(corpus or paths.DEFAULT_CORPUS)
+    profile = load_profile(options.pop("profile", DEFAULT_PROFILE))
+    if profile.two_sided and corpus == "none":
+        raise InputError(
+            f"the {profile.name} profile composes every message from a corpus",
+            where="corpus",
+            fix="give a corpus file, leave it out for the bundled one, or use the peer profile",
+        )
+    if profile.two_sided and corpus is None:
+        corpus_obj = None
+    else:
+        corpus_obj = None if corpus == "none" else load_corpus(corpus or paths.DEFAULT_CORPUS)
     meta_obj = None if metadata == "none" else load_metadata(metadata or paths.DEFAULT_METADATA, library)
-    return GeneratorConfig(corpus=corpus_obj, metadata=meta_obj, library=library, **options)
+    return GeneratorConfig(corpus=corpus_obj, metadata=meta_obj, library=library, profile=profile, **options)

@@ -16,6 +16,30 @@ from ..errors import InputError
 from ..inputs import parse_json, read_input_file, surrogate_problem
 from .templates import TemplateLibrary, aura_library
 
+# Used when a template has no slot_examples: generic, readable chat fragments.
+BUILTIN_FILLERS = [
+    "the configuration file",
+    "your account settings",
+    "the latest release",
+    "this function",
+    "the error message",
+    "a quick summary",
+    "the second option",
+    "your last question",
+    "the database connection",
+    "real-time data",
+    "the project timeline",
+    "a simple example",
+    "the test results",
+    "the shopping list",
+    "the travel itinerary",
+    "a healthy breakfast",
+    "the monthly budget",
+    "the API documentation",
+    "the login page",
+    "a short paragraph",
+]
+
 
 @dataclass
 class Metadata:
@@ -64,6 +88,14 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
         if tid not in known:
             warnings.append(f"{where}: the template library has no id {tid}; skipped")
             continue
+        described = entry.get("description") if isinstance(entry, dict) else None
+        if isinstance(described, str) and described != library.pattern(tid):
+            # the slot values were written for another sentence: filled into this one they read wrong
+            warnings.append(
+                f"{where}: description {described!r} differs from the library's pattern "
+                f"{library.pattern(tid)!r} for this id; skipped (fix the id or the description)"
+            )
+            continue
         examples = entry.get("slot_examples", []) if isinstance(entry, dict) else None
         if not isinstance(examples, list) or not all(
             isinstance(values, list) and all(isinstance(v, str) for v in values) for values in examples
@@ -87,3 +119,9 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
             continue
         loaded[tid] = values_by_slot
     return Metadata(str(path), loaded, warnings, hashlib.sha256(raw).hexdigest(), str(data.get("description", "")))
+
+
+def slot_values(metadata: Metadata | None, template_id: int, slot: int) -> list[str]:
+    """The values a template's slot is filled from: the metadata's examples, else
+    ``BUILTIN_FILLERS``."""
+    return (metadata.examples(template_id, slot) if metadata else []) or BUILTIN_FILLERS

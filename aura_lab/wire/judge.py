@@ -28,6 +28,8 @@ class Exchange:
     error_kind: str | None = None
     error: str | None = None
     reply: dict = field(default_factory=dict)
+    # the client's own round-trip check (``--verify``), when the reply does not say
+    verified: bool | None = None
 
 
 def judge_reply(url: str, sent: int, received: int, raw, text: str) -> Exchange:

@@ -14,13 +14,17 @@ Reply to a message that was compressed (``status: "ok"``), the peer's fields fir
   codec produced; null when it was not called), ``expanded`` (the codec's output was
   larger than the message), and ``error`` when the round trip failed.
 
-Below ``min_compression_size`` bytes the codec is not called: UNCOMPRESSED, ratio 1.0.
+Below ``min_compression_size`` bytes a standard codec is not called: UNCOMPRESSED,
+ratio 1.0 (an empty message included). A codec that applies its own threshold
+(``Codec.applies_own_threshold``: aura, whose compressor has its own
+``min_compression_size`` and whose framing is on the wire for every message) is handed
+every message, and the reply is what it produced, as the peer's server reports it.
 When a standard codec's output is larger than the message the raw text would be sent
 instead: ``method`` UNCOMPRESSED and ``compressed_size == original_size``, with the
 expansion still visible in ``codec_size`` and ``expanded``. aura's output is its own
 wire format, so its true size is reported even when it grew.
 
-A message that cannot be compressed (binary frame, invalid UTF-8, empty, too large)
+A message that cannot be compressed (binary frame, invalid UTF-8, too large)
 gets ``{status: "error", error, codec, message_count, original_size}`` (plus
 ``original_message`` when there is text to echo); if ``compress`` itself raises,
 ``status`` is "error" too, with ``roundtrip_ok: false``.
@@ -67,9 +71,7 @@ def check_message(payload: bytes, is_text: bool, max_size: int) -> tuple[str | N
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"invalid UTF-8 in text frame at byte {exc.start}: {exc.reason}"
-    if not text:
-        return None, "empty message"
-    return text, None
+    return text, None  # an empty message is a message: the peer's server compresses it too
 
 
 def error_reply(
@@ -93,7 +95,7 @@ def compress_reply(text: str, codec: Codec, state: Any, stats: ServerStats, min_
     """Compress one message, check it decompresses to itself, and describe both."""
     original_size = len(text.encode("utf-8"))
     reply = {"status": "ok", "original_message": text, "original_size": original_size}
-    if original_size < min_compression_size:
+    if original_size < min_compression_size and not codec.applies_own_threshold:
         reply.update(
             compressed_size=original_size,
             compression_ratio=1.0,
@@ -144,7 +146,7 @@ def compress_reply(text: str, codec: Codec, state: Any, stats: ServerStats, min_
         method, compressed_size = result.method, codec_size
     reply.update(
         compressed_size=compressed_size,
-        compression_ratio=original_size / compressed_size if compressed_size else None,
+        compression_ratio=ratio(original_size, compressed_size),
         method=method,
         message_count=stats.count(),
         metadata=metadata,
@@ -163,6 +165,11 @@ def compress_reply(text: str, codec: Codec, state: Any, stats: ServerStats, min_
         stats.roundtrip_failures += 1
         reply["error"] = problem
     return reply
+
+
+def ratio(original_size: int, compressed_size: int) -> float:
+    """original / compressed bytes; 1.0 for an empty message sent as it is (0 / 0)."""
+    return original_size / compressed_size if compressed_size else 1.0
 
 
 def sends_raw(original_size: int, codec_size: int, falls_back_on_expansion: bool) -> bool:
@@ -187,13 +194,7 @@ def answer(
     if text is not None:
         return compress_reply(text, codec, state, stats, min_compression_size)
     assert problem is not None
-    return error_reply(
-        problem,
-        codec.name,
-        stats,
-        original_size=len(payload),
-        original_message="" if problem == "empty message" else None,
-    )
+    return error_reply(problem, codec.name, stats, original_size=len(payload))
 
 
 def templates_reply(patterns: dict[int, str]) -> list[dict]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from aura_lab.analysis.stats import bootstrap_ci, percentiles, safe_ratio
+from aura_lab.analysis.stats import bootstrap_ci, divide, percentiles
 
 
 def test_percentiles_of_known_arrays():
@@ -24,9 +24,9 @@ def test_percentiles_of_empty_input():
 
 
 def test_safe_ratio():
-    assert safe_ratio(1, 0) is None
-    assert safe_ratio(0, 0) is None
-    assert safe_ratio(3, 2) == 1.5
+    assert divide(1, 0) is None
+    assert divide(0, 0) is None
+    assert divide(3, 2) == 1.5
 
 
 def test_bootstrap_contains_estimate_and_narrows():

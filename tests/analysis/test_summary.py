@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import aura_lab
-from aura_lab.analysis.summary import LENGTH_BUCKETS, format_summary, summarise
+from aura_lab.analysis.summary import LENGTH_BUCKETS, summarise
+from aura_lab.analysis.text import format_summary
 from aura_lab.traces.reader import load_traces
 from aura_lab.traces.schema import empty_frame
 from tests.support.servers import GarbageServer
@@ -59,7 +60,13 @@ def _check_counts(summary: dict, df: pd.DataFrame) -> None:
         assert figures["errors"] == len(errors) == figures["messages"] - figures["ok"]
         assert figures["errors_by_kind"] == errors["error_kind"].astype(str).value_counts().to_dict()
         assert sum(figures["errors_by_kind"].values()) == figures["errors"]
-        assert figures["success_rate"] == pytest.approx(len(ok) / len(part))
+        assert figures["delivered_rate"] == pytest.approx(len(ok) / len(part))
+        loss = figures["loss"]
+        assert loss["delivered"] == len(ok) == loss["lossless"] + loss["lossy"] + loss["unchecked"]
+        if loss["status"] == "checked":
+            assert figures["success_rate"] == pytest.approx(loss["lossless"] / len(part))
+        else:  # it cannot read 100 % while nobody knows what was lost
+            assert figures["success_rate"] is None
         assert figures["total_original_bytes"] == ok["original_size"].sum()
         assert figures["total_compressed_bytes"] == ok["compressed_size"].sum()
         assert figures["overall_ratio"] == pytest.approx(ok["original_size"].sum() / ok["compressed_size"].sum())
@@ -141,19 +148,62 @@ def _templated(template_id: int, fillings: list[list[list[str]]]) -> pd.DataFram
     )
 
 
-def test_churn_flags_repeated_fillings_but_not_templates_without_slots():
-    """The peer's churn rule: uses > 3 and diversity < 0.6. A template without slots
-    ("No", "I don't know") has nothing to vary and is never flagged."""
-    repeated = _templated(22, [[["do that"]]] * 4 + [[["open files"]]])  # 2 fillings / 5 uses = 0.4
-    varied = _templated(23, [[[f"task {i}"]] for i in range(5)])  # 5 / 5 = 1.0
+def test_churn_is_judged_against_a_uniform_draw_and_not_templates_without_slots():
+    """Flagged: more than 3 uses and fewer than 60 % of the distinct fillings a uniform
+    draw over the available values gives. A template without slots ("No") has nothing to
+    vary; without the slot space churn is "not checked", not "none"."""
+    repeated = _templated(22, [[["do that"]]] * 4 + [[["open files"]]])  # 2 fillings in 5 uses of 6
+    varied = _templated(23, [[[f"task {i}"]] for i in range(5)])  # 5 in 5 uses
     no_slots = _templated(1, [[[]]] * 6)
     df = pd.concat([repeated, varied, no_slots], ignore_index=True)
-    figures = summarise(df)["codecs"]["deflate"]["templates"]
-    diversity = {t["template_id"]: t["slot_diversity"] for t in figures["top"] + figures["bottom"]}
-    assert diversity[22] == pytest.approx(0.4) and diversity[23] == pytest.approx(1.0) and diversity[1] is None
-    assert [t["template_id"] for t in figures["low_diversity"]] == [22]
+    figures = summarise(df, slot_space={22: 6, 23: 6})["codecs"]["deflate"]["templates"]
+    rows = {t["template_id"]: t for t in figures["top"] + figures["bottom"]}
+    expected = 6 * (1 - (5 / 6) ** 5)
+    assert rows[22]["expected_fillings"] == pytest.approx(expected)
+    assert rows[22]["diversity_vs_uniform"] == pytest.approx(2 / expected)
+    assert rows[22]["slot_diversity"] == pytest.approx(0.4) and rows[1]["slot_diversity"] is None
+    assert [t["template_id"] for t in figures["low_diversity"]] == [22] and figures["churn_checked"]
+    assert "churn: 1 of 3 templates" in format_summary(summarise(df, slot_space={22: 6, 23: 6}))
+    unknown = summarise(df)["codecs"]["deflate"]["templates"]
+    assert unknown["low_diversity"] == [] and not unknown["churn_checked"]
+    assert "churn: not checked" in format_summary(summarise(df))
     from aura_lab.analysis import template_table
 
-    table = template_table(df, n_boot=50).set_index("template_id")
+    table = template_table(df, n_boot=50, slot_space={22: 6, 23: 6}).set_index("template_id")
     assert table.loc[22, "low_diversity"] and not table.loc[23, "low_diversity"] and not table.loc[1, "low_diversity"]
-    assert table.loc[22, "slot_diversity"] == pytest.approx(0.4)
+    assert template_table(df, n_boot=50).set_index("template_id").loc[22, "low_diversity"] is None
+
+
+def test_churn_does_not_grow_with_the_run():
+    """A uniform draw over 5 values, 4 and then 60 uses: the peer's rule (unique / uses
+    below 0.6) flags the long run, the uniform-draw rule flags neither; a generator stuck
+    on one value is flagged both times."""
+    import random
+
+    rng = random.Random(3)
+    for uses in (4, 60):
+        uniform = _templated(30, [[[f"v{rng.randrange(5)}"]] for _ in range(uses)])
+        stuck = _templated(31, [[["same"]]] * uses)
+        figures = summarise(pd.concat([uniform, stuck], ignore_index=True), slot_space={30: 5, 31: 5})
+        flagged = [t["template_id"] for t in figures["codecs"]["deflate"]["templates"]["low_diversity"]]
+        assert flagged == [31], (uses, flagged)
+
+
+def test_best_and_worst_templates_never_repeat_one_another():
+    """Few templates: the worst list leaves out those already listed as best (in a small
+    run top and bottom used to list the same templates)."""
+    frames = [_templated(t, [[[f"v{t}-{i}"]] for i in range(4)]) for t in (40, 41, 42)]
+    figures = summarise(pd.concat(frames, ignore_index=True))["codecs"]["deflate"]["templates"]
+    best = {t["template_id"] for t in figures["top"]}
+    worst = {t["template_id"] for t in figures["bottom"]}
+    assert best == {40, 41, 42} and not best & worst
+    assert "every ranked template is listed above" in format_summary(summarise(pd.concat(frames)))
+
+
+def test_hit_rate_applies_to_codecs_with_templates_only():
+    df = _templated(40, [[["a"]], [["b"]]])
+    assert summarise(df)["codecs"]["deflate"]["template_hit_rate"] is None  # no hit, nothing known: n/a
+    said = summarise(df, template_codecs=["deflate"])["codecs"]["deflate"]
+    assert said["template_hit_rate_applies"] and said["template_hit_rate"] == 0.0  # its server has templates
+    hit = df.assign(method=pd.Categorical(["BINARY_SEMANTIC", "DEFLATE"]))
+    assert summarise(hit)["codecs"]["deflate"]["template_hit_rate"] == 0.5

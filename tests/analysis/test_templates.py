@@ -30,27 +30,33 @@ def test_table_matches_the_trace():
         expected = ok[ok["codec"] == codec].groupby("template_id")["ratio"].mean()
         got = part.set_index("template_id")["mean_ratio"]
         assert got.to_dict() == pytest.approx(expected.to_dict())
-    assert (table["mean_ratio_low"] <= table["mean_ratio"]).all()
-    assert (table["mean_ratio"] <= table["mean_ratio_high"]).all()
-    assert (table["median_ratio_low"] <= table["median_ratio_high"]).all()
+    several = table[table["uses"] > 1]
+    assert (several["mean_ratio_low"] <= several["mean_ratio"]).all()
+    assert (several["mean_ratio"] <= several["mean_ratio_high"]).all()
+    assert (several["median_ratio_low"] <= several["median_ratio_high"]).all()
+    once = table[table["uses"] == 1]
+    assert len(once) and once[["mean_ratio_low", "mean_ratio_high", "median_ratio_low"]].isna().all().all()
     for mix in table["method_mix"]:
         assert sum(mix.values()) == pytest.approx(1.0)
         assert all(m == m.upper() for m in mix)
     assert set(table[table["codec"] == "deflate"]["top_method"]) == {"DEFLATE"}
 
 
-def test_slot_diversity_flags_churn_per_the_peer():
+def test_slot_diversity_flags_churn_against_a_uniform_draw():
     records = (
         _records(20, [2.0] * 5, [("a", "b")] * 4 + [("c", "d")])  # 2 fillings / 5 uses
         + _records(21, [1.0, 1.2, 1.4, 1.6, 1.8], [("x",), ("y",), ("z",), ("w",), ("x",)])
         + _records(22, [1.0] * 3, [("q",)] * 3)  # repeats, but only 3 uses
         + _records(1, [0.9] * 6, [()] * 6)  # "No": no slots
     )
-    table = template_table(frame_from_records(records), n_boot=100).set_index("template_id")
+    space = {20: 10, 21: 10, 22: 10}  # fillings the generator could draw for each
+    table = template_table(frame_from_records(records), n_boot=100, slot_space=space).set_index("template_id")
     assert table.loc[20, "slot_diversity"] == pytest.approx(0.4)
+    assert table.loc[20, "expected_fillings"] == pytest.approx(10 * (1 - 0.9**5))
     assert table.loc[20, "low_diversity"]
     assert table.loc[20, "top_slot_values"] == ["a | b", "c | d"]
     assert table.loc[21, "slot_diversity"] == pytest.approx(0.8) and not table.loc[21, "low_diversity"]
+    assert table.loc[21, "diversity_vs_uniform"] == pytest.approx(4 / (10 * (1 - 0.9**5)))
     assert table.loc[21, "top_slot_values"][0] == "x"
     assert table.loc[22, "slot_diversity"] == pytest.approx(1 / 3) and not table.loc[22, "low_diversity"]
     assert pd.isna(table.loc[1, "slot_diversity"]) and not table.loc[1, "low_diversity"]

@@ -12,6 +12,7 @@ import pytest
 import aura_lab
 from aura_lab.cli import main
 from aura_lab.traces.folder import RunFolder
+from tests.support.logs import write_logs
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -45,6 +46,17 @@ def test_two_workers_send_the_same_messages_as_one_process(tmp_path):
     shards = {int(p.name.split("-")[1]) for p in (two.path / "traces").glob("part-*.parquet")}
     assert shards == {1, 2}  # each worker wrote its own parts
     assert two.summary["codecs"]["deflate"]["messages"] == one.summary["codecs"]["deflate"]["messages"]
+
+
+def test_a_replay_sharded_over_workers_sends_the_logged_texts(tmp_path):
+    """Each shard reads the logs again (absolute paths) and plays its own conversations."""
+    logs = write_logs(tmp_path / "logs", 6, seed=4, oddities=False)["openai"]
+    options = {k: v for k, v in OPTIONS.items() if k not in ("users", "turns", "seed")}
+    one = aura_lab.run(**options, replay=str(logs), trace_dir=str(tmp_path), run_id="one")
+    two = aura_lab.run(**options, replay=str(logs), trace_dir=str(tmp_path), run_id="two", workers=2)
+    assert two.status == "complete" and len(two.traces) == len(one.traces) == one.manifest.planned_messages * 2
+    assert keyed(two.traces).equals(keyed(one.traces))
+    assert set(two.traces["conversation_id"]) == {f"oa-4-{i:06d}" for i in range(6)}
 
 
 def test_workers_from_the_command_line_with_warmup(tmp_path):

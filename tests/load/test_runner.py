@@ -7,6 +7,7 @@ import _thread
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -129,11 +130,12 @@ def test_minimal_peer_server_that_speaks_only_the_peer_fields(tmp_path):
     assert run.status == "complete"
     assert len(df) == run.manifest.planned_messages == server.messages
     assert (df["status"] == "ok").all()
-    assert set(df["method"]) <= {"BRIO", "UNCOMPRESSED"}
+    assert set(df["method"]) <= {"DEFLATE", "UNCOMPRESSED"}
     expected = [peer_reply(text, 0)["compressed_size"] for text in df["text"]]
     assert list(df["compressed_size"]) == expected  # zlib's real sizes, as the server said
     assert df["roundtrip_ok"].isna().all()  # the peer does not say
     assert [(s.url, s.codec, s.embedded) for s in run.manifest.servers] == [(server.url, "external", False)]
+    assert run.manifest.options["codecs"] == []  # nothing embedded was started, so none is listed
     assert run.manifest.templates_from.startswith("aura_compression")
     summary = run.summary["codecs"]["external"]
     assert summary["errors"] == 0 and summary["overall_ratio"] > 1
@@ -190,6 +192,8 @@ def test_failover_moves_users_off_a_dead_url(tmp_path):
     assert summary["reconnects"] == 2
     assert summary["failovers"] == 2
     assert summary["servers"] == sorted([dead, server.url])
+    # warned (on stderr, quiet or not) before the run started, and kept in the manifest
+    assert f"nothing is listening at {dead}; its users will fail over to the next URL" in run.manifest.warnings
 
 
 def _kill_after(handle, messages: int, killed: threading.Event) -> None:
@@ -245,8 +249,9 @@ def test_killing_a_server_mid_run_is_survived_and_counted(tmp_path):
 
 
 def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
-    # identity compresses nothing: mean ratio 1.0 < 1.15, so the corpus weight goes up
-    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, run_id="warm")
+    # identity compresses nothing: mean ratio 1.0 < 1.15, so with --auto-adjust the peer profile's corpus
+    # weight goes up
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=True, profile="peer", run_id="warm")
     df = run.traces
     warm, main = df[df["phase"] == "warmup"], df[df["phase"] == "main"]
     assert len(warm) == 20 and len(main) == run.manifest.planned_messages
@@ -259,15 +264,63 @@ def test_warmup_records_are_kept_apart_and_adjustments_noted(tmp_path):
     assert warmup["adjusted"] is True
     assert warmup["corpus_weight_before"] == 0.3 and warmup["corpus_weight_after"] == pytest.approx(0.5)
     assert any("corpus weight" in reason for reason in warmup["reasons"])
+    assert warmup["auto_adjust"] is True and run.manifest.options["auto_adjust"] is True
     assert run.summary["warmup"] == warmup
     assert json.loads((run.path / "manifest.json").read_text())["warmup"] == warmup
 
 
-def test_warmup_without_auto_adjust_reports_only(tmp_path):
-    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=False, run_id="warm")
+def test_warmup_adjusts_nothing_for_a_two_sided_profile(tmp_path):
+    """The corpus weight and template exploration do not shape the assistant profile's
+    traffic: raising them would change nothing but the manifest's word, even with
+    --auto-adjust, and nothing is suggested."""
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, auto_adjust=True, run_id="warm")
     warmup = run.manifest.warmup
+    assert warmup["report"]["mean_ratio"] < 1.15 and warmup["adjusted"] is False and warmup["reasons"] == []
+    assert warmup["suggested"]["reasons"] == [] and warmup["suggested"]["corpus_weight"] == 0.3
+    assert run.manifest.profile["name"] == "assistant"
+
+
+def test_warmup_findings_are_not_applied_by_default(tmp_path):
+    """Auto-adjust is opt-in: raising corpus_weight changes the traffic under test. The
+    findings are still reported, as suggestions, and recorded."""
+    run = small_run(tmp_path, codecs=("identity",), warmup_messages=20, profile="peer", run_id="warm")
+    warmup = run.manifest.warmup
+    assert run.manifest.options["auto_adjust"] is False and warmup["auto_adjust"] is False
     assert warmup["adjusted"] is False and warmup["reasons"] == []
     assert warmup["corpus_weight_after"] == warmup["corpus_weight_before"]
+    assert warmup["suggested"]["corpus_weight"] == pytest.approx(0.5) and warmup["suggested"]["reasons"]
+    # the warmup's warnings are kept in the manifest
+    assert any(w.startswith("warmup: mean ratio") for w in run.manifest.warnings)
+
+
+def test_the_warmup_teaches_the_selector_before_the_main_phase():
+    """Warmup messages are generated through the run's selector, one at a time, and the
+    selector learns from each warmup reply (the post-warmup explore rate assumes so)."""
+    from aura_lab.load.engine import Exchanged, selector_feed
+    from aura_lab.load.phases import WARMUP_USER, warmup_messages
+    from aura_lab.traffic.generator import GeneratorConfig
+    from aura_lab.traffic.selection import EpsilonGreedySelector
+
+    class Recording(EpsilonGreedySelector):
+        def __init__(self):
+            super().__init__(explore=0.3)
+            self.chosen = 0
+
+        def choose(self, candidates, rng):
+            self.chosen += 1
+            return super().choose(candidates, rng)
+
+    selector = Recording()
+    messages = warmup_messages(GeneratorConfig(seed=3, corpus_weight=0.0, profile="peer"), 12, selector)
+    first = next(messages)
+    assert selector.chosen >= 1 and first.user_id == WARMUP_USER  # made when asked for, through the selector
+    chosen_before = selector.chosen
+    learn = selector_feed(selector)
+    record = {"status": "ok", "ratio": 3.0}
+    learn(Exchanged(first, "warmup", [record]))
+    assert selector.mean_ratio(first.template_id) == 3.0
+    rest = list(messages)
+    assert len(rest) == 11 and selector.chosen > chosen_before and {m.user_id for m in rest} == {WARMUP_USER}
 
 
 # -- blocking run() and the coroutine --------------------------------------------------------
@@ -359,6 +412,7 @@ def test_metadata_is_validated_against_the_template_library_in_use(tmp_path):
         templates=str(templates),
         metadata=str(metadata),
         corpus="none",
+        profile="peer",  # template synthesis: the metadata's slot values are what it sends
         users=2,
         turns=(3, 3),
         run_id="own-templates",
@@ -366,3 +420,20 @@ def test_metadata_is_validated_against_the_template_library_in_use(tmp_path):
     assert run.manifest.files["metadata_warnings"] == []
     texts = set(run.traces["text"])
     assert texts and all("Please review the quarterly report before lunch." in t for t in texts)
+
+
+def test_the_progress_bar_ends_on_the_summarys_ratio(tmp_path, capfd):
+    """The bar's last ratio is the primary codec's ratio as measured in the summary (the
+    bar updates every half second; its close shows the final figures)."""
+    run = aura_lab.run(**{**SMALL, "quiet": False}, codecs=("deflate", "identity"), trace_dir=str(tmp_path),
+                       in_process_servers=True, warmup_messages=5, run_id="bar")  # fmt: skip
+    err = capfd.readouterr().err
+    shown = re.findall(r"ratio=([0-9.]+)", err)
+    assert shown, err[-500:]
+    assert shown[-1] == f"{run.summary['codecs']['deflate']['overall_ratio']:.3f}"
+
+
+def test_hit_rate_is_not_applicable_to_codecs_without_templates(three_codecs):
+    for figures in three_codecs.summary["codecs"].values():  # deflate, deflate-stream, identity: no templates
+        assert figures["template_hit_rate_applies"] is False and figures["template_hit_rate"] is None
+    assert "template hit rate" in three_codecs.summary_text() and "n/a" in three_codecs.summary_text()

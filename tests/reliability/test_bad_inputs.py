@@ -125,7 +125,7 @@ def test_corrupt_truncated_and_empty_parts_are_skipped_with_a_warning_each(finis
     (folder / "traces" / "part-0000-000100.parquet").write_bytes(b"")
     (folder / "traces" / "part-0000-000101.parquet").write_bytes(data[: len(data) // 2])
     flipped = bytearray(data)
-    flipped[len(data) // 3 : len(data) // 3 + 200] = b"\xff" * 200  # a data page, not the footer
+    flipped[4:204] = b"\xff" * 200  # the first data page's header, not the footer: no text decodes past it
     (folder / "traces" / "part-0000-000102.parquet").write_bytes(bytes(flipped))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -145,7 +145,7 @@ def test_a_manifest_missing_keys_still_loads_with_a_note(finished_run, tmp_path)
     (folder / "manifest.json").write_text(json.dumps({"run_id": "handmade"}))
     (folder / "summary.json").unlink()
     run = aura_lab.load_run(folder)
-    assert run.manifest.options["corpus_weight"] == 0.3 and run.manifest.options["turns"] == [5, 50]
+    assert run.manifest.options["corpus_weight"] == 0.3 and run.manifest.options["think_time"] == "uniform:0.1,2.0"
     assert any("no options" in note for note in run.manifest.notes)
     assert run.summary["codecs"]["identity"]["messages"] == 12
 

@@ -166,6 +166,7 @@ NUMERIC_OPTIONS = {
     "--explore": float,
     "--timeout": float,
     "--arrival-rate": float,
+    "--chunk-tokens": int,
 }
 
 
@@ -232,7 +233,8 @@ def test_option_values_validate_or_name_the_option(data):
     rng = random.Random(1)
     assert all(0 <= think.sample(rng) <= 60 or think.kind in ("uniform", "constant") for _ in range(3))
     assert all(math.isfinite(think.sample(rng)) for _ in range(3))
-    assert config.users >= 1 and config.timeout > 0 and 1 <= config.turns[0] <= config.turns[1]
+    assert config.users is None or config.users >= 1  # None: the default, or every logged conversation
+    assert config.timeout > 0 and (config.turns is None or 1 <= config.turns[0] <= config.turns[1])
 
 
 @pytest.mark.parametrize(

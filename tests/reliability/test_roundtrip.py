@@ -24,7 +24,7 @@ STANDARD = {"deflate": {}, "deflate-stream": {}, "zstd-dict": {}, "brotli": {"qu
 
 @pytest.fixture(scope="module")
 def messages():
-    generated = generate(config_from_files(None, None, seed=2024), MESSAGES)
+    generated = generate(config_from_files(None, None, seed=2024, profile="peer"), MESSAGES)
     assert len(generated) == MESSAGES
     return generated
 

@@ -42,7 +42,8 @@ def test_a_trace_write_that_fails_stops_sending_and_loses_nothing(tmp_path):
     with serve("identity", in_process=True) as server:
         process = aura_lab_process(
             "run", "--url", server.url, "--users", "20", "--messages-per-user", "300", "--templates", templates,
-            "--metadata", "none", "--think-time", "uniform:0.01,0.03", "--trace-dir", tmp_path, "--run-id", "full",
+            "--metadata", "none", "--profile", "peer", "--think-time", "uniform:0.01,0.03",
+            "--trace-dir", tmp_path, "--run-id", "full",
             *QUIET,
             cwd=tmp_path,
             limits={resource.RLIMIT_FSIZE: (24_000, 24_000)},

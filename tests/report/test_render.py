@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import aura_lab
 from aura_lab.cli import main
 
 # the elements (not the stylesheet rules) of code cells and their "In [ ]:" prompts
@@ -16,16 +17,58 @@ def primary_ratio(run) -> str:
     return f"{run.summary['codecs'][codec]['overall_ratio']:.3f}"
 
 
-def test_report_html(small_run, tmp_path, capsys):
+def test_report_html(small_run, tmp_path, capfd):
     html_file = tmp_path / "report.html"
     assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
-    assert str(html_file) in capsys.readouterr().out
+    out, err = capfd.readouterr()  # the kernel's own output too (file descriptors)
+    assert str(html_file) in out
+    assert "WARNING" not in err and "without encryption" not in err, err
     html = html_file.read_text(encoding="utf-8")
     assert small_run.run_id in html
     assert html.count("data:image/png;base64") >= 5
     assert primary_ratio(small_run) in html  # the summary's overall ratio of the primary codec
     assert not CODE_CELL.search(html) and not PROMPT.search(html)
     assert "load_run(" not in html
+    # the verdict comes first, before any chart
+    assert html.index(">Verdict<") < html.index("<img")
+    assert "saves the most bandwidth losslessly" in html
+
+
+def test_report_is_self_contained_with_alt_text(small_run, tmp_path):
+    """Nothing is fetched when the file opens (no script, stylesheet or font from the
+    network: require.js and MathJax are gone), and every chart has its alt text."""
+    html_file = tmp_path / "report.html"
+    assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert not re.search(r"<link[^>]*\bhref=\"?https?:", html)
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", html)
+    assert "require.js" not in html and "MathJax" not in html
+    images = re.findall(r"<img\b[^>]*>", html)
+    assert len(images) >= 5
+    for image in images:
+        alt = re.search(r'alt="([^"]*)"', image)
+        assert alt and len(alt.group(1)) > 20, image[:80]
+    codec = small_run.primary_codec
+    if small_run.summary["codecs"][codec]["lossy"]:  # the ratio chart says which codec is lossy
+        assert f"{codec} LOSSY" in html
+
+
+def test_report_of_the_default_traffic(tmp_path):
+    """The default (assistant) profile: the header says what the traffic was; the
+    template sections say why they are empty instead of drawing empty axes; the size
+    buckets reach 2000+ bytes."""
+    run = aura_lab.run(users=3, think_time="0", codecs="deflate-stream,identity", in_process_servers=True,
+                       quiet=True, progress=False, seed=2, trace_dir=str(tmp_path), run_id="assistant")  # fmt: skip
+    html_file = tmp_path / "report.html"
+    assert main(["report", str(run.path), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert "Traffic: profile assistant; every message whole." in html
+    assert "No message of this run was built from a template" in html
+    assert "Churn does not apply" in html
+    assert "mean ratio per template" not in html and "Heatmap of mean ratio" not in html  # no empty charts
+    assert "500-2000" in html and "2000+" in html
+    assert html.index("Traffic: profile assistant") < html.index(">Verdict<") < html.index("<img")
 
 
 def test_report_show_code(small_run, tmp_path):
@@ -39,3 +82,44 @@ def test_report_bad_run_path(tmp_path, capsys):
     assert main(["report", str(tmp_path / "no-such-run"), "-o", str(tmp_path / "x.html")]) == 2
     assert "no-such-run" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_on_the_peer_trace_folder_and_on_an_export(peer_folder, peer_export_file, tmp_path, capfd):
+    """``aura-lab report`` takes the peer's trace folder and an export alone, and says
+    what each lacks instead of failing (the peer's export: no records, so no charts over
+    messages, and no verdict)."""
+    folder_html = tmp_path / "peer.html"
+    assert main(["report", str(peer_folder), "-o", str(folder_html)]) == 0
+    html = folder_html.read_text(encoding="utf-8")
+    assert "peer trace folder" in html and "not an aura-lab run folder" in html
+    assert "codec label" in html and "aura" in html and "not checked" in html
+    assert html.count("data:image/png;base64") >= 3
+    assert "no record names the template" in html
+    assert main(["report", str(peer_export_file)]) == 0
+    out, _ = capfd.readouterr()
+    beside = peer_export_file.parent / f"report-{peer_export_file.stem}.html"
+    assert str(beside) in out and beside.is_file()  # beside the export: it has no run folder
+    html = beside.read_text(encoding="utf-8")
+    assert "peer export" in html and "No verdict" in html and "Not drawn: an export holds totals only" in html
+    assert "not checked" in html and "per-message records" in html
+
+
+def test_report_refuses_what_is_not_a_run_with_the_fix(tmp_path, capsys):
+    (tmp_path / "notes.json").write_text('{"hello": 1}')
+    assert main(["report", str(tmp_path / "notes.json")]) == 2
+    err = capsys.readouterr().err
+    assert "notes.json" in err and "not the peer's export JSON" in err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_report_on_our_export_never_says_nothing_was_lost(small_run, peer_folder, tmp_path):
+    """aura-lab's export holds every codec's figures but no records: the report shows its
+    verdict and loss table, and says the per-message tables cannot be drawn, never "no
+    lossy message" while the export counts lossy ones."""
+    html_file = tmp_path / "ours.html"
+    assert main(["report", str(peer_folder / "results.json"), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert "aura-lab export" in html and "saves the most bandwidth losslessly" in html
+    assert small_run.summary["codecs"]["aura"]["lossy"] and "aura LOSSY" in html
+    assert "No lossy message" not in html and "Not drawn: an export holds totals only" in html

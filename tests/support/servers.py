@@ -7,6 +7,8 @@ with its own loop (``with PeerServer() as server:``), which is what a blocking
 ``aura_lab.run(...)`` or a child ``aura-lab run`` process needs.
 
 - ``PeerServer``: only the peer's reply fields, sizes from real zlib compression.
+- ``WorseServer(factor)``: a PeerServer whose compressed sizes are ``factor`` times larger
+  (1.25: a ratio 20 % worse), the injected regression of the comparison tests.
 - ``SlowServer(delay_ms)``: a PeerServer that sleeps before every reply.
 - ``GarbageServer(...)``: misbehaves on a schedule (every Nth message or connection).
 - ``ChaosServer(seed, weights)``: misbehaviours mixed at random, one draw per message.
@@ -36,11 +38,12 @@ PEER_REPLY_FIELDS = (
 )
 
 
-def peer_reply(text: str, message_count: int) -> dict:
-    """The peer's success reply with exactly its fields; sizes in UTF-8 bytes."""
+def peer_reply(text: str, message_count: int, factor: float = 1.0) -> dict:
+    """The peer's success reply with exactly its fields; sizes in UTF-8 bytes (the
+    compressed size ``factor`` times zlib's)."""
     original = len(text.encode("utf-8"))
-    compressed = len(zlib.compress(text.encode("utf-8"), 9))
-    method = "BRIO"
+    compressed = round(len(zlib.compress(text.encode("utf-8"), 9)) * factor)
+    method = "DEFLATE"  # zlib's sizes; not one of AURA's method names, so the run labels it "external"
     if compressed >= original:  # the raw text would go on the wire
         compressed, method = original, "UNCOMPRESSED"
     ratio = original / compressed if compressed else 1.0
@@ -167,6 +170,18 @@ class BaseServer:
 
 class PeerServer(BaseServer):
     """The peer's reply fields and nothing else (no /health, no /templates)."""
+
+
+class WorseServer(BaseServer):
+    """A PeerServer whose compressed sizes are ``factor`` times zlib's: the same traffic
+    compresses ``1 - 1/factor`` worse (1.25: a 20 % lower ratio)."""
+
+    def __init__(self, factor: float = 1.25):
+        super().__init__()
+        self.factor = factor
+
+    async def answer(self, connection, number, text):
+        return json.dumps(peer_reply(text, number, self.factor))
 
 
 class SlowServer(BaseServer):

@@ -38,10 +38,10 @@ START_NS = 1_700_000_000_000_000_000
 
 
 def messages(n: int = 400, seed: int = 7) -> list[dict]:
-    """Generated messages, one in six replaced by a corpus sentence."""
+    """Generated messages of the peer profile (templates), one in six replaced by a corpus sentence."""
     rng = random.Random(seed)
     out = []
-    for m in generate(GeneratorConfig(seed=seed, corpus_weight=0.0), n):
+    for m in generate(GeneratorConfig(seed=seed, corpus_weight=0.0, profile="peer"), n):
         row = {
             "user_id": m.user_id,
             "turn": m.turn,

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+from aura_lab.analysis.summary import summarise
 from aura_lab.errors import InputError
 from aura_lab.traces.peer import load_peer_traces
 from aura_lab.traces.reader import load_traces
@@ -171,11 +172,24 @@ def test_peer_jsonl_traces(tmp_path, kolkata):
     assert df["received_at"].iloc[0] == pd.Timestamp("2024-05-01T06:30:00.250000", tz="UTC")
     assert list(df["status"]) == ["ok", "ok", "error"]
     assert list(df["user_id"]) == [1, 1, 2]
-    assert df["codec"].iloc[0] == "peer" and df["run_id"].iloc[0] == "peer:peer_run"
+    # AURA's own method names say the codec: labelled "aura", so it matches aura-lab's aura runs
+    assert set(df["codec"].astype(str)) == {"aura"} and df["run_id"].iloc[0] == "peer:peer_run"
     assert df["length_bytes"].iloc[1] == len("Héllo".encode())
     assert df["ratio"].iloc[0] == 6.0
     assert str(df["original_size"].dtype) == "Int64"
     assert len(load_peer_traces(folder)) == 3
+    # the peer logs the reply time and the latency: the send time follows, so duration and msg/s exist
+    latency = pd.Timedelta(milliseconds=float(df["latency_ms"].iloc[0]))
+    assert df["sent_at"].iloc[0] == df["received_at"].iloc[0] - latency
+    summary = summarise(df)["codecs"]["aura"]
+    assert summary["sent"] == 3 and summary["duration_s"] > 0 and summary["messages_per_second"] is not None
+    assert summary["template_hit_rate"] == pytest.approx(1 / 2)  # BINARY_SEMANTIC counts as a template hit
+
+
+def test_peer_traces_that_do_not_show_aura_are_labelled_peer(tmp_path):
+    (tmp_path / "user_1_traces.jsonl").write_text(peer_line(1, 0, method="UNCOMPRESSED") + "\n")
+    (tmp_path / "user_2_traces.jsonl").write_text(peer_line(2, 0, method="DEFLATE") + "\n")
+    assert set(load_traces(tmp_path)["codec"].astype(str)) == {"peer"}
 
 
 def test_peer_timestamp_with_zone_is_kept(tmp_path, kolkata):
@@ -229,6 +243,28 @@ def test_parts_written_before_a_column_existed_still_load(tmp_path):
     assert sorted(df["user_id"].tolist()) == [7, 8]
     assert df.set_index("user_id")["failovers"].to_dict()[8] == 2
     assert list(df.columns) == SCHEMA.names
+
+
+def test_parts_without_roundtrip_by_load_and_count_as_server_checked(tmp_path):
+    """Parts written before ``roundtrip_by`` existed: the column loads as null, and loss
+    figures count their checked messages as the server's (only servers checked then)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aura_lab.analysis import metrics
+    from aura_lab.traces.schema import SCHEMA
+
+    folder = tmp_path / "run" / "traces"
+    folder.mkdir(parents=True)
+    old = pa.schema([f for f in SCHEMA if f.name != "roundtrip_by"])
+    rows = [{"run_id": "r", "phase": "main", "codec": "aura", "user_id": i, "turn": 0, "status": "ok",
+             "roundtrip_ok": i != 0, "length_chars": 1, "length_bytes": 1, "reconnects": 0, "failovers": 0}
+            for i in range(3)]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=old), folder / "part-0000-000000.parquet")
+    df = load_traces(tmp_path / "run")
+    assert list(df.columns) == SCHEMA.names and df["roundtrip_by"].isna().all()
+    loss = metrics.loss(df)
+    assert (loss["lossy"], loss["lossless"], loss["checked_by"]) == (1, 2, {"server": 3})
 
 
 def test_with_a_background_flusher_writes_never_flush_on_the_event_loop(tmp_path):

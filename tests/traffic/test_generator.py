@@ -43,13 +43,13 @@ def library():
 def project_config():
     """The project's corpus and metadata (skips when they are not there yet)."""
     project_files_or_skip()
-    return config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5)
+    return config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5, profile="peer")
 
 
 @pytest.fixture(scope="module")
 def any_config():
     """The project's files when present, else the library alone (for structural tests)."""
-    return config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5)
+    return config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5, profile="peer")
 
 
 # --- determinism ---------------------------------------------------------------------
@@ -60,7 +60,7 @@ def conversation(config, user_id, **kw):
 
 
 def test_same_seed_same_messages_user_by_user(any_config):
-    again = config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5)
+    again = config_from_files(None, None, seed=SEED, corpus_weight=0.3, ai_ratio=0.5, profile="peer")
     for user in range(12):
         assert conversation(any_config, user) == conversation(again, user), user
     assert generate(any_config, 300) == generate(again, 300)
@@ -267,14 +267,14 @@ def test_provenance(any_config):
 
 
 def test_provenance_without_corpus_or_metadata(library):
-    config = GeneratorConfig(seed=5, library=library, corpus_weight=0.5)
+    config = GeneratorConfig(seed=5, library=library, corpus_weight=0.5, profile="peer")
     messages = generate(config, 1000)
     assert all(m.source != "corpus" for m in messages)
     check_provenance(config, messages)
 
 
 def test_messages_per_user_and_config_validation(library):
-    config = GeneratorConfig(seed=1, library=library, messages_per_user=3)
+    config = GeneratorConfig(seed=1, library=library, messages_per_user=3, profile="peer")
     assert [m.turn for m in generate(config, 9)] == [0, 1, 2] * 3
     for bad in (
         {"ai_ratio": 1.5},
@@ -285,7 +285,7 @@ def test_messages_per_user_and_config_validation(library):
     ):
         with pytest.raises(ValueError):
             GeneratorConfig(library=library, **bad)
-    humans = GeneratorConfig(seed=1, library=library, ai_ratio=0.0)
+    humans = GeneratorConfig(seed=1, library=library, ai_ratio=0.0, profile="peer")
     assert {user_profile(humans, u)[0] for u in range(50)} == {"human"}
 
 
@@ -322,7 +322,7 @@ def test_selector_hook(any_config):
 
 
 def test_cli_jsonl(capsys):
-    assert main(["generate", "--n", "5", "--seed", "1", "--format", "jsonl"]) == 0
+    assert main(["generate", "--n", "5", "--seed", "1", "--format", "jsonl", "--profile", "peer"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert len(lines) == 5, out
@@ -345,7 +345,7 @@ def test_cli_jsonl(capsys):
 
 
 def test_cli_table(capsys):
-    assert main(["generate", "--n", "5", "--seed", "1", "--format", "table"]) == 0
+    assert main(["generate", "--n", "5", "--seed", "1", "--format", "table", "--profile", "peer"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6, lines
     assert lines[0].split()[:4] == ["user", "turn", "role", "source"]

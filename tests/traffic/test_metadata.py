@@ -129,6 +129,7 @@ def test_project_peer_style_metadata_shows_its_warnings():
     # the peer's real files contain ids the library lacks and entries with the wrong slot count
     assert "the template library has no id" in text, meta.warnings
     assert "slot list(s) but pattern" in text, meta.warnings
+    assert "template '110': description 'The {0} is {1}.' differs from the library's pattern" in text
     assert meta.slot_examples, "the usable rest of the file should still load"
     assert all(len(lists) == library.slot_count(tid) for tid, lists in meta.slot_examples.items())
 

@@ -200,8 +200,9 @@ def test_metadata_covers_the_library(library):
 def test_peer_style_metadata_has_the_peer_flaws(library):
     data = json.loads((paths.CORPORA_DIR / "metadata_peer_style.json").read_text(encoding="utf-8"))
     report = coverage(data, library)
-    assert len(data["templates"]) == 8
+    assert len(data["templates"]) == 9
     assert len(report["unknown_ids"]) == 2 and len(report["wrong_slot_count"]) == 2
+    assert data["templates"]["110"]["description"] != library.pattern(110)  # written for another sentence
 
 
 def test_zstd_training_shares_no_line_with_chat():

@@ -1,0 +1,244 @@
+"""The summary as text: the verdict first, then the codecs side by side, then what the
+labels mean. A figure nobody measured reads "not checked" (round trips) or "n/a" (a
+hit rate for a codec without templates), never 0; a lossy codec's column says LOSSY."""
+
+from __future__ import annotations
+
+import math
+
+from . import metrics
+from .churn import CHURN_RULE, CHURN_SHOWN
+from .stats import PERCENTILE_METHOD
+from .summary import LENGTH_BUCKETS, RANK_MIN_USES
+
+NOT_APPLICABLE = "n/a"
+# the per-reply rows of a run with streamed replies: (label, key in the codec's "replies", format)
+REPLY_ROWS = (
+    ("streamed replies", "replies", "d"),
+    ("frames per reply", "frames_per_reply", ".1f"),
+    ("reply text bytes (mean)", "reply_bytes_mean", ".0f"),
+    ("bytes sent per reply", "sent_bytes_per_reply", ".0f"),
+    ("wire bytes per reply", "wire_bytes_per_reply", ".0f"),
+    ("ratio per reply (median)", "ratio_per_reply_median", ".3f"),
+    ("reply text / wire bytes", "text_to_wire_ratio", ".3f"),
+    ("codec output ratio, frames", "frame_codec_ratio", ".3f"),
+)
+LABEL_WIDTH = 30
+LOSSY_SUFFIX = "LOSSY"
+UNCHECKED_SUFFIX = f"(loss {metrics.NOT_CHECKED})"
+
+
+def codec_label(name: str, figures: dict) -> str:
+    """A codec's name as every table and chart shows it: marked LOSSY when it lost a
+    message, "(loss not checked)" when nobody checked its round trips."""
+    if figures.get("lossy"):
+        return f"{name} {LOSSY_SUFFIX}"
+    if figures.get("loss", {}).get("status") == metrics.NOT_CHECKED:
+        return f"{name} {UNCHECKED_SUFFIX}"
+    return name
+
+
+def _fmt(value, spec: str = ".2f", suffix: str = "") -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:{spec}}{suffix}"
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _checked(c: dict, value):
+    """A loss figure, or "not checked" when nobody checked this codec's round trips."""
+    return metrics.NOT_CHECKED if c["loss"]["checked"] == 0 else value
+
+
+def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
+    """The summary as text: the verdict (unless ``verdict`` is False: the report shows
+    it on its own), codecs side by side, labels explained."""
+    codecs = summary["codecs"]
+    if summary.get("empty") or not codecs:
+        return f"{title}\nThe run is empty: no {summary.get('phase', 'main')} messages were recorded.".strip()
+    names = list(codecs)
+    headers = [codec_label(n, codecs[n]) for n in names]
+    width = max(16, *(len(h) + 2 for h in headers))
+    lines = [title] if title else []
+    if summary.get("traffic"):  # what the figures are of, before any of them
+        lines.append(f"traffic: {summary['traffic']}")
+    said = summary.get("verdict") or {}
+    if verdict and said.get("lines"):
+        lines.append("Verdict")
+        lines += [f"  {line}" for line in said["lines"]]
+        if said.get("method"):
+            lines.append(f"  (intervals: {said['method']})")
+        lines.append("")
+
+    def row(label, getter, spec=".2f", suffix=""):
+        cells = [_fmt(getter(codecs[n]), spec, suffix) for n in names]
+        lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{c:>{width}}" for c in cells))
+
+    lines.append(f"{'':<{LABEL_WIDTH}}" + "".join(f"{h:>{width}}" for h in headers))
+    row("messages sent", lambda c: c["sent"], "d")
+    row("delivered (ok replies)", lambda c: c["ok"], "d")
+    row("delivered %", lambda c: _percent(c["delivered_rate"]), ".1f", "%")
+    row("lossless % of checked", lambda c: _checked(c, _percent(c["lossless_rate"])), ".1f", "%")
+    row("lossy (round-trip failures)", lambda c: _checked(c, c["loss"]["lossy"]), "d")
+    row("round trips checked by", lambda c: _checked(c, "+".join(sorted(c["loss"]["checked_by"])) or "-"))
+    row("errors", lambda c: c["errors"], "d")
+    row("duration", lambda c: c["duration_s"], ".1f", " s")
+    row("messages/s", lambda c: c["messages_per_second"], ".1f")
+    row("original bytes", lambda c: c["total_original_bytes"], "d")
+    row("bytes on the wire", lambda c: c["total_compressed_bytes"], "d")
+    row("ratio as measured", lambda c: c["overall_ratio"], ".3f")
+    row("safe ratio", lambda c: _checked(c, c["safe_ratio"]), ".3f")
+    row("bandwidth saved (safe)", lambda c: _checked(c, c["safe_bandwidth_saved_percent"]), ".1f", "%")
+    codec_output = any(c.get("codec_ratio") is not None for c in codecs.values())
+    if codec_output:
+        row("codec output ratio", lambda c: c.get("codec_ratio"), ".3f")
+        row("codec output grew", lambda c: _percent(c.get("expanded_share")), ".1f", "%")
+    row("ratio, AI messages", lambda c: c["ratio_by_role"]["ai"], ".3f")
+    row("ratio, human messages", lambda c: c["ratio_by_role"]["human"], ".3f")
+    row("template hit rate", lambda c: _templated(c, _percent(c["template_hit_rate"])), ".1f", "%")
+    row("template precision", lambda c: _templated(c, _percent(c["template_precision"])), ".1f", "%")
+    for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max"):
+        row(f"latency {key}", lambda c, k=key: c["latency_ms"][k], ".2f", " ms")
+    for label in _bucket_labels(codecs):
+        row(f"ratio {label} bytes", lambda c, b=label: _bucket_ratio(c["length_buckets"], b), ".3f")
+    streamed = any(c.get("replies") for c in codecs.values())
+    if streamed:
+        for label, key, spec in REPLY_ROWS:
+            row(label, lambda c, k=key: (c.get("replies") or {}).get(k), spec)
+    lines += _legend(summary, codec_output, streamed)
+    lines.append("")
+    lines += _codec_lines(codecs)
+    primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
+    lines += _traffic_lines(codecs[primary], primary)
+    return "\n".join(lines)
+
+
+def _bucket_labels(codecs: dict) -> list[str]:
+    """The size buckets of the summary's codecs in order: the summary's (``LENGTH_BUCKETS``),
+    or the peer's for a summary read from its export (one 500+ bucket)."""
+    labels = [b["bucket"] for c in codecs.values() for b in c["length_buckets"]]
+    return list(dict.fromkeys(labels)) or [label for _, _, label in LENGTH_BUCKETS]
+
+
+def _bucket_ratio(buckets: list[dict], label: str):
+    """The bucket's bytes ratio; an export of the peer's holds only the mean of the
+    per-message ratios, shown as such."""
+    bucket = next((b for b in buckets if b["bucket"] == label), {})
+    if bucket.get("ratio") is None and bucket.get("mean_ratio") is not None:
+        return f"{bucket['mean_ratio']:.3f} (mean)"
+    return bucket.get("ratio")
+
+
+def _templated(c: dict, value):
+    return value if c.get("template_hit_rate_applies", True) else NOT_APPLICABLE
+
+
+def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -> list[str]:
+    lines = [
+        "what the rows mean:",
+        "  delivered: an ok reply came back; lossless / lossy: decompress(compress(m)) == m was checked and "
+        "held / failed (by the server, or by this client with --verify); not checked: nobody checked",
+        f"  safe ratio: {metrics.SAFE_RATIO_DEFINITION} (what a safe deployment would get)",
+        "  ratio as measured: original bytes / bytes on the wire, lossy messages included",
+        f"  template hit rate: share of delivered messages the server encoded with a template "
+        f"({summary.get('hit_definition', metrics.HIT_DEFINITION)}); n/a: the codec has no templates",
+        "  template precision: of the messages whose reply named a template, the share where it is "
+        "one the generator built the message from",
+        f"  latency percentiles: {summary.get('percentile_method', PERCENTILE_METHOD)}; latency counts from "
+        "the send (closed loop) or the scheduled send (open loop)",
+    ]
+    if codec_output:  # beside the other ratios
+        lines.insert(
+            4,
+            "  codec output ratio: original bytes / what the codec itself produced, where it was called (below 1 "
+            "it grew the traffic, even where the server then sent the text raw); grew: share of those messages",
+        )
+    if streamed:
+        lines.append(
+            "  per reply: a streamed reply's frames together; bytes sent count envelopes and resent text; "
+            "reply text / wire bytes: the reply's own text over what all its frames cost on the wire"
+        )
+    return lines
+
+
+def _codec_lines(codecs: dict) -> list[str]:
+    lines = []
+    for name, c in codecs.items():
+        methods = ", ".join(f"{m} {n}" for m, n in c["methods"].items()) or "-"
+        lines.append(f"[{name}] methods: {methods}")
+        if c["errors_by_kind"]:
+            lines.append(f"[{name}] errors: " + ", ".join(f"{k} {v}" for k, v in c["errors_by_kind"].items()))
+        loss = c["loss"]
+        if c["lossy"]:
+            by = ", ".join(f"{m} {n}" for m, n in c["roundtrip_failures_by_method"].items())
+            lines.append(
+                f"[{name}] LOSSY: {loss['lossy']} of {loss['checked']} checked messages did not survive "
+                f"decompress(compress(m)) == m ({by})"
+            )
+        if loss["status"] == metrics.NOT_CHECKED:
+            lines.append(
+                f"[{name}] round trips not checked: the server does not report them; "
+                f"--verify CODEC checks each message here"
+            )
+        elif loss["unchecked"]:
+            lines.append(f"[{name}] round trips not checked for {loss['unchecked']} of {loss['delivered']} messages")
+    return lines
+
+
+def _traffic_lines(first: dict, primary: str) -> list[str]:
+    shares = first["source_share"]
+    said = ", ".join(
+        f"{role} {_fmt(_percent(s['corpus_share']), '.0f', '%')} of {s['messages']} messages"
+        for role, s in shares.items()
+        if s["messages"]
+    )
+    lines = [
+        "real-text share (messages taken or composed from the corpus, or replayed from logs; the rest are built "
+        "from templates): " + (said or "not recorded (the records carry no role or source)")
+    ]
+    users = first["per_user_messages"]
+    lines.append(
+        f"users: {users['users']}, messages per user min {_fmt(users['min'], 'd')} "
+        f"median {_fmt(users['median'], '.1f')} max {_fmt(users['max'], 'd')}; "
+        f"reconnects {_fmt(first['reconnects'], 'd')}, "
+        f"failovers {_fmt(first['failovers'], 'd')}"
+    )
+    templates = first["templates"]
+    if not templates["count"]:
+        return lines
+    least = templates.get("ranked_min_uses", 1)
+    among = (
+        f"among templates used at least {least} times"
+        if least > 1
+        else f"every template (none was used {RANK_MIN_USES} times)"
+    )
+    lines.append(f"templates used: {templates['count']} on {primary}; #id overall ratio (uses), {among}:")
+    for label, key in (("best", "top"), ("worst", "bottom")):
+        items = ", ".join(
+            f"#{t['template_id']} {_fmt(t['overall_ratio'], '.2f')} ({t['uses']})" for t in templates[key]
+        )
+        lines.append(f"  {label}: {items or '- (every ranked template is listed above)'}")
+    lines += _churn_lines(templates)
+    return lines
+
+
+def _churn_lines(templates: dict) -> list[str]:
+    if not templates.get("churn_checked", False):
+        return ["  churn: not checked (the run did not record how many slot values were available)"]
+    churn = templates["low_diversity"]
+    if not churn:
+        return [f"  churn: none ({CHURN_RULE})"]
+    lines = [f"  churn: {len(churn)} of {templates['count']} templates ({CHURN_RULE}); the worst:"]
+    for t in churn[:CHURN_SHOWN]:
+        lines.append(
+            f"    #{t['template_id']}: {t['unique_fillings']} distinct fillings in {t['uses']} uses, "
+            f"{t['expected_fillings']:.1f} expected from {t['fillings_available']} available"
+        )
+    if len(churn) > CHURN_SHOWN:
+        lines.append(f"    and {len(churn) - CHURN_SHOWN} more (the report's churn table lists every one)")
+    return lines

@@ -1,0 +1,76 @@
+"""zstd over the whole connection: one stream per connection, each message flushed as a
+block, so later messages refer back to earlier ones (zstd's context takeover); with a
+trained dictionary when ``dict_size`` > 0 (trained as ``zstd-dict`` trains it).
+
+The first message of a connection carries the frame header. Like ``deflate-stream``, its
+output is sent whatever its size (the message is in both sides' history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from .base import Codec, CodecResult
+from .training import read_training_texts, training_path
+from .zstd_dict import _build_dictionary
+
+
+@dataclass
+class ZstdStreamState:
+    """The sender's compressor stream and the receiver's decompressor stream."""
+
+    compressor: Any
+    decompressor: Any
+
+
+class ZstdStreamCodec(Codec):
+    name = "zstd-stream"
+    method = "ZSTD_STREAM"
+    package = "zstandard"
+    falls_back_on_expansion = False
+
+    def __init__(self, level: int = 3, dict_size: int = 0, training: str | Path | None = None):
+        if not -7 <= int(level) <= 22:
+            raise ValueError(f"level must be -7..22, got {level}")
+        if int(dict_size) < 0:
+            raise ValueError(f"dict_size must be >= 0 bytes (0: no dictionary), got {dict_size}")
+        self.level, self.dict_size_requested = int(level), int(dict_size)
+        self.dictionary = None
+        self.dict_note = ""
+        self.training_path: Path | None = None
+        if self.dict_size_requested:
+            self.training_path = training_path(training)
+            texts, self.training_sha256 = read_training_texts(self.training_path)
+            self.dictionary, _, self.dict_note = _build_dictionary(
+                [t.encode("utf-8") for t in texts], self.dict_size_requested
+            )
+        self._compressor = zstandard.ZstdCompressor(
+            level=self.level, dict_data=self.dictionary, write_checksum=False, write_dict_id=False
+        )
+        self._decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
+
+    def new_connection_state(self) -> ZstdStreamState:
+        return ZstdStreamState(self._compressor.compressobj(), self._decompressor.decompressobj())
+
+    def compress(self, text: str, state: ZstdStreamState | None = None) -> CodecResult:
+        state = state or self.new_connection_state()
+        data = state.compressor.compress(text.encode("utf-8"))
+        data += state.compressor.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+        return CodecResult(data, self.method)
+
+    def decompress(self, data: bytes, state: ZstdStreamState | None = None) -> str:
+        state = state or self.new_connection_state()
+        return state.decompressor.decompress(data).decode("utf-8")
+
+    def info(self) -> dict:
+        dict_bytes = len(self.dictionary.as_bytes()) if self.dictionary else 0
+        info: dict[str, Any] = {"level": self.level, "context_takeover": True, "dict_size_bytes": dict_bytes}
+        if self.training_path is not None:
+            info.update(training_file=str(self.training_path), training_sha256=self.training_sha256)
+        if self.dict_note:
+            info["note"] = self.dict_note
+        return info
