@@ -34,6 +34,8 @@ __all__ = [
     "SAFE_RATIO_DEFINITION",
     "TEMPLATE_METHOD",
     "UNCOMPRESSED",
+    "behind_schedule",
+    "client_load",
     "codec_ratio",
     "error_rate",
     "expanded_share",
@@ -49,6 +51,7 @@ __all__ = [
     "safe_ratio",
     "safe_ratio_of_sums",
     "select",
+    "send_lateness",
     "sized",
     "template_hit_rate",
     "template_hits",
@@ -268,3 +271,54 @@ def replies(df: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         table["ratio"] = (table["sent_bytes"] / table["wire_bytes"]).where(table["wire_bytes"] > 0)
     return table.reset_index()[columns]
+
+
+# The client's process at this share of one core over the main phase was saturated: its
+# asyncio loop (one thread) had no idle time, so replies waited in its queue before being
+# timestamped, and latencies include the client's own queueing.
+CLIENT_SATURATED_SHARE = 0.9
+
+
+def client_load(cpu_s: float, wall_s: float, messages: int, cores: int = 1) -> dict:
+    """The client's own cost over a phase: CPU seconds of its process (``process_time``)
+    and wall seconds, per message in microseconds; ``cpu_share`` is CPU over wall per
+    core the client can use (one: the event loop is one thread); ``saturated`` when it
+    reaches ``CLIENT_SATURATED_SHARE``. Per-message figures are None without messages."""
+    share = cpu_s / wall_s / cores if wall_s > 0 else None
+    return {
+        "messages": messages,
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
+        "cpu_us_per_message": cpu_s / messages * 1e6 if messages else None,
+        "wall_us_per_message": wall_s / messages * 1e6 if messages else None,
+        "cpu_share": share,
+        "saturated": share is not None and messages > 0 and share >= CLIENT_SATURATED_SHARE,
+    }
+
+
+def send_lateness(df: pd.DataFrame) -> dict | None:
+    """How late the sends of an open loop were: ``sent_at - scheduled_at`` in ms over the
+    messages (first frames) that were sent, p50 / p99 / max (linear interpolation);
+    None when no row has both times (a closed loop schedules at the send)."""
+    if df.empty or "scheduled_at" not in df:
+        return None
+    rows = df[df["frame_index"].isna() | (df["frame_index"] == 0)] if "frame_index" in df else df
+    late = (rows["sent_at"] - rows["scheduled_at"]).dropna()
+    if late.empty:
+        return None
+    ms = late.dt.total_seconds().to_numpy(dtype=float) * 1000
+    return {
+        "count": int(ms.size),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+    }
+
+
+def behind_schedule(lateness: dict | None, arrival_rate: float | None) -> bool:
+    """An open loop fell behind its schedule when its p99 send lateness exceeds the mean
+    interval between one user's sends (``1 / arrival_rate`` seconds): then sends queue up
+    behind each other, and latencies (counted from the schedule) include that wait."""
+    if not lateness or not arrival_rate:
+        return False
+    return lateness["p99"] / 1000 > 1 / arrival_rate

@@ -67,6 +67,7 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     lines = [title] if title else []
     if summary.get("traffic"):  # what the figures are of, before any of them
         lines.append(f"traffic: {summary['traffic']}")
+    lines += _client_lines(summary)
     said = summary.get("verdict") or {}
     if verdict and said.get("lines"):
         lines.append("Verdict")
@@ -241,4 +242,29 @@ def _churn_lines(templates: dict) -> list[str]:
         )
     if len(churn) > CHURN_SHOWN:
         lines.append(f"    and {len(churn) - CHURN_SHOWN} more (the report's churn table lists every one)")
+    return lines
+
+
+def _client_lines(summary: dict) -> list[str]:
+    """The client's own CPU per message (whether it, not the server, was saturated) and
+    an open loop's send lateness; "not checked" where the run did not measure them."""
+    if "client" not in summary:
+        return []  # a summary read from elsewhere (an export), which never had the figure
+    client = summary["client"]
+    if not client or client.get("cpu_us_per_message") is None:
+        lines = [f"client CPU per message: {metrics.NOT_CHECKED}"]
+    else:
+        lines = [
+            f"client CPU per message: {client['cpu_us_per_message']:.0f} µs (wall {client['wall_us_per_message']:.0f}"
+            f" µs per message; {client['cpu_share']:.0%} of a core over the main phase"
+            + ("; SATURATED: latencies include the client's own queueing)" if client.get("saturated") else ")")
+        ]
+    lateness = summary.get("send_lateness_ms")
+    if "send_lateness_ms" in summary:
+        lines.append(
+            f"send lateness (open loop, sent - scheduled): p50 {lateness['p50']:.2f} ms, p99 {lateness['p99']:.2f} ms"
+            + ("; BEHIND SCHEDULE" if summary.get("behind_schedule") else "")
+            if lateness
+            else f"send lateness (open loop): {metrics.NOT_CHECKED}"
+        )
     return lines

@@ -157,6 +157,21 @@ def run_warnings(summary: dict) -> list[str]:
             f"churn: {len(churn)} template(s) showed fewer distinct slot fillings than a uniform draw would "
             "(the summary lists the worst; the report every one)"
         )
+    client = summary.get("client") or {}
+    if client.get("saturated"):
+        out.append(
+            f"the client was saturated: {client['cpu_us_per_message']:.0f} µs of its CPU per message against "
+            f"{client['wall_us_per_message']:.0f} µs of wall time ({client['cpu_share']:.0%} of a core): the client, "
+            "not the server, set the pace, and latencies include replies waiting in its own event loop; do not "
+            "trust them (fewer users, think time, --arrival-rate below capacity, or --workers on spare cores)"
+        )
+    if summary.get("behind_schedule"):
+        late = summary["send_lateness_ms"]
+        out.append(
+            f"the open loop fell behind its schedule: sends were late by {late['p50']:.1f} ms at the median and "
+            f"{late['p99']:.1f} ms at p99 (more than the mean interval of a user's sends); latencies count from "
+            "the schedule and include that wait: lower --arrival-rate"
+        )
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterator
 
 from ..analysis import metrics
@@ -70,12 +71,20 @@ async def run_phases(
         engine.listen(progress)
     flusher = asyncio.ensure_future(writer.flush_periodically())
     deadline = config.main_deadline
+    cpu, wall = time.process_time(), time.perf_counter()
     try:
         await engine.run_users(users, deadline_s=deadline)
     finally:
         flusher.cancel()
         if progress is not None:
             progress.close()
+        # the client's own cost: its process's CPU (the flusher thread, and in-process
+        # servers when asked for, included) over the main phase's messages
+        manifest.client = {
+            **metrics.client_load(time.process_time() - cpu, time.perf_counter() - wall, engine.tally.messages),
+            # servers on this process's threads: its CPU is theirs too, so who set the pace is not known
+            **({"in_process_servers": True, "saturated": None} if config.in_process_servers else {}),
+        }
     if engine.stop_reason == "interrupted":
         say(
             f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "

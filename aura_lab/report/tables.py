@@ -46,6 +46,19 @@ def header_markdown(run: Run) -> str:
     traffic = m.traffic or "not recorded (a run made before traffic profiles)"
     profile = f" The `{m.profile['name']}` profile: {m.profile['description']}." if m.profile else ""
     lines.append(f"\nTraffic: {traffic}.{profile}")
+    client = m.client or {}
+    if client.get("cpu_us_per_message") is not None:
+        lines.append(
+            f"\nClient: {client['cpu_us_per_message']:.0f} µs of its own CPU per message "
+            f"({client['cpu_share']:.0%} of a core over the main phase)"
+            + (
+                "; **saturated: the client set the pace, and its latencies include its own queueing**."
+                if client.get("saturated")
+                else "."
+            )
+        )
+    else:
+        lines.append(f"\nClient CPU per message: {metrics.NOT_CHECKED}.")
     if options.get("verify"):
         lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
     return "\n".join(lines)

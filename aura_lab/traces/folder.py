@@ -100,6 +100,9 @@ class Manifest:
     error: str | None = None  # why the run failed (status failed), in one line
     profile: dict | None = None  # the traffic profile: name, kind, description, source
     traffic: str | None = None  # one line: profile or replay, and how replies travel
+    # the client's own cost over the main phase (analysis.metrics.client_load: CPU and wall
+    # per message, share of a core, saturated) and how it ran (event loop, JSON parser)
+    client: dict | None = None
 
     @property
     def primary_codec(self) -> str | None:

@@ -1,0 +1,68 @@
+"""The client's own cost and an open loop's punctuality, as a run's manifest, summary and
+warnings state them (real runs against real servers on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import aura_lab
+from aura_lab.analysis import metrics
+from aura_lab.analysis.text import format_summary
+
+pytestmark = pytest.mark.timeout(60)
+
+ONE = dict(codecs="identity", quiet=True, seed=5)
+
+
+def test_client_load_figures():
+    busy = metrics.client_load(cpu_s=0.95, wall_s=1.0, messages=1000)
+    assert busy["cpu_us_per_message"] == pytest.approx(950)
+    assert busy["wall_us_per_message"] == pytest.approx(1000)
+    assert busy["saturated"] is True
+    idle = metrics.client_load(cpu_s=0.2, wall_s=1.0, messages=1000)
+    assert idle["saturated"] is False and idle["cpu_share"] == pytest.approx(0.2)
+    empty = metrics.client_load(cpu_s=0.01, wall_s=0.5, messages=0)
+    assert empty["cpu_us_per_message"] is None and empty["saturated"] is False
+
+
+def test_send_lateness_is_over_first_frames_and_says_none_without_a_schedule():
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    ms = pd.Timedelta(milliseconds=1)
+    df = pd.DataFrame(
+        {
+            "scheduled_at": [t0, t0, t0, t0],
+            "sent_at": pd.Series([t0 + 1 * ms, t0 + 3 * ms, t0 + 500 * ms, None], dtype="datetime64[ns, UTC]"),
+            "frame_index": [None, 0, 1, None],
+        }
+    )
+    late = metrics.send_lateness(df)
+    assert late is not None and late["count"] == 2 and late["max"] == pytest.approx(3)
+    # (the third row is a later frame, the fourth a message never sent)
+    assert metrics.send_lateness(df.assign(sent_at=df["sent_at"].where(df["sent_at"].isna()))) is None
+    assert metrics.behind_schedule({"p50": 1, "p99": 30}, arrival_rate=50)  # 30 ms late, 20 ms apart
+    assert not metrics.behind_schedule({"p50": 1, "p99": 5}, arrival_rate=50)
+    assert not metrics.behind_schedule(None, arrival_rate=50)
+
+
+def test_a_run_states_its_own_cpu_per_message(tmp_path):
+    run = aura_lab.run(users=3, turns=(4, 6), think_time="0.001", **ONE, trace_dir=str(tmp_path))
+    client = run.manifest.client
+    sent = int((run.traces["phase"] == "main").sum())
+    assert client is not None and client["messages"] == sent
+    assert 0 < client["cpu_us_per_message"] <= client["wall_us_per_message"] * 2  # a thread may add a little
+    assert run.summary["client"] == client
+    assert f"client CPU per message: {client['cpu_us_per_message']:.0f} µs" in format_summary(run.summary)
+    assert "send lateness" not in format_summary(run.summary)  # a closed loop has no schedule to keep
+
+
+def test_open_loop_reports_lateness_and_warns_when_behind(tmp_path):
+    kept = aura_lab.run(users=2, turns=(6, 6), arrival_rate=40, **ONE, trace_dir=str(tmp_path))
+    late = kept.summary["send_lateness_ms"]
+    assert late["count"] == 12 and 0 <= late["p50"] <= late["p99"]
+    assert "send lateness (open loop, sent - scheduled): p50" in format_summary(kept.summary)
+    # a schedule no client and server can keep: 10,000 messages a second from each user
+    behind = aura_lab.run(users=2, turns=(40, 40), arrival_rate=10_000, **ONE, trace_dir=str(tmp_path))
+    assert behind.summary["behind_schedule"] is True
+    assert any("fell behind its schedule" in w for w in behind.manifest.warnings)
+    assert "BEHIND SCHEDULE" in format_summary(behind.summary)
