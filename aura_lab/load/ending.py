@@ -169,8 +169,8 @@ def run_warnings(summary: dict) -> list[str]:
         late = summary["send_lateness_ms"]
         out.append(
             f"the open loop fell behind its schedule: sends were late by {late['p50']:.1f} ms at the median and "
-            f"{late['p99']:.1f} ms at p99 (more than the mean interval of a user's sends); latencies count from "
-            "the schedule and include that wait: lower --arrival-rate"
+            f"{late['p99']:.1f} ms at p99 (sends queued behind each other); latencies count from the schedule and "
+            "include that wait: lower --arrival-rate"
         )
     return out
 

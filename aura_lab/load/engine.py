@@ -22,81 +22,16 @@ from typing import Any
 
 from ..config import LOGGED_GAP_CAP_S, MAX_REPLY_SIZE, REPLY_TIMEOUT_S, RunConfig
 from ..timing import ThinkTime
-from ..traces.writer import TraceWriter
 from ..traffic.framing import Framing
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
 from ..traffic.selection import Selector
 from ..wire.judge import Exchange
+from .events import Exchanged, Listener, Tally, selector_feed, writer_listener
 from .links import Group, Link
 from .records import Clock, build_record
 from .verify import Verifier
 
-
-@dataclass(frozen=True)
-class Exchanged:
-    """One message (or one frame of a streamed reply) sent to every group and what came
-    back: one trace record per group, the primary group's first. ``last`` is False for
-    every frame of a streamed reply but its last."""
-
-    message: GeneratedMessage
-    phase: str
-    records: list[dict]
-    last: bool = True
-
-    @property
-    def primary(self) -> dict:
-        return self.records[0]
-
-
-Listener = Callable[[Exchanged], None]
-
-
-@dataclass
-class Tally:
-    """Running figures of the primary group (the progress bar's)."""
-
-    messages: int = 0
-    errors: int = 0
-    original: int = 0
-    compressed: int = 0
-
-    def ratio(self) -> float | None:
-        return self.original / self.compressed if self.compressed else None
-
-    def __call__(self, event: Exchanged) -> None:
-        record = event.primary
-        self.messages += event.last  # a streamed reply counts once, its frames' bytes all
-        if record["status"] != "ok":
-            self.errors += 1
-        elif record["original_size"] is not None and record["compressed_size"] is not None:
-            self.original += record["original_size"]
-            self.compressed += record["compressed_size"]
-
-
-def writer_listener(writer: TraceWriter) -> Listener:
-    """Writes every record of each exchange to the trace writer."""
-
-    def write(event: Exchanged) -> None:
-        writer.write_many(event.records)
-
-    return write
-
-
-def selector_feed(selector: Selector) -> Listener:
-    """Feeds a learning selector the primary codec's ratio for each message generated
-    from a template, in the warmup too (the warmup is where it learns first)."""
-
-    def feed(event: Exchanged) -> None:
-        record = event.primary
-        if (
-            record.get("frame_index") is None  # a frame's ratio is not its template's
-            and record["status"] == "ok"
-            and record["ratio"] is not None
-            and event.message.template_id is not None
-        ):
-            selector.update(event.message.template_id, record["ratio"])
-
-    return feed
+__all__ = ["Engine", "EngineSettings", "Exchanged", "Listener", "Tally", "selector_feed", "writer_listener"]
 
 
 @dataclass
@@ -160,6 +95,7 @@ class Engine:
         self.verifier = verifier
         self._links: list[Link] = []
         self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
+        self._sleepers: set[asyncio.Future] = set()  # users pausing (think time, an open loop's schedule)
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -168,14 +104,23 @@ class Engine:
         if self.stop_reason is None:
             self.stop_reason = reason
         self.stop_sending.set()
+        for waker in self._sleepers:
+            _wake(waker)
 
     async def _pause(self, seconds: float) -> bool:
-        """Sleep, waking early on a stop. True when the run should stop sending."""
+        """Sleep, waking early on a stop. True when the run should stop sending. A
+        future and a timer, as ``asyncio.sleep`` costs (no task, no Event per pause:
+        an open loop pauses before every message); ``stop`` wakes every sleeper."""
         if seconds > 0 and not self.stop_sending.is_set():
+            loop = asyncio.get_running_loop()
+            waker = loop.create_future()
+            timer = loop.call_later(seconds, _wake, waker)
+            self._sleepers.add(waker)
             try:
-                await asyncio.wait_for(self.stop_sending.wait(), seconds)
-            except TimeoutError:
-                pass
+                await waker
+            finally:
+                timer.cancel()
+                self._sleepers.discard(waker)
         return self.stop_sending.is_set()
 
     async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
@@ -224,13 +169,17 @@ class Engine:
                 messages = self.traffic(user_id)
             else:
                 messages = user_messages(self.gen_config, user_id, self.selector, self.pools)
-        start = time.perf_counter_ns()
-        if phase == "main" and settings.ramp_up > 0 and self.n_users > 1:
-            if await self._pause(settings.ramp_up * user_id / self.n_users):
-                return
-            start = time.perf_counter_ns()
-        scheduled = start
+        ramp = settings.ramp_up * user_id / self.n_users if phase == "main" and self.n_users > 1 else 0.0
+        if await self._pause(ramp):
+            return
         open_loop = bool(settings.arrival_rate) and phase == "main"
+        if open_loop:
+            # the schedule starts once the user is connected: a connection that takes a
+            # while to open does not make the first sends late (a failure is the first
+            # exchange's to record)
+            for link in links:
+                await link.open()
+        scheduled = time.perf_counter_ns()
         previous: GeneratedMessage | None = None
         for message in messages:
             if self.stop_sending.is_set():
@@ -391,6 +340,11 @@ class Engine:
         event = Exchanged(message, phase, records, frame[3] if frame else True)
         for listener in self.listeners:
             listener(event)
+
+
+def _wake(waker: asyncio.Future) -> None:
+    if not waker.done():
+        waker.set_result(None)
 
 
 def _interrupted(link: Link) -> Exchange:

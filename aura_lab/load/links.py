@@ -48,6 +48,9 @@ class Link(Protocol):
     @property
     def url(self) -> str: ...
 
+    async def open(self) -> None:
+        """Connect now if not connected; never raises (the next exchange records a failure)."""
+
     async def exchange(self, text: str) -> Exchange: ...
     async def close(self) -> None: ...
 
@@ -181,6 +184,16 @@ class WebSocketLink:
             except Exception:  # already gone: nothing to tidy
                 pass
 
+    async def open(self) -> None:
+        """Connect ahead of the first message (an open loop's schedule starts after it);
+        a failure is left for that message's exchange to meet and record."""
+        if self.health.is_dead(self.url):
+            return
+        try:
+            await self._connect()
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
+            await self._drop()
+
     async def exchange(self, text: str) -> Exchange:
         self.sent_ns = None
         if self.health.is_dead(self.url):
@@ -267,6 +280,9 @@ class InProcessLink:
         self.stats = LinkStats()
         self.sent_ns: int | None = None
         self._state: Any = codec.new_connection_state()
+
+    async def open(self) -> None:
+        """Nothing to connect."""
 
     async def exchange(self, text: str) -> Exchange:
         sent = self.sent_ns = time.perf_counter_ns()

@@ -40,9 +40,11 @@ def test_send_lateness_is_over_first_frames_and_says_none_without_a_schedule():
     assert late is not None and late["count"] == 2 and late["max"] == pytest.approx(3)
     # (the third row is a later frame, the fourth a message never sent)
     assert metrics.send_lateness(df.assign(sent_at=df["sent_at"].where(df["sent_at"].isna()))) is None
-    assert metrics.behind_schedule({"p50": 1, "p99": 30}, arrival_rate=50)  # 30 ms late, 20 ms apart
-    assert not metrics.behind_schedule({"p50": 1, "p99": 5}, arrival_rate=50)
-    assert not metrics.behind_schedule(None, arrival_rate=50)
+    assert late["pace"] == pytest.approx(0)  # every message scheduled at once, sent over 3 ms
+    assert metrics.behind_schedule({"p50": 1, "p99": 30, "pace": 0.5}, 10)  # sent over twice the schedule's time
+    assert metrics.behind_schedule({"p50": 30, "p99": 60, "pace": 1.0}, 50)  # half late by more than 20 ms
+    assert not metrics.behind_schedule({"p50": 1, "p99": 30, "pace": 0.95}, 50)
+    assert not metrics.behind_schedule(None, 50)
 
 
 def test_a_run_states_its_own_cpu_per_message(tmp_path):
