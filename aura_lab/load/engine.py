@@ -32,6 +32,7 @@ from .events import Exchanged, Listener, Tally, selector_feed, writer_listener
 from .links import Group, Link
 from .records import Clock, build_record
 from .verify import Verifier
+from .watchdog import Watchdog
 
 __all__ = ["Engine", "EngineSettings", "Exchanged", "Listener", "Tally", "selector_feed", "writer_listener"]
 
@@ -97,6 +98,7 @@ class Engine:
         self.verifier = verifier
         self._links: list[Link] = []
         self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
+        self.watchdog = Watchdog(settings.timeout)  # every link's reply timeouts
         self._sleepers: set[asyncio.Future] = set()  # users pausing (think time, an open loop's schedule)
 
     def listen(self, listener: Listener) -> None:
@@ -160,11 +162,12 @@ class Engine:
             await asyncio.gather(*self._checking, return_exceptions=True)
         links, self._links = self._links, []
         await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
+        self.watchdog.close()
 
     async def run_user(self, user_id: int, phase: str = "main", messages=None, think: bool = True) -> None:
         settings = self.settings
         rng = random.Random(f"aura-lab:{self.gen_config.seed}:{user_id}:timing")
-        links = [g.new_link(user_id, settings.timeout, settings.max_reply_size) for g in self.groups]
+        links = [g.new_link(user_id, settings.timeout, settings.max_reply_size, self.watchdog) for g in self.groups]
         self._links.extend(links)
         if messages is None:
             if self.traffic is not None:

@@ -30,6 +30,7 @@ from ..config import MAX_MESSAGE_SIZE, MAX_REPLY_SIZE, MIN_COMPRESSION_SIZE, REP
 from ..wire.judge import Exchange, judge_reply
 from ..wire.labels import Label, from_reply
 from ..wire.protocol import ServerStats, answer
+from .watchdog import Watchdog
 
 
 @dataclass
@@ -116,8 +117,10 @@ class WebSocketLink:
         failover_after: int = 2,
         max_size: int = MAX_REPLY_SIZE,
         health: ServerHealth | None = None,
+        watchdog: Watchdog | None = None,
     ):
         self.urls = urls
+        self.watchdog = watchdog
         self.index = start % len(urls)
         self.timeout = timeout
         self.backoff_min, self.backoff_max = backoff
@@ -217,8 +220,11 @@ class WebSocketLink:
         sent = self.sent_ns = time.perf_counter_ns()
         try:
             await ws.send(text)
-            async with asyncio.timeout(self.timeout):  # cheaper than wait_for: no extra task
-                raw = await ws.recv()
+            if self.watchdog is not None:  # the engine's: one task for every link's timeouts
+                raw = await self.watchdog.wait(self, ws.recv())
+            else:
+                async with asyncio.timeout(self.timeout):  # cheaper than wait_for: no extra task
+                    raw = await ws.recv()
         except TimeoutError:
             # a late reply would be taken for the next message's: start a new connection
             await self._drop()
@@ -323,13 +329,18 @@ class Group:
         if self.learns_label and self.learnt is None:
             self.learnt = from_reply(reply)
 
-    def new_link(self, user_id: int, timeout: float, max_reply_size: int = MAX_REPLY_SIZE) -> Link:
-        """A link for one user: users are spread round-robin over the URLs."""
+    def new_link(
+        self, user_id: int, timeout: float, max_reply_size: int = MAX_REPLY_SIZE, watchdog: Watchdog | None = None
+    ) -> Link:
+        """A link for one user: users are spread round-robin over the URLs; ``watchdog``
+        (of ``timeout`` seconds) times its replies out, else a timer per receive."""
         if self.codec is not None:
             return InProcessLink(
                 self.codec, self.server_stats, self.label, min_compression_size=self.min_compression_size
             )
-        return WebSocketLink(self.urls, start=user_id, timeout=timeout, max_size=max_reply_size, health=self.health)
+        return WebSocketLink(
+            self.urls, start=user_id, timeout=timeout, max_size=max_reply_size, health=self.health, watchdog=watchdog
+        )
 
     def dead_servers(self) -> list[dict]:
         """The servers of this group given up on during the run: url, codec, note."""
