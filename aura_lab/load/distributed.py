@@ -22,6 +22,7 @@ from ..traces.writer import TraceWriter
 from ..traffic.generator import config_from_files
 from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
+from .bridge import run_loop
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
 from .traffic_sources import read_replay, replay_traffic
@@ -42,7 +43,7 @@ class ShardJob:
 
 def run_shard(job: ShardJob) -> dict:
     """Runs in a worker process: its own event loop, its own trace parts."""
-    return asyncio.run(_run_shard(job))
+    return run_loop(_run_shard(job))
 
 
 async def _run_shard(job: ShardJob) -> dict:

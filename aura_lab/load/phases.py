@@ -82,6 +82,8 @@ async def run_phases(
         # servers when asked for, included) over the main phase's messages
         manifest.client = {
             **metrics.client_load(time.process_time() - cpu, time.perf_counter() - wall, engine.tally.messages),
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio | uvloop
+            "json": "orjson (json.loads for what it refuses)",
             # servers on this process's threads: its CPU is theirs too, so who set the pace is not known
             **({"in_process_servers": True, "saturated": None} if config.in_process_servers else {}),
         }

@@ -255,7 +255,7 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
 
 def versions() -> dict:
     out: dict[str, str | None] = {"aura-lab": __version__, "python": platform.python_version()}
-    for package in ("aura-compression", "websockets", "zstandard", "brotli", "pandas", "pyarrow"):
+    for package in ("aura-compression", "websockets", "zstandard", "brotli", "pandas", "pyarrow", "orjson", "uvloop"):
         try:
             out[package] = importlib_metadata.version(package)
         except importlib_metadata.PackageNotFoundError:

@@ -9,6 +9,7 @@ import pytest
 import aura_lab
 from aura_lab.analysis import metrics
 from aura_lab.analysis.text import format_summary
+from aura_lab.load.bridge import event_loop_name
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,6 +55,8 @@ def test_a_run_states_its_own_cpu_per_message(tmp_path):
     assert client is not None and client["messages"] == sent
     assert 0 < client["cpu_us_per_message"] <= client["wall_us_per_message"] * 2  # a thread may add a little
     assert run.summary["client"] == client
+    assert client["event_loop"] == event_loop_name()  # uvloop when installed (aura-lab[fast])
+    assert run.manifest.versions["orjson"] and "uvloop" in run.manifest.versions
     assert f"client CPU per message: {client['cpu_us_per_message']:.0f} µs" in format_summary(run.summary)
     assert "send lateness" not in format_summary(run.summary)  # a closed loop has no schedule to keep
 
