@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratedMessage
 from ..traffic.selection import Selector
+from .records import Record
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class Exchanged:
 
     message: GeneratedMessage
     phase: str
-    records: list[dict]
+    records: list[Record]
     last: bool = True
 
     @property
-    def primary(self) -> dict:
+    def primary(self) -> Record:
         return self.records[0]
 
 

@@ -31,7 +31,8 @@ RETRY_SECONDS = 1.0  # after a failed write, inline writes wait this long before
 
 
 class TraceWriter:
-    """Append trace records (dicts keyed by ``COLUMNS``) to part files in ``folder``."""
+    """Append trace records (tuples in ``COLUMNS`` order, or dicts keyed by ``COLUMNS``)
+    to part files in ``folder``."""
 
     def __init__(
         self,
@@ -47,7 +48,7 @@ class TraceWriter:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.on_failure = on_failure
-        self._rows: list[dict] = []
+        self._rows: list[dict | tuple] = []
         self._lock = threading.Lock()  # write() in the event loop, flush() may run in a thread
         self._seq = 0
         self._last_flush = time.monotonic()
@@ -57,7 +58,7 @@ class TraceWriter:
         self.failure: str | None = None  # why the first failed write failed (None: none failed)
         self.fallback: Path | None = None  # where close() put the rows the folder would not take
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict | tuple) -> None:
         with self._lock:
             self._rows.append(record)
         if self.failure is not None and time.monotonic() - self._last_failure < RETRY_SECONDS:
@@ -81,7 +82,7 @@ class TraceWriter:
         """Records buffered, not yet in a part file."""
         return len(self._rows)
 
-    def write_many(self, records: Iterable[dict]) -> None:
+    def write_many(self, records: Iterable[dict | tuple]) -> None:
         for record in records:
             self.write(record)
 
