@@ -89,30 +89,46 @@ class TraceWriter:
     def flush(self) -> bool:
         """Write the buffer as one part. False when the write failed: the rows are kept
         (back at the head of the buffer) and ``failure`` says why."""
+        rows, seq = self._take()
+        if not rows:
+            return True
+        try:
+            table = records_to_table(rows)
+        except pa.ArrowException as exc:
+            return self._put_back(rows, seq, exc)
+        return self._write(rows, seq, table)
+
+    def _take(self) -> tuple[list, int]:
+        """The buffer's rows and the part number they will have."""
         with self._lock:
             self._last_flush = time.monotonic()
             rows, self._rows = self._rows, []
             seq = self._seq
             self._seq += 1 if rows else 0  # two flushes at once never share a part name
-        if not rows:
-            return True
+        return rows, seq
+
+    def _write(self, rows: list, seq: int, table: pa.Table) -> bool:
+        """Write ``table`` (``rows`` converted) as part ``seq``; on failure the rows go back."""
         final = self.folder / part_name(self.shard, seq)
         tmp = final.with_suffix(".parquet.tmp")
         try:
-            pq.write_table(records_to_table(rows), tmp, compression="zstd")
+            pq.write_table(table, tmp, compression="zstd")
             tmp.replace(final)  # a part file is there whole or not at all
         except (OSError, pa.ArrowException) as exc:
-            with self._lock:
-                self._rows[:0] = rows  # nothing is lost: back in front of what came since
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            self._failed(f"cannot write {final}: {_reason(exc)}")
-            return False
+            return self._put_back(rows, seq, exc)
         with self._lock:
             self.written += len(rows)
         return True
+
+    def _put_back(self, rows: list, seq: int, exc: BaseException) -> bool:
+        with self._lock:
+            self._rows[:0] = rows  # nothing is lost: back in front of what came since
+        self._failed(f"cannot write {self.folder / part_name(self.shard, seq)}: {_reason(exc)}")
+        return False
 
     def _failed(self, reason: str) -> None:
         self._last_failure = time.monotonic()
@@ -121,17 +137,45 @@ class TraceWriter:
             if self.on_failure is not None:
                 self.on_failure(reason)
 
-    async def flush_periodically(self, every: float = 0.25) -> None:
-        """For an event loop: write due parts on a worker thread, so the Parquet
-        encoding does not stall the loop (cancel the task to stop it)."""
+    async def flush_periodically(self, every: float = 0.25, chunk: int = 100) -> None:
+        """For an event loop: write due parts without stalling it (cancel the task to
+        stop it). The records become Arrow columns here, ``chunk`` rows between two turns
+        of the loop (~1 ms each): converting Python objects holds the GIL, and on a worker
+        thread it held the loop up for the whole part (the p99 latency tail) and cost
+        thread switches besides. The Parquet encoding and the file, which let the GIL go,
+        are done on a worker thread."""
         import asyncio
 
         self._background = True
         try:
             while True:
                 await asyncio.sleep(every)
-                if self.due() and (self.failure is None or time.monotonic() - self._last_failure >= RETRY_SECONDS):
-                    await asyncio.to_thread(self.flush)
+                if not self.due() or (
+                    self.failure is not None and time.monotonic() - self._last_failure < RETRY_SECONDS
+                ):
+                    continue
+                rows, seq = self._take()
+                if not rows:
+                    continue
+                batches: list[pa.Table] = []
+                try:
+                    for start in range(0, len(rows), chunk):
+                        batches.append(records_to_table(rows[start : start + chunk]))
+                        await asyncio.sleep(0)
+                    table = pa.concat_tables(batches)
+                except pa.ArrowException as exc:
+                    self._put_back(rows, seq, exc)
+                    continue
+                except asyncio.CancelledError:
+                    with self._lock:
+                        self._rows[:0] = rows  # stopped before the write: close() writes them
+                    raise
+                writing = asyncio.ensure_future(asyncio.to_thread(self._write, rows, seq, table))
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    await asyncio.wait({writing})  # the part is written (or its rows back) before close()
+                    raise
         finally:
             self._background = False
 
