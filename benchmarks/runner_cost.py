@@ -15,6 +15,8 @@ is printed with the ratio.
   judging, records, the trace writer with its periodic flusher, the CLI's own progress
   bar (tqdm, to /dev/null so the terminal does not change the figure). Its timed window
   runs from the call to the last ``writer.close()``: every flush and the last part are in.
+  The traffic made ahead of the first send (``Engine.prepare``, as the run does before
+  its clocks start) is outside it, and printed, with the rate it would give counted in.
 
 Targets: the runner keeps >= 0.80 of the parsing client's rate at 50 users and >= 0.85 at
 1 user; its median latency is within 50 µs of the parsing client's (1 and 50 users), its
@@ -87,6 +89,9 @@ async def runner(url: str, gen_config, users: int, arrival_rate: float | None = 
         with contextlib.redirect_stderr(devnull):  # the CLI's bar, its terminal left out
             progress = ProgressBar(planned, "identity", engine.tally)
         engine.listen(progress)
+        ahead = time.perf_counter()
+        engine.prepare(list(range(users)))  # as load.phases does: before the first send
+        ahead = time.perf_counter() - ahead
         cpu, wall = time.process_time(), time.perf_counter()
         flusher = asyncio.ensure_future(writer.flush_periodically())  # as load.phases does
         try:
@@ -101,6 +106,8 @@ async def runner(url: str, gen_config, users: int, arrival_rate: float | None = 
     span = (df["sent_at"].max() - df["scheduled_at"].min()).total_seconds()  # first scheduled to last sent
     return {
         "rate": total / wall,
+        "rate_with_ahead": total / (wall + ahead),
+        "ahead_s": ahead,
         "send_rate": total / span if span > 0 else None,
         "cpu": cpu / total * 1e6,
         "latency": df["latency_ms"].to_numpy(),
@@ -142,6 +149,12 @@ def main() -> None:
             rate = statistics.median(r["rate"] for r in ours)
             print(_row("runner (CLI path)", rate, base, statistics.median(r["cpu"] for r in ours),
                        np.concatenate([r["latency"] for r in ours]), base_lat))  # fmt: skip
+            with_ahead = statistics.median(r["rate_with_ahead"] for r in ours)
+            print(
+                f"  (traffic made ahead of the first send, outside the window as in the run's own rate: "
+                f"{statistics.median(r['ahead_s'] for r in ours) * 1000:.0f} ms; counted in, the runner makes "
+                f"{with_ahead:,.0f} msg/s, {with_ahead / base:.2f}x)"
+            )
             target = 0.85 if users == 1 else 0.80
             print(f"target: runner >= {target:.2f}x the parsing client; Δp50 < 50 µs" + (
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip

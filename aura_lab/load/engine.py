@@ -100,6 +100,7 @@ class Engine:
         self._checking: set[asyncio.Task] = set()  # messages waiting for the client's check
         self.watchdog = Watchdog(settings.timeout)  # every link's reply timeouts
         self._sleepers: set[asyncio.Future] = set()  # users pausing (think time, an open loop's schedule)
+        self._prepared: dict[int, Iterable[GeneratedMessage]] = {}  # users' messages made ahead
 
     def listen(self, listener: Listener) -> None:
         self.listeners.append(listener)
@@ -129,6 +130,7 @@ class Engine:
 
     async def run_users(self, user_ids: list[int], deadline_s: float | None = None) -> None:
         """Play every user (concurrently) until all are done, a stop, or ``deadline_s``."""
+        self.prepare(user_ids)
         tasks = [asyncio.create_task(self.run_user(u)) for u in user_ids]
         timer = None
         if deadline_s is not None:
@@ -164,20 +166,30 @@ class Engine:
         await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
         self.watchdog.close()
 
+    def prepare(self, user_ids: list[int]) -> None:
+        """Make the users' first messages now, before any is sent (``run_users`` does it
+        for those not prepared): traffic that does not depend on replies is made in
+        bulk, ``AHEAD_MESSAGES`` for all users together (16 a user at least), then
+        ``AHEAD_REFILL`` at a time; interleaved with I/O, generation costs twice as much."""
+        for user_id in user_ids:
+            if user_id not in self._prepared:
+                self._prepared[user_id] = self._messages(user_id)
+
+    def _messages(self, user_id: int) -> Iterable[GeneratedMessage]:
+        if self.traffic is not None:
+            return self.traffic(user_id)
+        messages = user_messages(self.gen_config, user_id, self.selector, self.pools)
+        if self.gen_config.profile.two_sided or isinstance(self.selector, UniformSelector):
+            return Ahead(messages, max(16, AHEAD_MESSAGES // max(1, self.n_users)))
+        return messages  # a learning selector's choices depend on the replies before them
+
     async def run_user(self, user_id: int, phase: str = "main", messages=None, think: bool = True) -> None:
         settings = self.settings
         rng = random.Random(f"aura-lab:{self.gen_config.seed}:{user_id}:timing")
         links = [g.new_link(user_id, settings.timeout, settings.max_reply_size, self.watchdog) for g in self.groups]
         self._links.extend(links)
         if messages is None:
-            if self.traffic is not None:
-                messages = self.traffic(user_id)
-            else:
-                messages = user_messages(self.gen_config, user_id, self.selector, self.pools)
-                if self.gen_config.profile.two_sided or isinstance(self.selector, UniformSelector):
-                    # traffic that does not depend on replies is made in bulk, ahead of the
-                    # sends: interleaved with I/O, generation costs twice as much
-                    messages = Ahead(messages, max(16, min(1000, AHEAD_MESSAGES // max(1, self.n_users))))
+            messages = self._prepared.pop(user_id, None) or self._messages(user_id)
         ramp = settings.ramp_up * user_id / self.n_users if phase == "main" and self.n_users > 1 else 0.0
         if await self._pause(ramp):
             return
@@ -351,7 +363,7 @@ class Engine:
             listener(event)
 
 
-AHEAD_MESSAGES = 50_000  # messages made ahead for all users together: bounds the memory of long runs
+AHEAD_MESSAGES = 20_000  # messages made ahead for all users together (~40 MB): bounds the memory
 AHEAD_REFILL = 64  # later batches are small: an open loop's send waits for the batch made before it
 
 

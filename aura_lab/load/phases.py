@@ -71,6 +71,9 @@ async def run_phases(
         engine.listen(progress)
     flusher = asyncio.ensure_future(writer.flush_periodically())
     deadline = config.main_deadline
+    ahead = time.perf_counter()
+    engine.prepare(users)  # before the clocks start: no message is sent while it runs
+    ahead = time.perf_counter() - ahead
     cpu, wall = time.process_time(), time.perf_counter()
     try:
         await engine.run_users(users, deadline_s=deadline)
@@ -82,6 +85,7 @@ async def run_phases(
         # servers when asked for, included) over the main phase's messages
         manifest.client = {
             **metrics.client_load(time.process_time() - cpu, time.perf_counter() - wall, engine.tally.messages),
+            "traffic_ahead_s": ahead,  # making the first messages, before the first send
             "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio | uvloop
             "json": "orjson (json.loads for what it refuses)",
             # servers on this process's threads: its CPU is theirs too, so who set the pace is not known
