@@ -98,6 +98,7 @@ async def runner(url: str, gen_config, users: int, arrival_rate: float | None = 
             await engine.run_users(list(range(users)))
         finally:
             flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)  # as load.phases does
             progress.close()
         writer.close()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

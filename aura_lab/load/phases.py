@@ -79,6 +79,8 @@ async def run_phases(
         await engine.run_users(users, deadline_s=deadline)
     finally:
         flusher.cancel()
+        # its part, converted or being written, is the writer's again before close()
+        await asyncio.gather(flusher, return_exceptions=True)
         if progress is not None:
             progress.close()
         # the client's own cost: its process's CPU (the flusher thread, and in-process

@@ -54,6 +54,7 @@ class TraceWriter:
         self._last_flush = time.monotonic()
         self._last_failure = 0.0
         self._background = False  # a flush_periodically task is writing the parts
+        self._converting: list | None = None  # rows the background flush is converting
         self.written = 0
         self.failure: str | None = None  # why the first failed write failed (None: none failed)
         self.fallback: Path | None = None  # where close() put the rows the folder would not take
@@ -79,8 +80,8 @@ class TraceWriter:
 
     @property
     def pending(self) -> int:
-        """Records buffered, not yet in a part file."""
-        return len(self._rows)
+        """Records buffered, not yet in a part file (those being converted included)."""
+        return len(self._rows) + len(self._converting or ())
 
     def write_many(self, records: Iterable[dict | tuple]) -> None:
         for record in records:
@@ -89,6 +90,9 @@ class TraceWriter:
     def flush(self) -> bool:
         """Write the buffer as one part. False when the write failed: the rows are kept
         (back at the head of the buffer) and ``failure`` says why."""
+        with self._lock:
+            if self._converting is not None:  # the background flush's rows: written here instead
+                self._rows[:0], self._converting = self._converting, None
         rows, seq = self._take()
         if not rows:
             return True
@@ -157,18 +161,32 @@ class TraceWriter:
                 rows, seq = self._take()
                 if not rows:
                     continue
+                # while converting, the rows stay the writer's: a flush() or close() in
+                # the meantime (a stop) takes them back and writes them itself
+                self._converting = rows
                 batches: list[pa.Table] = []
                 try:
                     for start in range(0, len(rows), chunk):
                         batches.append(records_to_table(rows[start : start + chunk]))
                         await asyncio.sleep(0)
+                        if self._converting is not rows:
+                            break
+                    with self._lock:
+                        if self._converting is not rows:
+                            continue  # taken back by a flush
+                        self._converting = None
                     table = pa.concat_tables(batches)
                 except pa.ArrowException as exc:
-                    self._put_back(rows, seq, exc)
+                    with self._lock:
+                        mine = self._converting is rows
+                        self._converting = None
+                    if mine:
+                        self._put_back(rows, seq, exc)
                     continue
                 except asyncio.CancelledError:
                     with self._lock:
-                        self._rows[:0] = rows  # stopped before the write: close() writes them
+                        if self._converting is rows:  # stopped before the write: close() writes them
+                            self._rows[:0], self._converting = rows, None
                     raise
                 writing = asyncio.ensure_future(asyncio.to_thread(self._write, rows, seq, table))
                 try:

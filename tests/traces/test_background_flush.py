@@ -52,6 +52,7 @@ def test_a_stop_during_a_background_flush_loses_nothing(tmp_path):
 
     async def main():
         flusher = asyncio.ensure_future(writer.flush_periodically(every=0.001, chunk=10))
+        await asyncio.sleep(0)  # the flusher is running: writes leave the parts to it
         writer.write_many(record(i) for i in range(600))
         for _ in range(20):  # stopped while the rows are being converted
             await asyncio.sleep(0)
@@ -84,3 +85,25 @@ def test_a_failed_background_write_keeps_its_rows(tmp_path):
     run.traces_dir.unlink()
     run.traces_dir.mkdir()
     assert writer.close() and rows_in(run.traces_dir) == sorted(record(i)["turn"] for i in range(120))
+
+
+def test_close_right_after_a_stop_takes_back_the_rows_being_converted(tmp_path):
+    """A stop cancels the flusher while it converts; close() runs before the flusher
+    task gets to run again: the rows it held are written by close(), not lost."""
+    run = RunFolder.create(tmp_path, "r")
+    writer = TraceWriter(run.traces_dir, flush_rows=500)
+
+    async def main():
+        flusher = asyncio.ensure_future(writer.flush_periodically(every=0.001, chunk=10))
+        await asyncio.sleep(0)  # the flusher is running: writes leave the parts to it
+        writer.write_many(record(i) for i in range(600))
+        while writer._converting is None:  # the flusher has taken the rows and is converting
+            await asyncio.sleep(0)
+        assert writer.pending == 600
+        flusher.cancel()
+        assert writer.close()  # before the cancelled flusher runs again
+        await asyncio.gather(flusher, return_exceptions=True)
+        assert writer.pending == 0
+
+    asyncio.run(main())
+    assert rows_in(run.traces_dir) == sorted(record(i)["turn"] for i in range(600))
