@@ -43,6 +43,7 @@ import numpy as np
 from websockets.asyncio.client import connect
 
 from aura_lab.analysis import metrics
+from aura_lab.load.bridge import event_loop_name, run_loop
 from aura_lab.load.console import ProgressBar
 from aura_lab.load.engine import Engine, EngineSettings, writer_listener
 from aura_lab.load.links import Group
@@ -136,12 +137,15 @@ def main() -> None:
             texts = [[m.text for m in user_messages(gen_config, u)] for u in range(users)]
             parsing, bare, ours = [], [], []
             for _ in range(args.repeats):
-                parsing.append(asyncio.run(bare_client(server.url, texts, parse=True)))
-                ours.append(asyncio.run(runner(server.url, gen_config, users)))
-                bare.append(asyncio.run(bare_client(server.url, texts, parse=False)))
+                parsing.append(run_loop(bare_client(server.url, texts, parse=True)))
+                ours.append(run_loop(runner(server.url, gen_config, users)))
+                bare.append(run_loop(bare_client(server.url, texts, parse=False)))
             base = statistics.median(r[0] for r in parsing)
             base_lat = np.concatenate([r[2] for r in parsing])
-            print(f"\n{users} users, {sum(len(t) for t in texts):,} messages, median of {args.repeats}")
+            print(
+                f"\n{users} users, {sum(len(t) for t in texts):,} messages, median of {args.repeats}, "
+                f"{event_loop_name()} event loop (the CLI's; both clients)"
+            )
             print(f"{'':<22} {'msg/s':>10} {'ratio':>6} {'CPU µs/msg':>9} {'Δp50 µs':>11} {'Δp99 µs':>11}")
             for label, results in (("bare client, parsing", parsing), ("bare client, no parse", bare)):
                 print(_row(label, statistics.median(r[0] for r in results), base,
@@ -161,7 +165,7 @@ def main() -> None:
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip
             for fraction in (float(f) for f in args.open_loop.split(",") if f):
                 offered = rate * fraction
-                result = asyncio.run(runner(server.url, gen_config, users, arrival_rate=offered / users))
+                result = run_loop(runner(server.url, gen_config, users, arrival_rate=offered / users))
                 lateness = result["lateness"]
                 kept = not metrics.behind_schedule(lateness, offered / users)
                 print(

@@ -92,7 +92,8 @@ class Engine:
         self.pools = TemplatePools(gen_config.library)
         self.clock = Clock()
         self.tally = Tally()
-        self.listeners: list[Listener] = [self.tally, selector_feed(selector), *listeners]
+        learns = not isinstance(selector, UniformSelector)  # a uniform draw learns nothing: no feed
+        self.listeners: list[Listener] = [self.tally, *([selector_feed(selector)] if learns else []), *listeners]
         self.stop_sending = asyncio.Event()
         self.stop_reason: str | None = None
         self.verifier = verifier

@@ -155,6 +155,8 @@ def writable(text: str | None) -> str | None:
 
 def int_or_none(value) -> int | None:
     """A reply's integer field as a trace int32, or None (absent, not a number, out of range)."""
+    if type(value) is int:  # the common case first (bool is not int's type)
+        return value if -(2**31) <= value < 2**31 else None
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -166,6 +168,8 @@ def int_or_none(value) -> int | None:
 
 def float_or_none(value) -> float | None:
     """A reply's number field as a float, or None."""
+    if type(value) is float:
+        return value
     if isinstance(value, bool) or value is None:
         return None
     try:
