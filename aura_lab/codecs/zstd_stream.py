@@ -30,6 +30,7 @@ class ZstdStreamState:
 class ZstdStreamCodec(Codec):
     name = "zstd-stream"
     method = "ZSTD_STREAM"
+    path_options = ("training",)
     package = "zstandard"
     falls_back_on_expansion = False
 
