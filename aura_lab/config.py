@@ -8,14 +8,12 @@ the parameter (Python) or the flag (command line), the range, and the value give
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import math
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any
 
 from .errors import InputError
 from .timing import ThinkTime
@@ -133,6 +131,8 @@ FLAGS = {
     "envelope": "--envelope",
     "resend_whole": "--resend-whole",
     "reference": "--reference",
+    "auto_update": "--auto-update",
+    "templates_from": "--templates-from",
 }
 SELECTIONS = ("uniform", "epsilon-greedy")
 RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -189,6 +189,9 @@ class RunConfig:
     envelope: str = "none"
     resend_whole: bool = False  # each streamed frame carries the whole reply so far
     reference: tuple[str, ...] | None = None  # conversation logs the traffic is checked against
+    offline: bool = False  # the codecs in this process, no sockets (a replay's in-process link)
+    auto_update: bool = False  # mine templates from the run's traffic after it, saved beside it
+    templates_from: str | None = None  # a run (or its mined file) whose templates the aura codecs load
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
@@ -266,6 +269,11 @@ class RunConfig:
             need(not Path(self.export).is_dir(), "export", f"{self.export} is a folder; give a file name")
         if self.peer_traces:
             need(not Path(self.peer_traces).is_file(), "peer_traces", f"{self.peer_traces} is a file; give a folder")
+        need(not (self.offline and self.urls), "urls", "an offline run has no servers: leave out --url")
+        need(not (self.offline and (self.workers > 1 or self.scheduler)), "workers",
+             "an offline run plays its users in this process: leave out --workers and --scheduler")  # fmt: skip
+        if self.templates_from:
+            need(Path(self.templates_from).exists(), "templates_from", f"{self.templates_from} does not exist")
         if self.urls:
             for url in self.urls:
                 check_url(url, where("urls", cli))
@@ -293,70 +301,6 @@ def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) ->
     for name in ("replay", "reference"):
         for path in getattr(config, name) or ():
             need(Path(path).exists(), name, f"{path} does not exist")
-
-
-class RunOptions(TypedDict, total=False):
-    """``RunConfig``'s options as keyword arguments (``aura_lab.run(**options)``)."""
-
-    users: int | None
-    ramp_up: float
-    turns: tuple[int, int] | str | None
-    messages_per_user: int | None
-    duration: float | None
-    think_time: str | float
-    arrival_rate: float | None
-    seed: int
-    corpus: str | None
-    metadata: str | None
-    templates: str | None
-    corpus_weight: float
-    ai_ratio: float
-    warmup_messages: int
-    auto_adjust: bool
-    selection: str
-    explore: float
-    codecs: tuple[str, ...] | str
-    urls: tuple[str, ...] | str | None
-    verify: str | None
-    min_compression_size: int
-    trace_dir: str
-    export: str | None
-    peer_traces: str | None
-    debug: bool
-    quiet: bool
-    workers: int
-    scheduler: str | None
-    report: bool
-    timeout: float
-    max_duration: float
-    run_id: str | None
-    in_process_servers: bool
-    progress: bool
-    profile: str
-    replay: tuple[str, ...] | str | None
-    replay_timing: str
-    framing: str
-    chunk_tokens: int
-    envelope: str
-    resend_whole: bool
-    reference: tuple[str, ...] | str | None
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def with_run_options(func: F) -> F:
-    """Give ``func(config=None, **options)`` a signature that lists every option of
-    ``RunConfig`` with its default, for ``help()``, ``inspect`` and notebooks' tooltips."""
-    signature = inspect.signature(func)
-    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD and not p.name.startswith("_")]
-    defaults = RunConfig()
-    options = [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=getattr(defaults, f.name), annotation=f.type)
-        for f in dataclasses.fields(RunConfig)
-    ]
-    func.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
-    return func
 
 
 def split_specs(text: str) -> tuple[str, ...]:

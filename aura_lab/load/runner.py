@@ -30,7 +30,7 @@ from ..analysis.realism import realism
 from ..analysis.run import Run, summarise_run
 from ..analysis.text import codec_label
 from ..codecs import parse_codec
-from ..config import RunConfig, RunOptions, with_run_options
+from ..config import RunConfig
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
 from ..traces.logs import read_logs
@@ -39,9 +39,12 @@ from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
+from .auto_update import adds_templates, mine_run, record_libraries, with_templates_from
 from .bridge import run_blocking
 from .console import Printer
+from .inprocess import group_templates, in_process_groups, in_process_servers
 from .links import Group
+from .options import RunOptions, with_run_options
 from .phases import run_phases
 from .probes import http_json, installed_templates, served_templates, unreachable
 from .sources import read_traffic_inputs, traffic_line
@@ -68,7 +71,7 @@ async def arun(
     """The coroutine behind ``run``: the same options (seconds, bytes), the same ``Run``."""
     given: dict[str, Any] = dict(options)  # strings for tuples are accepted (RunConfig converts)
     config = dataclasses.replace(config, **given) if config else RunConfig(**given)
-    config.validate()
+    config = with_templates_from(config.validate())
     say = Printer(config.quiet)
     check_codecs(config.codecs if not config.urls else ())
     if config.verify is not None:
@@ -104,6 +107,7 @@ async def arun(
     async with contextlib.AsyncExitStack() as stack:
         groups = _start_servers(config, stack, manifest)
         _use_templates(config, groups, manifest, gen_config, given_templates)
+        record_libraries(manifest)
         manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
         for warning in manifest.files["metadata_warnings"]:
             say.warn(warning)
@@ -131,6 +135,9 @@ async def arun(
         summary["realism"] = realism(extras["reference"], read_logs(folder.path), label=f"run {run_id}")
     for warning in run_warnings(summary):
         say.warn(warning)
+    if config.auto_update and status != "failed":
+        mined = mine_run(folder, traces, manifest)
+        say(f"auto-update: {mined['templates']} templates mined from the run's traffic; next run: {mined['use']}")
     folder.write_manifest(manifest)
     folder.write_summary(summary)
     result = Run(folder.path, manifest, summary, traces)
@@ -262,6 +269,13 @@ def utc_now() -> str:
 
 
 def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest) -> list[Group]:
+    if config.offline:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-offline-"))
+        groups = in_process_groups(config.codecs, config.min_compression_size, scratch, stack)
+        manifest.servers = in_process_servers(groups)
+        manifest.notes.append("offline: the codecs ran in this process, no sockets (the replay's in-process link): "
+                              "latency is the codec's time, not a network's")  # fmt: skip
+        return groups
     if config.urls:
         health = http_json(config.urls[0], "/health") or {}
         label = str(health.get("codec") or "external")
@@ -293,7 +307,16 @@ def _use_templates(
     """The template library the traffic is generated from: ``--templates FILE`` when
     given, else the primary server's ``GET /templates``, else AURA's installed library;
     the metadata is validated against the library in use."""
-    library, note = (given, None) if given is not None else served_templates(groups[0].urls[0])
+    library: PatternLibrary | None
+    if given is not None:
+        library, note = given, None
+    elif groups[0].codec is not None:
+        library, note = group_templates(groups[0]), None
+    else:
+        library, note = served_templates(groups[0].urls[0])
+    if given is None and not config.urls and adds_templates(config.codecs[0]):
+        # the templates a codec is given are the codec's: the traffic stays what it was
+        library, note = None, "the traffic is made from AURA's installed library, not the templates its codec adds"
     if note:
         manifest.notes.append(note)
     if library is None:

@@ -1,7 +1,8 @@
 """The run folder, its one owner: file and part names, and the typed manifest.
 
 A run folder ``<trace_dir>/<run_id>/`` holds ``manifest.json`` (what the run was and
-what happened to it), ``summary.json`` (its figures) and ``traces/part-<shard>-<seq>.parquet``
+what happened to it), ``summary.json`` (its figures), ``mined_templates.json`` (with
+``--auto-update``: templates mined from its traffic) and ``traces/part-<shard>-<seq>.parquet``
 (its records). Files are replaced atomically, so a reader never sees half of one.
 """
 
@@ -20,6 +21,7 @@ from ..inputs import read_json_file
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRACES = "traces"
+MINED_TEMPLATES = "mined_templates.json"  # templates mined from the run's traffic (--auto-update)
 _PART = re.compile(r"part-(\d{4,})-(\d{6,})\.parquet")
 STATUSES = ("running", "complete", "interrupted", "failed")
 
@@ -150,6 +152,10 @@ class RunFolder:
     @property
     def traces_dir(self) -> Path:
         return self.path / TRACES
+
+    @property
+    def mined_templates_path(self) -> Path:
+        return self.path / MINED_TEMPLATES
 
     def is_run(self) -> bool:
         return self.manifest_path.is_file()

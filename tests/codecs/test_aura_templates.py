@@ -55,7 +55,7 @@ def test_bad_template_files_are_clear_errors(tmp_path, patterns, expected):
 
 
 def test_missing_templates_file_fails_when_the_spec_is_parsed(tmp_path):
-    with pytest.raises(InputError, match="templates file .* not found"):
+    with pytest.raises(InputError, match=r"templates file .* not found"):
         parse_codec(f"aura:templates={tmp_path / 'absent.json'}")
 
 
