@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import AuraLabError
 
 # sub-command modules, in the order --help lists them
-_COMMANDS = ["run", "replay", "generate", "profile", "realism", "serve", "report", "compare", "slots"]
+_COMMANDS = ["run", "replay", "experiment", "generate", "profile", "realism", "serve", "report", "compare", "slots"]
 
 
 class _Parser(argparse.ArgumentParser):

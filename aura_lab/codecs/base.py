@@ -63,6 +63,15 @@ class Codec:
     def decompress(self, data: bytes, state: Any = None) -> str:
         raise NotImplementedError
 
+    #: True when the C library's allocations go through Python's allocator, so that
+    #: ``tracemalloc`` sees them (CPython's zlib module does); False when it cannot (zstd)
+    native_traced: ClassVar[bool] = False
+
+    def native_bytes(self, state: Any) -> int | None:
+        """Memory a connection's state holds in a C library, in bytes, as the library
+        documents it: 0 without state, None when not known."""
+        return 0 if state is None else None
+
     def info(self) -> dict:
         """Settings that decide the output, for ``GET /health`` and benchmark reports."""
         return {}

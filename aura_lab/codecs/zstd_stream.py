@@ -31,6 +31,7 @@ class ZstdStreamState:
 
     compressor: Any
     decompressor: Any
+    contexts: tuple[Any, ...] = ()  # the connection's own ZstdCompressor and ZstdDecompressor
 
 
 class ZstdStreamCodec(Codec):
@@ -61,7 +62,11 @@ class ZstdStreamCodec(Codec):
             level=self.level, dict_data=self.dictionary, write_checksum=False, write_dict_id=False
         )
         decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
-        return ZstdStreamState(compressor.compressobj(), decompressor.decompressobj())
+        return ZstdStreamState(compressor.compressobj(), decompressor.decompressobj(), (compressor, decompressor))
+
+    def native_bytes(self, state: ZstdStreamState | None) -> int | None:
+        """The connection's zstd contexts as python-zstandard sizes them (``memory_size()``)."""
+        return 0 if state is None else sum(int(c.memory_size()) for c in state.contexts)
 
     def compress(self, text: str, state: ZstdStreamState | None = None) -> CodecResult:
         state = state or self.new_connection_state()

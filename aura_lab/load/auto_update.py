@@ -36,8 +36,11 @@ def templates_file(source: str | Path, cli: bool = False) -> Path:
     if path.is_dir():
         mined = RunFolder(path).mined_templates_path
         if not mined.is_file():
-            raise InputError(f"run {path} has no mined templates ({mined.name})", where=where("templates_from", cli),
-                             fix="make that run with --auto-update, or give a template file")  # fmt: skip
+            raise InputError(
+                f"run {path} has no mined templates ({mined.name})",
+                where=where("templates_from", cli),
+                fix="make that run with --auto-update, or give a template file",
+            )
         return mined
     return path
 
@@ -48,21 +51,28 @@ def with_templates_from(config: RunConfig, cli: bool = False) -> RunConfig:
         return config
     path = templates_file(config.templates_from, cli).resolve()
     if "," in str(path):
-        raise InputError(f"{path}: a path with a comma cannot go in a codec spec", where=where("templates_from", cli),
-                         fix="move the file to a path without commas")  # fmt: skip
+        raise InputError(
+            f"{path}: a path with a comma cannot go in a codec spec",
+            where=where("templates_from", cli),
+            fix="move the file to a path without commas",
+        )
     specs, changed = [], False
     for spec in config.codecs:
         parsed = parse_codec(spec)
         if parsed.name == AURA:
             if "templates" in parsed.options:
-                raise InputError(f"codec {spec!r} names its templates already", where=where("templates_from", cli),
-                                 fix="give the templates once: in the spec or with --templates-from")  # fmt: skip
+                raise InputError(
+                    f"codec {spec!r} names its templates already",
+                    where=where("templates_from", cli),
+                    fix="give the templates once: in the spec or with --templates-from",
+                )
             spec = f"{spec}{',' if ':' in spec else ':'}templates={path}"
             changed = True
         specs.append(spec)
     if not changed:
-        raise InputError("no aura codec to load the templates into", where=where("templates_from", cli),
-                         fix="add aura to --codec")  # fmt: skip
+        raise InputError(
+            "no aura codec to load the templates into", where=where("templates_from", cli), fix="add aura to --codec"
+        )
     return dataclasses.replace(config, codecs=tuple(specs))
 
 
@@ -78,8 +88,10 @@ def record_libraries(manifest: Manifest) -> None:
     for server in manifest.servers:
         info = (server.health or {}).get("codec_info") or {}
         if "templates_file" in info:
-            libraries[server.codec] = {k: info.get(k) for k in (
-                "templates_file", "templates_sha256", "templates_added", "templates_skipped", "templates")}  # fmt: skip
+            libraries[server.codec] = {
+                k: info.get(k)
+                for k in ("templates_file", "templates_sha256", "templates_added", "templates_skipped", "templates")
+            }
         elif server.embedded and _is_aura(server.codec):
             libraries[server.codec] = {"templates_file": None, "templates": info.get("templates")}
     if libraries:

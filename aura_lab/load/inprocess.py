@@ -26,8 +26,9 @@ def in_process_groups(
     groups = []
     for index, spec in enumerate(specs):
         parsed = parse_codec(spec)
-        codec = parsed.build(**parsed.defaults(min_compression_size=min_compression_size,
-                                               workdir=f"{scratch}/codec-{index}"))  # fmt: skip
+        codec = parsed.build(
+            **parsed.defaults(min_compression_size=min_compression_size, workdir=f"{scratch}/codec-{index}")
+        )
         stack.callback(codec.close)
         groups.append(Group(spec, codec=codec, min_compression_size=min_compression_size))
     return groups
@@ -38,8 +39,13 @@ def in_process_servers(groups: Sequence[Group]) -> list[ServerInfo]:
     out = []
     for group in groups:
         assert group.codec is not None
-        body = health(group.codec, group.server_stats, min_compression_size=group.min_compression_size,
-                      max_size=MAX_MESSAGE_SIZE, templates=len(group.codec.templates()))  # fmt: skip
+        body = health(
+            group.codec,
+            group.server_stats,
+            min_compression_size=group.min_compression_size,
+            max_size=MAX_MESSAGE_SIZE,
+            templates=len(group.codec.templates()),
+        )
         out.append(ServerInfo(f"inprocess://{group.label}", group.label, True, {**body, "codec": group.label}))
     return out
 
