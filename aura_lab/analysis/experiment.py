@@ -128,6 +128,8 @@ def _bootstrap(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int) -> dict
         table = compare_runs(x, y, n_boot=n_boot, seed=seed, phase=None)
         return {str(r["metric"]): r for r in table.to_dict("records")}
 
+    if a.empty or b.empty:  # a side without records: nothing measured, nothing compared
+        return {m: dict(_NOTHING) for m in EXPERIMENT_METRICS}
     plain = rows(a, b)
     for metric in ("overall_ratio", "safe_ratio", "mean_ratio", "roundtrip_failure_rate"):
         out[metric] = plain[metric]
@@ -136,6 +138,9 @@ def _bootstrap(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int) -> dict
     for name in per_a:
         out[name] = rows(_as_mean(a, per_a[name]), _as_mean(b, per_b[name]))["mean_ratio"]
     return out
+
+
+_NOTHING = {"a": None, "b": None, "change_low": None, "change_high": None, "judged_on": "relative", "paired": False}
 
 
 def replicate_interval(deltas: Sequence[float]) -> tuple[float | None, float | None]:

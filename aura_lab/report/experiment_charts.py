@@ -94,7 +94,7 @@ def forest_plot(
         handles.append(Patch(color=CLAIM_COLOUR, label="claimed gain"))
     fig.legend(handles=handles, fontsize="small", loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title or f"What each variant changes: {metric.replace('_', ' ')} against the baseline")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return describe(
         fig,
         "Forest plot of relative changes with 95% intervals: "
@@ -105,10 +105,13 @@ def forest_plot(
 
 def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
     """Wire ratio (frame headers counted) against CPU per message (compress + decompress,
-    µs, log scale), each point a codec setting of one arm, its area the memory it holds per
+    µs, log scale), each point a codec setting (the first arm that has it: the
+    baseline's, where it has it), its area the memory it holds per
     connection; the Pareto front (lossless settings no other beats on every axis) joined
     by a line. Lossy settings are crosses labelled LOSSY: never on the front."""
     part = costs[costs["traffic"] == traffic].dropna(subset=["cpu_us_per_message", "wire_ratio"])
+    if "setting" in part:
+        part = part[part["setting"].astype(bool)]  # a codec in several arms: its first (the baseline's)
     fig, ax = plt.subplots(figsize=(8.5, 5.5))
     memory = pd.to_numeric(part["memory_bytes"], errors="coerce").fillna(0).to_numpy(float)
     sizes = 30 + 400 * np.sqrt(memory / memory.max()) if memory.max() > 0 else np.full(len(part), 30.0)
@@ -127,7 +130,7 @@ def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
         )
         name = f"{r['codec']}{' ' + LOSSY_SUFFIX if lossy else ''}"
         ax.annotate(
-            name if r["arm"] in name else f"{r['arm']}: {name}",
+            name,
             (r["cpu_us_per_message"], r["wire_ratio"]),
             xytext=(4, 3),
             textcoords="offset points",
@@ -154,7 +157,7 @@ def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
     )
     fig.tight_layout()
     listed = "; ".join(
-        f"{r['arm']} {r['codec']}: ratio {r['wire_ratio']:.2f}, {r['cpu_us_per_message']:.0f} µs, "
+        f"{r['codec']}: ratio {r['wire_ratio']:.2f}, {r['cpu_us_per_message']:.0f} µs, "
         f"{(r['memory_bytes'] or 0) / 1024:.0f} KiB"
         for r in front.to_dict("records")
     )

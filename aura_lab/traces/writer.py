@@ -29,6 +29,9 @@ class TraceWriter:
         self.flush_seconds = flush_seconds
         self._rows: list[dict] = []
         self._lock = threading.Lock()  # write() in the event loop, flush() may run in a thread
+        # one flush at a time, whole: close() waits for a part the flusher thread is still
+        # writing (its task cancelled mid-write), so that the parts are all there after it
+        self._flushing = threading.Lock()
         self._seq = 0
         self._last_flush = time.monotonic()
         self._background = False  # a flush_periodically task is writing the parts
@@ -56,6 +59,10 @@ class TraceWriter:
             self.write(record)
 
     def flush(self) -> None:
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             self._last_flush = time.monotonic()
             rows, self._rows = self._rows, []
