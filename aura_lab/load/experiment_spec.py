@@ -280,6 +280,14 @@ def _check_runs(spec: ExperimentSpec) -> None:
         for arm in spec.arms:
             where = f"{spec.path}: {'[baseline]' if arm is spec.baseline else f'[[variant]] {arm.name!r}'}"
             options = spec.options(traffic, arm)
+            for key in ("corpus", "metadata", "templates"):
+                value = options.get(key)
+                if isinstance(value, str) and value not in ("none", "aura") and not Path(value).is_file():
+                    raise InputError(
+                        f"{key} file {value} not found",
+                        where=f"{where}: {key}",
+                        fix="relative paths are read from the spec's folder",
+                    )
             try:
                 config = RunConfig(**options, offline=True, think_time="0").validate()
                 check_codecs(config.codecs)
