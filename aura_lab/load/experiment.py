@@ -127,11 +127,13 @@ def run_experiment(
     workers: int = 1,
     quiet: bool = False,
     users: int | None = None,
+    root: str | Path | None = None,
 ) -> dict:
     """Run every arm on every traffic and replicate, then write the tables and the report
     into the experiment folder; returns what ``analyse`` found (``results``, ``costs``,
     ``divergence``, ``text``) and the folder. ``users`` overrides every traffic's (a
-    quick look at a large spec)."""
+    quick look at a large spec); ``root``: where the folder goes when ``out`` is not given
+    (default data/experiments)."""
     if not isinstance(spec, ExperimentSpec):
         spec = read_spec(spec)
     if users is not None:
@@ -146,7 +148,7 @@ def run_experiment(
         )
     say = Printer(quiet)
     tasks = plan(spec, online)
-    folder = ExperimentFolder.create(out, _slug(spec.name))
+    folder = ExperimentFolder.create(out, _slug(spec.name), root)
     shutil.copyfile(spec.path, folder.file("spec.toml"))
     manifest: dict[str, Any] = {
         "name": spec.name,

@@ -40,10 +40,13 @@ class ExperimentFolder:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, path: str | os.PathLike | None, name: str) -> ExperimentFolder:
-        """A new folder (``data/experiments/<name>-<UTC time>`` by default); a folder
-        holding an experiment already is refused."""
-        target = Path(path) if path is not None else DEFAULT_ROOT / f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    def create(
+        cls, path: str | os.PathLike | None, name: str, root: str | os.PathLike | None = None
+    ) -> ExperimentFolder:
+        """A new folder (``<root>/<name>-<UTC time>``, root ``data/experiments`` by
+        default, when no ``path``); a folder holding an experiment already is refused."""
+        stamp = f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        target = Path(path) if path is not None else Path(root or DEFAULT_ROOT) / stamp
         folder = cls(target)
         if folder.manifest_path.exists():
             raise InputError("an experiment is there already", where=str(target), fix="give another -o folder")
