@@ -13,6 +13,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import LogLocator
 
 from ..analysis.text import LOSSY_SUFFIX
 from .figures import describe, readable_log_axis
@@ -106,49 +107,58 @@ def forest_plot(
 def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
     """Wire ratio (frame headers counted) against CPU per message (compress + decompress,
     µs, log scale), each point a codec setting (the first arm that has it: the
-    baseline's, where it has it), its area the memory it holds per
-    connection; the Pareto front (lossless settings no other beats on every axis) joined
-    by a line. Lossy settings are crosses labelled LOSSY: never on the front."""
+    baseline's, where it has it), numbered, its area the memory it holds per connection;
+    ringed in black when on the Pareto front (lossless settings no other beats on ratio,
+    CPU and memory at once). Lossy settings are crosses labelled LOSSY: never on the front.
+    The legend lists each number's codec with its figures."""
+    from matplotlib.lines import Line2D
+
     part = costs[costs["traffic"] == traffic].dropna(subset=["cpu_us_per_message", "wire_ratio"])
     if "setting" in part:
         part = part[part["setting"].astype(bool)]  # a codec in several arms: its first (the baseline's)
-    fig, ax = plt.subplots(figsize=(8.5, 5.5))
+    part = part.sort_values("wire_ratio", ascending=False)
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     memory = pd.to_numeric(part["memory_bytes"], errors="coerce").fillna(0).to_numpy(float)
     sizes = 30 + 400 * np.sqrt(memory / memory.max()) if memory.max() > 0 else np.full(len(part), 30.0)
-    for r, size in zip(part.to_dict("records"), sizes):
-        lossy = bool(r["lossy"])
+    handles = []
+    for number, (r, size) in enumerate(zip(part.to_dict("records"), sizes), 1):
+        lossy, front = bool(r["lossy"]), bool(r.get("pareto"))
         colour = codec_colour(_base_name(r["codec"]))
-        ax.scatter(
-            r["cpu_us_per_message"],
-            r["wire_ratio"],
-            s=size,
-            color=colour,
-            marker="x" if lossy else "o",
-            alpha=0.8,
-            edgecolors=None if lossy else "black" if r.get("pareto") else "none",
-            linewidths=1.5,
+        x, y = r["cpu_us_per_message"], r["wire_ratio"]
+        if lossy:
+            ax.scatter(x, y, s=size, color=colour, marker="x", linewidths=1.5)
+        else:
+            ax.scatter(x, y, s=size, color=colour, alpha=0.8, edgecolors="black" if front else "none", linewidths=1.5)
+        ax.annotate(str(number), (x, y), xytext=(4, 3), textcoords="offset points", fontsize="small")
+        kib = (r["memory_bytes"] or 0) / 1024
+        label = (
+            f"{number}: {r['codec']}{' ' + LOSSY_SUFFIX if lossy else ''}{' (front)' if front else ''}: "
+            f"{y:.2f}, {x:.0f} µs, {kib:.0f} KiB"
         )
-        name = f"{r['codec']}{' ' + LOSSY_SUFFIX if lossy else ''}"
-        ax.annotate(
-            name,
-            (r["cpu_us_per_message"], r["wire_ratio"]),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize="x-small",
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="x" if lossy else "o",
+                linestyle="",
+                color=colour,
+                label=label,
+                markeredgecolor="black" if front else colour,
+            )
         )
-    front = part[part["pareto"].astype(bool)].sort_values("cpu_us_per_message")
-    if len(front):
-        ax.plot(
-            front["cpu_us_per_message"],
-            front["wire_ratio"],
-            color="black",
-            linewidth=0.8,
-            linestyle="--",
-            label="Pareto front (lossless)",
-        )
-        ax.legend(fontsize="small", loc="lower right")
+    ax.legend(
+        handles=handles,
+        fontsize="x-small",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        title="setting: wire ratio, CPU, memory per connection",
+        title_fontsize="x-small",
+    )
     ax.set_xscale("log")
     readable_log_axis(ax.xaxis)
+    low, high = ax.get_xlim()
+    if high / max(low, 1e-9) > 1e3:  # 1-2-5 ticks collide over many decades: decades only
+        ax.xaxis.set_major_locator(LogLocator(base=10))
     ax.set_ylim(bottom=0)
     ax.set(
         title=title or f"Ratio against cost, traffic {traffic} (marker area: memory per connection)",
@@ -156,10 +166,11 @@ def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
         ylabel="wire ratio (frame headers counted)",
     )
     fig.tight_layout()
+    front_rows = part[part["pareto"].astype(bool)].sort_values("cpu_us_per_message")
     listed = "; ".join(
         f"{r['codec']}: ratio {r['wire_ratio']:.2f}, {r['cpu_us_per_message']:.0f} µs, "
         f"{(r['memory_bytes'] or 0) / 1024:.0f} KiB"
-        for r in front.to_dict("records")
+        for r in front_rows.to_dict("records")
     )
     return describe(
         fig, f"Scatter of wire ratio against CPU per message on traffic {traffic}; Pareto front: {listed or 'none'}."
