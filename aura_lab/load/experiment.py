@@ -98,7 +98,10 @@ def _progress(done: int, total: int, record: dict) -> str:
 
 def _sequential(tasks: list[Task], runs_dir: str, online: bool, on_done: Callable[[dict], None]) -> None:
     for task in tasks:
-        on_done(run_task(task, runs_dir, online))
+        record = run_task(task, runs_dir, online)
+        on_done(record)
+        if record["status"] == "interrupted":  # Ctrl-C reached the run, which stopped cleanly
+            raise KeyboardInterrupt
 
 
 def _on_dask(tasks: list[Task], runs_dir: str, online: bool, workers: int, on_done: Callable[[dict], None]) -> None:

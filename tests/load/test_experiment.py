@@ -206,3 +206,17 @@ def test_command_exit_codes_and_relative_paths(tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # nothing ran
     assert main(["experiment", str(spec), "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_stops_the_experiment(tiny, tmp_path, monkeypatch):
+    real = experiment_module.run_task
+
+    def interrupted(task, runs_dir, online):
+        return {**real(task, runs_dir, online), "status": "interrupted"}  # as after Ctrl-C in the run
+
+    monkeypatch.setattr(experiment_module, "run_task", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tiny["folder"] / "spec.toml", tmp_path / "out", quiet=True, users=2)
+    manifest = json.loads((tmp_path / "out" / "experiment.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "interrupted" and len(manifest["runs"]) == 1
+    assert main(["experiment", str(tiny["folder"] / "spec.toml"), "-o", str(tmp_path / "out")]) == 2  # folder taken
