@@ -17,7 +17,8 @@ The package by job (imports run one way, down this list):
 - ``wire``: the protocol both sides share, without I/O.
 - ``traffic`` and ``codecs``: generated conversations; compressors behind one interface.
 - ``config`` (every default and range), ``errors``, ``inputs`` (the one reader of input
-  files) and ``paths`` (bundled files).
+  files), ``paths`` (bundled files) and ``system`` (file-descriptor limits, process
+  liveness, scratch dirs of killed runs).
 
 Public names are imported on first use, so ``import aura_lab`` stays cheap.
 """

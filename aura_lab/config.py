@@ -9,6 +9,7 @@ the parameter (Python) or the flag (command line), the range, and the value give
 from __future__ import annotations
 
 import math
+import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .system import RESERVED_FDS, ensure_fds
 from .timing import ThinkTime
 
 # -- defaults shared by several parts -------------------------------------------------
@@ -26,6 +28,7 @@ DEFAULT_PORT = 8765
 DEFAULT_CODECS = ("aura", "deflate-stream", "zstd-dict")
 DEFAULT_THINK_TIME = "uniform:0.1,2.0"  # the peer's pause after each reply, seconds
 MAX_DURATION_S = 3600.0  # hard ceiling on a run's main phase
+MAX_REPLY_SIZE = 16 << 20  # bytes: the largest reply a simulated user accepts
 DEFAULT_USERS = 10  # simulated users of a generated run (a replay plays every conversation)
 DEFAULT_PROFILE = "assistant"  # the built-in traffic profiles: assistant (real chats), peer
 FRAMINGS = ("whole", "stream")  # an assistant reply in one message, or streamed in frames
@@ -33,6 +36,13 @@ ENVELOPES = ("none", "json")  # a streamed frame bare, or as {"type": "delta", "
 REPLAY_TIMINGS = ("think", "logged")  # pauses from --think-time, or from the logs' timestamps
 CHARS_PER_TOKEN = 4  # a streamed token, approximated as OpenAI's rule of thumb for English
 LOGGED_GAP_CAP_S = 60.0  # a logged pause longer than this is cut to it (logs hold days-long gaps)
+
+
+def number_text(value: float) -> str:
+    """A bound or default as people write it: 67108864, not 6.71089e+07; 0.001, 1e-06."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,10 @@ class Bound:
     low_open: bool = False
 
     def describe(self) -> str:
-        low = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+        low = f"> {number_text(self.low)}" if self.low_open else f">= {number_text(self.low)}"
         kind = "a whole number " if self.integer else "a number "
         unit = f" {self.unit}" if self.unit else ""
-        return f"{kind}{low} and <= {self.high:g}{unit}"
+        return f"{kind}{low} and <= {number_text(self.high)}{unit}"
 
     def check(self, value: Any, where: str) -> None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -89,6 +99,7 @@ BOUNDS: dict[str, Bound] = {
     "workers": Bound(1, 64, "processes", integer=True),
     "replicas": Bound(1, 64, "servers", integer=True),
     "max_size": Bound(1, 64 << 20, "bytes", integer=True),
+    "max_reply_size": Bound(1024, 1 << 30, "bytes", integer=True),
     "port": Bound(0, 65_535, integer=True),
     "chunk_tokens": Bound(1, 4096, "tokens", integer=True),
 }
@@ -123,6 +134,7 @@ FLAGS = {
     "scheduler": "--scheduler",
     "timeout": "--timeout",
     "run_id": "--run-id",
+    "max_reply_size": "--max-reply-size",
     "profile": "--profile",
     "replay": "--replay",
     "replay_timing": "--replay-timing",
@@ -177,6 +189,7 @@ class RunConfig:
     scheduler: str | None = None
     report: bool = False
     timeout: float = REPLY_TIMEOUT_S  # per message
+    max_reply_size: int = MAX_REPLY_SIZE  # bytes; a larger reply is a bad_reply
     max_duration: float = MAX_DURATION_S  # hard ceiling on the main phase
     run_id: str | None = None
     in_process_servers: bool = False  # tests: embedded servers on threads of this process
@@ -234,6 +247,16 @@ class RunConfig:
     def think(self) -> ThinkTime:
         return ThinkTime.parse(self.think_time)
 
+    def file_descriptors(self) -> int:
+        """Open files this process needs at most: one connection per user and server
+        group (twice with in-process servers: both ends are here), the warmup's, and
+        ``RESERVED_FDS``. With workers, each process holds its share of the users."""
+        groups = 1 if self.urls else max(1, len(self.codecs))
+        users = self.users or DEFAULT_USERS
+        per_process = -(-users // max(1, self.workers)) if self.workers > 1 or self.scheduler else users
+        ends = 2 if self.in_process_servers and not self.urls else 1
+        return (per_process + 1) * groups * ends + RESERVED_FDS
+
     def validate(self, cli: bool = False) -> RunConfig:
         """Check every option against its range; errors name the flag when ``cli``."""
 
@@ -265,10 +288,15 @@ class RunConfig:
             )
         # written after the run: a bad path must fail now, not after an hour of traffic
         if self.export:
-            need(Path(self.export).parent.is_dir(), "export", f"folder {Path(self.export).parent} does not exist")
+            parent = Path(self.export).parent
+            need(parent.is_dir(), "export", f"folder {parent} does not exist")
             need(not Path(self.export).is_dir(), "export", f"{self.export} is a folder; give a file name")
+            need(os.access(parent, os.W_OK), "export", f"folder {parent} is not writable")
         if self.peer_traces:
             need(not Path(self.peer_traces).is_file(), "peer_traces", f"{self.peer_traces} is a file; give a folder")
+            base = next(p for p in (Path(self.peer_traces), *Path(self.peer_traces).parents) if p.exists())
+            need(base.is_dir(), "peer_traces", f"{base} is a file, so {self.peer_traces} cannot be made a folder")
+            need(os.access(base, os.W_OK), "peer_traces", f"folder {base} is not writable")
         need(not (self.offline and self.urls), "urls", "an offline run has no servers: leave out --url")
         need(not (self.offline and (self.workers > 1 or self.scheduler)), "workers",
              "an offline run plays its users in this process: leave out --workers and --scheduler")  # fmt: skip
@@ -284,7 +312,22 @@ class RunConfig:
                 "codecs",
                 f"names a codec twice ({', '.join(self.codecs)}): each codec's figures would be counted twice",
             )
+        if self.users is not None or not self.replay:  # a replay's users are known once its logs are read
+            self.check_resources(cli)
         return self
+
+    def check_resources(self, cli: bool = False) -> None:
+        """Room for the run's connections: the soft file-descriptor limit is raised when
+        the hard limit allows, else the run is refused now (it would fail halfway)."""
+        check = ensure_fds(self.file_descriptors())
+        if not check.ok:
+            groups = 1 if self.urls else len(self.codecs)
+            raise InputError(
+                f"{self.users or DEFAULT_USERS} users x {groups} server(s) need about {check.need} open files, "
+                f"but this process may open {check.soft} (hard limit {check.hard})",
+                where=where("users", cli),
+                fix=f"{check.fix()}, or run fewer users (or spread them with --workers)",
+            )
 
 
 def _check_traffic(config: RunConfig, need: Callable[[bool, str, str], None]) -> None:

@@ -19,3 +19,8 @@ class AuraLabError(Exception):
 class InputError(AuraLabError, ValueError):
     """Bad input file or option value (CLI exit code 2). A ``ValueError`` too, so code
     that guards a conversion with ``except ValueError`` also catches it."""
+
+
+class DataWarning(UserWarning):
+    """Data that was skipped or repaired while reading (a corrupt trace part, a run whose
+    process is gone). The command line prints it as one ``aura-lab: warning:`` line."""

@@ -6,24 +6,100 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
+import stat
+import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from .errors import InputError
 
+# The largest input file read (bytes). Every input is read whole into memory, so a path
+# to something endless (/dev/zero) or huge must fail at once, not when memory runs out.
+# The environment variable raises (or lowers) it.
+MAX_INPUT_BYTES_ENV = "AURA_LAB_MAX_INPUT_BYTES"
+DEFAULT_MAX_INPUT_BYTES = 512 << 20
+STDIN = "-"
 
-def read_input_file(path, kind: str, fix: str = "check the path") -> bytes:
-    """The bytes of an input file. ``kind`` says what it is for: "corpus", "metadata", ..."""
-    path = Path(path)
+
+def max_input_bytes() -> int:
+    """The input size cap in bytes: ``AURA_LAB_MAX_INPUT_BYTES`` when set, else 512 MiB."""
+    value = os.environ.get(MAX_INPUT_BYTES_ENV)
+    if value is None:
+        return DEFAULT_MAX_INPUT_BYTES
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{kind} file not found", where=str(path), fix=fix) from None
-    except IsADirectoryError:
-        raise InputError(f"is a folder, not a {kind} file", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=str(path)) from None
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InputError(f"must be a whole number of bytes >= 1, got {value!r}", where=MAX_INPUT_BYTES_ENV)
+    return number
+
+
+def _too_large(kind: str, where: str, size: int | None, cap: int) -> InputError:
+    said = f"{size:,} bytes" if size is not None else "more than that"
+    return InputError(
+        f"the {kind} file is {said}, over the {cap:,}-byte limit for input files",
+        where=where,
+        fix=f"use a smaller file, or raise the limit: {MAX_INPUT_BYTES_ENV}={max(cap * 2, (size or 0) + 1)}",
+    )
+
+
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_input_file(path, kind: str, fix: str = "check the path", *, stdin: bool = False) -> bytes:
+    """The bytes of an input file. ``kind`` says what it is for: "corpus", "metadata", ...
+
+    Only regular files are read (``-`` is standard input when ``stdin``), up to
+    ``max_input_bytes()``: a FIFO, a device or a socket is refused at once (reading one
+    could block forever or never end)."""
+    cap = max_input_bytes()
+    if stdin and str(path) == STDIN:
+        data = sys.stdin.buffer.read(cap + 1)
+        if len(data) > cap:
+            raise _too_large(kind, "standard input", None, cap)
+        return data
+    where = str(path)
+    fh = open_input_file(path, kind, fix)
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        if size > cap:
+            raise _too_large(kind, where, size, cap)
+    except BaseException:
+        fh.close()
+        raise
+    with fh:
+        try:
+            data = fh.read(cap + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=where) from None
+    if len(data) > cap:  # it grew while being read
+        raise _too_large(kind, where, None, cap)
+    return data
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text`` (JSON's ``\\ud800`` escape without
+    its pair gives one; UTF-8, and so a trace file or a WebSocket frame, cannot carry it)."""
+    try:
+        text.encode("utf-8")
+        return None
+    except UnicodeEncodeError as exc:
+        return exc.start
+
+
+def surrogate_problem(text: str) -> str | None:
+    """A one-line description of a lone surrogate in ``text``; None when there is none."""
+    index = lone_surrogate(text)
+    if index is None:
+        return None
+    return f"a lone surrogate (\\u{ord(text[index]):04x}) at character {index}, which UTF-8 cannot carry"
 
 
 def _json_problem(exc: BaseException) -> str:
@@ -89,6 +165,13 @@ def text_field(obj: object, where: str) -> tuple[str, str]:
         raise InputError(f"{key!r} must be a string, got {type(text).__name__}", where=where)
     if not text.strip():
         raise InputError(f"{key!r} is empty", where=where, fix="remove the line or give it text")
+    problem = surrogate_problem(text)
+    if problem:
+        raise InputError(
+            f"{key!r} has {problem}",
+            where=where,
+            fix="remove it, or write the character itself (a surrogate escape must come in a high-low pair)",
+        )
     return key, text
 
 
@@ -132,16 +215,34 @@ _CHUNK = 256 << 10  # bytes read at a time: decoded text may take 4 bytes a char
 
 
 def open_input_file(path, kind: str, fix: str = "check the path") -> BinaryIO:
-    """An input file opened for reading in binary, with ``read_input_file``'s errors."""
-    path = Path(path)
+    """An input file opened for reading in binary. Only a regular file is opened: a
+    FIFO, a device or a socket is refused at once (reading one could block forever or
+    never end). The streaming readers below take it whatever its size."""
+    where = str(path)
     try:
-        return path.open("rb")
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise InputError(f"{kind} file not found", where=str(path), fix=fix) from None
+        raise InputError(f"{kind} file not found", where=where, fix=fix) from None
     except IsADirectoryError:
-        raise InputError(f"is a folder, not a {kind} file", where=str(path)) from None
+        raise InputError(f"is a folder, not a {kind} file", where=where) from None
     except OSError as exc:
-        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=str(path)) from None
+        raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=where, fix=fix) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"is a folder, not a {kind} file", where=where)
+        for test, what in _NOT_REGULAR:
+            if test(mode):
+                raise InputError(
+                    f"is {what}, not a regular file: aura-lab reads only regular files",
+                    where=where,
+                    fix=f"save the {kind} to a file first",
+                )
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 Problem = Callable[[str, str], None]  # (where, what): a bad line to count and skip

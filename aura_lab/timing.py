@@ -52,6 +52,11 @@ class ThinkTime:
             return cls("lognormal", values[0], values[1])
         raise ValueError(f"expected {cls.FORMS} (0 <= A <= B <= {cap:g} s; 0 < SIGMA < 10), got {spec!r}")
 
+    @property
+    def longest(self) -> float:
+        """The longest pause it can give, seconds."""
+        return {"none": 0.0, "constant": self.a, "uniform": self.b}.get(self.kind, LOGNORMAL_THINK_CAP_S)
+
     def sample(self, rng: random.Random) -> float:
         """One pause in seconds."""
         if self.kind == "none":

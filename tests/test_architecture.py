@@ -20,7 +20,7 @@ PACKAGE = Path(aura_lab.__file__).resolve().parent
 # Lowest first. A module may import its own package and packages of lower layers; two
 # packages of one layer know nothing of each other.
 LAYERS = [
-    ["aura_lab", "aura_lab.errors", "aura_lab.paths", "aura_lab.timing"],
+    ["aura_lab", "aura_lab.errors", "aura_lab.paths", "aura_lab.system", "aura_lab.timing"],
     ["aura_lab.config", "aura_lab.inputs"],
     ["aura_lab.traffic", "aura_lab.codecs"],
     ["aura_lab.wire"],
@@ -193,6 +193,14 @@ def test_run_shows_every_option_in_its_signature():
     options = set(aura_lab.RunConfig.option_names())
     assert options <= set(signature.parameters), options - set(signature.parameters)
     assert signature.parameters["users"].default == aura_lab.RunConfig().users
+
+
+def test_the_keyword_options_are_runconfigs():
+    """``RunOptions`` (the types of ``run(**options)``) lives apart from ``RunConfig``:
+    an option added to one is added to the other."""
+    from aura_lab.load.run_options import RunOptions
+
+    assert list(RunOptions.__annotations__) == aura_lab.RunConfig.option_names()
 
 
 def test_the_version_is_written_once():

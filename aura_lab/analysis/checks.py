@@ -153,8 +153,9 @@ def check_scopes(checks: Iterable[Check], codecs: Iterable[str], where: str = "-
             )
 
 
-def evaluate(checks: Iterable[Check], summary: dict, regressions: dict[str, int] | None = None) -> list[Outcome]:
-    """Each check against a run's summary (and, for compare, the regressions per codec)."""
+def evaluate(checks: Iterable[Check], summary: dict, regressions: dict[str, int | None] | None = None) -> list[Outcome]:
+    """Each check against a run's summary (and, for compare, the regressions per codec;
+    None for a codec nothing could be judged on, which fails a ``regressions`` check)."""
     codecs = summary.get("codecs", {})
     primary = summary.get("primary_codec")
     outcomes = []
@@ -162,10 +163,15 @@ def evaluate(checks: Iterable[Check], summary: dict, regressions: dict[str, int]
         if check.metric in COMPARE_METRICS:
             counts = regressions or {}
             codec = check.codec
-            value: float | None = float(counts.get(codec, 0) if codec else sum(counts.values()))
             if codec is not None and codec not in counts:
                 outcomes.append(_failed(check, codec, None, f"no codec {codec!r} in both runs"))
                 continue
+            said = [counts[codec]] if codec else list(counts.values())
+            if any(n is None for n in said):
+                why = "not judged: no interval exists (an export holds no per-message records)"
+                outcomes.append(_failed(check, codec, None, why))
+                continue
+            value: float | None = float(sum(n or 0 for n in said))
         else:
             codec = check.codec or primary
             if codec not in codecs:

@@ -162,20 +162,51 @@ def _boot(samples: list[_Sample], n_boot: int, rng: np.random.Generator) -> list
     return [{m: np.concatenate([c[m] for c in got]) for m in METRICS} for got in chunks]
 
 
-def same_conversations(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """True when both frames hold the same users sending the same texts at the same
-    turns (two runs of one seed and traffic options): their users can be paired."""
-    if len(a) != len(b) or not len(a):
-        return False
+def _conversation_order(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["user_id", "turn", "text"]
-    order = keys[:2] + (["frame_index"] if "frame_index" in a and "frame_index" in b else [])  # streamed frames
+    order = keys[:2] + (["frame_index"] if "frame_index" in df else [])  # a streamed reply's frames in order
+    rows = df[list(dict.fromkeys(keys + order))].astype({"text": "string"})
+    return rows.sort_values(order, kind="stable")[keys].reset_index(drop=True)
 
-    def ordered(df: pd.DataFrame) -> pd.DataFrame:
-        rows = df[list(dict.fromkeys(keys + order))].astype({"text": "string"})
-        return rows.sort_values(order, kind="stable")[keys].reset_index(drop=True)
 
-    left, right = ordered(a), ordered(b)
-    return bool(left.equals(right))
+def _signatures(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, signature of each user's conversation)``, both sorted by signature then
+    user: a hash of its (turn, text) rows in order. ``rows``: ``_conversation_order``."""
+    hashed = pd.util.hash_pandas_object(rows[["turn", "text"]], index=False).to_numpy(np.uint64)
+    position = rows.groupby("user_id", sort=False).cumcount().to_numpy(np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):  # wrapping uint64 arithmetic is the point
+        mixed = hashed * (position * np.uint64(0x9E3779B97F4A7C15) | np.uint64(1))
+    users = rows["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    signatures = np.add.reduceat(mixed, starts)
+    order = np.lexsort((users[starts], signatures))
+    return users[starts][order], signatures[order]
+
+
+def pair_users(a: pd.DataFrame, b: pd.DataFrame) -> dict | None:
+    """``{user of B: user of A}`` when both frames hold the same conversations: each user
+    of B sent the same texts at the same turns as one user of A (two runs of one seed and
+    traffic options, or a run and the peer's trace files written from it, whose users are
+    numbered from 1); None otherwise. Their users can then be paired. Users are matched
+    by a hash of their conversations, then the match is checked row by row."""
+    if len(a) != len(b) or not len(a):
+        return None
+    rows_a, rows_b = _conversation_order(a), _conversation_order(b)
+    if rows_a.equals(rows_b):
+        return {user: user for user in pd.unique(rows_a["user_id"])}
+    users_a, signatures_a = _signatures(rows_a)
+    users_b, signatures_b = _signatures(rows_b)
+    if len(users_a) != len(users_b) or not np.array_equal(signatures_a, signatures_b):
+        return None
+    pairs = dict(zip(users_b.tolist(), users_a.tolist()))
+    renamed = _conversation_order(rows_b.assign(user_id=rows_b["user_id"].map(pairs).astype(rows_a["user_id"].dtype)))
+    return pairs if renamed.equals(rows_a) else None  # a hash collision pairs nothing
+
+
+def point_figures(df: pd.DataFrame) -> dict[str, float | None]:
+    """Every metric in ``METRICS`` over one codec's rows, as ``compare_runs`` computes its
+    A and B (latency percentiles interpolated)."""
+    return _point(_sample(df))
 
 
 def _by_codec(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -228,6 +259,7 @@ COLUMNS = [
     "worse",
     "judged",
     "regression",
+    "note",
 ]
 
 
@@ -242,7 +274,7 @@ def compare_runs(
 ) -> pd.DataFrame:
     """Per codec present in both runs and per metric: a, b, delta (b - a), relative
     delta (delta / |a|), the 95 % interval of the delta (users resampled; ``paired``
-    when both runs sent the same conversations),
+    when both runs sent the same conversations, ``pair_users``),
     ``judged_on`` ("relative", or "absolute" when a is 0) with the interval of that
     change (``change_low``, ``change_high``), ``worse`` (the point estimate, direction
     aware), ``judged`` (latency only with ``judge_latency``) and ``regression`` (judged,
@@ -252,9 +284,11 @@ def compare_runs(
     rng = np.random.default_rng(seed)
     rows = []
     for codec in sorted(set(runs_a) & set(runs_b)):
-        paired = same_conversations(runs_a[codec], runs_b[codec])
+        pairs = pair_users(runs_a[codec], runs_b[codec])
+        paired = pairs is not None
         users = pd.Index(sorted(pd.unique(runs_a[codec]["user_id"].dropna()))) if paired else None
-        sample_a, sample_b = _sample(runs_a[codec], users), _sample(runs_b[codec], users)
+        rows_b = runs_b[codec].assign(user_id=runs_b[codec]["user_id"].map(pairs)) if pairs else runs_b[codec]
+        sample_a, sample_b = _sample(runs_a[codec], users), _sample(rows_b, users)
         value_a, value_b = _point(sample_a), _point(sample_b)
         if paired:
             boot_a, boot_b = _boot([sample_a, sample_b], n_boot, rng)
@@ -288,11 +322,16 @@ def compare_runs(
                     "worse": worse,
                     "judged": judged,
                     "regression": judged and worse and judge(m, a, change_low, change_high, threshold),
+                    "note": None,
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def regressions_by_codec(table: pd.DataFrame) -> dict[str, int]:
-    """How many metrics of each codec are regressions (0 for a codec without any)."""
-    return {str(c): int(g["regression"].sum()) for c, g in table.groupby("codec", sort=False)}
+def regressions_by_codec(table: pd.DataFrame) -> dict[str, int | None]:
+    """How many metrics of each codec are regressions (0 for a codec without any; None
+    for a codec nothing could be judged on: no interval exists)."""
+    return {
+        str(c): int(g["regression"].sum()) if g["change_low"].notna().any() else None
+        for c, g in table.groupby("codec", sort=False)
+    }

@@ -51,6 +51,9 @@ def _change(row: pd.Series) -> str:
 def _call(row: pd.Series) -> str:
     if row["regression"]:
         return "REGRESSION"
+    if isinstance(row.get("note"), str):  # no interval exists: nothing is judged
+        direction = "worse" if row["worse"] else "n/a" if pd.isna(row["delta"]) else "not worse"
+        return f"{direction}, not judged (no interval)"
     if row["worse"] and not row.get("judged", True):
         return "worse, not judged (--judge-latency)"
     if row["worse"]:
@@ -100,10 +103,16 @@ def format_comparison(
     differences: list[dict] | None = None,
     threshold: float = 0.10,
     checks: list[dict] | None = None,
+    notes: list[str] | None = None,
+    judged: bool = True,
 ) -> str:
-    """The comparison in ``fmt`` (text, markdown or json)."""
+    """The comparison in ``fmt`` (text, markdown or json). ``judged`` False: no interval
+    exists (an export on either side), so the verdict says nothing was judged; an empty
+    table says nothing was compared. Neither ever reads "no regression"."""
     differences = differences or []
-    regressions = int(table["regression"].sum()) if len(table) else 0
+    notes = notes or []
+    judged = judged and not table.empty
+    regressions = int(table["regression"].sum()) if judged else None
     if fmt == "json":
         import json
 
@@ -112,32 +121,43 @@ def format_comparison(
             "b": labels[1],
             "threshold": threshold,
             "method": METHOD,
+            "judged": judged,
+            "compared": not table.empty,
             "differences": differences,
+            "notes": notes,
             "regressions": regressions,
             "rows": [_jsonable(r) for r in table.to_dict("records")],
             "checks": checks or [],
         }
         return json.dumps(payload, indent=2, default=str, allow_nan=False)
     rows = table_rows(table)
-    unjudged = "" if table.empty or table["judged"].all() else "; latency shown, not judged (--judge-latency judges it)"
-    verdict = (
+    verdict = _verdict(table, regressions, threshold)
+    if fmt == "markdown":
+        out = [f"### aura-lab compare: B `{labels[1]}` against A `{labels[0]}`", "", f"**{verdict}**", ""]
+        out += [f"- {line.strip()}" for line in [*notes, *_differences_lines(differences)]]
+        out += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        out += ["", f"_{METHOD if judged else 'point figures, no interval'}; {len(rows)} rows_"]
+        return "\n".join(out)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADER)]
+    out = [f"A: {labels[0]}", f"B: {labels[1]}", *notes, *_differences_lines(differences), ""]
+    out.append("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)))
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    out += ["", f"{verdict} ({METHOD})" if judged else verdict]
+    return "\n".join(out)
+
+
+def _verdict(table: pd.DataFrame, regressions: int | None, threshold: float) -> str:
+    if table.empty:
+        return "nothing compared: the runs share no codec (no verdict)"
+    if regressions is None:
+        return "not judged: no interval exists (an export holds no per-message records); point changes only"
+    unjudged = "" if table["judged"].all() else "; latency shown, not judged (--judge-latency judges it)"
+    return (
         f"{regressions} regression(s): the whole 95% interval is worse than the {threshold:.0%} threshold"
         if regressions
         else f"no regression (no interval lies wholly beyond the {threshold:.0%} threshold)"
     ) + unjudged
-    if fmt == "markdown":
-        out = [f"### aura-lab compare: B `{labels[1]}` against A `{labels[0]}`", "", f"**{verdict}**", ""]
-        out += [f"- {line.strip()}" for line in _differences_lines(differences)]
-        out += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        out += ["", f"_{METHOD}; {len(rows)} rows_"]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADER)]
-    out = [f"A: {labels[0]}", f"B: {labels[1]}", *_differences_lines(differences), ""]
-    out.append("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)))
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    out += ["", f"{verdict} ({METHOD})"]
-    return "\n".join(out)
 
 
 def _jsonable(record: dict) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..traces.logs import read_logs
-from .compare import same_conversations
+from .compare import pair_users
 from .profiles import sizes_frame
 from .realism import realism
 from .selection import mix_divergence
@@ -64,7 +64,7 @@ def traffic_divergence(
 ) -> dict:
     """The divergence of one replicate: ``base`` and ``variant`` are the first codec's
     main-phase rows; the runs' folders give their conversations (sizes by role)."""
-    same = same_conversations(base, variant)
+    same = pair_users(base, variant) is not None
     out = {
         "same": same,
         "identical_share": 1.0 if same else _identical_share(base, variant),

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..traffic.lengths import PEER_LENGTHS, ROLES, TURN_BANDS, LengthModel, turn_band
+from ..traffic.lengths import ANY_ROLE, PEER_LENGTHS, ROLES, TURN_BANDS, LengthModel, turn_band
 
 # name -> fixed-parameter keywords for scipy's fit: lengths are positive, so the
 # positive families are anchored at 0 and fit shape and scale only
@@ -100,9 +100,12 @@ def conversation_lengths(df: pd.DataFrame) -> pd.Series:
 
 
 def message_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per message: a trace holds each message once per codec."""
+    """One row per message: a trace holds each message once per codec. A message whose
+    record has no role gets ``ANY_ROLE``."""
     keys = [k for k in ("run_id", "user_id", "turn", "role") if k in df]
-    rows = df.dropna(subset=["length_chars", "role", "turn"])
+    rows = df.dropna(subset=["length_chars", "turn"])
+    if "role" in rows and rows["role"].isna().any():
+        rows = rows.assign(role=rows["role"].astype(object).where(rows["role"].notna(), ANY_ROLE))
     return rows.drop_duplicates(subset=keys)
 
 
@@ -133,9 +136,18 @@ class FittedLengthModel:
         self.fallback = fallback
         self.min_samples = min_samples
 
+    @property
+    def roles(self) -> list[str]:
+        """The roles with at least one fit (``ANY_ROLE`` for messages without a role)."""
+        return [r for r in (*ROLES, ANY_ROLE) if any(role == r for role, _ in self.chosen)]
+
     def fit_for(self, role: str, band: str) -> CandidateFit | None:
-        """The band's fit, else the role-wide fit, else ``None`` (the fallback table)."""
-        return self.chosen.get((role, band)) or self.chosen.get((role, ALL_BANDS))
+        """The band's fit, else the role-wide fit, else the fits of messages without a
+        role (band, then role-wide), else ``None`` (the fallback table)."""
+        for key in ((role, band), (role, ALL_BANDS), (ANY_ROLE, band), (ANY_ROLE, ALL_BANDS)):
+            if key in self.chosen:
+                return self.chosen[key]
+        return None
 
     def sample_length(self, role: str, band: str, rng: random.Random) -> int | None:
         """One length in characters, clipped to [1, 2000]; ``None`` without a fit."""
@@ -156,11 +168,12 @@ class FittedLengthModel:
 
 
 def fit_lengths(df: pd.DataFrame, min_samples: int = 30, fallback: LengthModel = PEER_LENGTHS) -> FittedLengthModel:
-    """Fit ``length_chars`` per role and turn band, plus one role-wide fit per role.
-    Groups with fewer than ``min_samples`` messages get no fit of their own."""
+    """Fit ``length_chars`` per role and turn band, plus one role-wide fit per role
+    (messages without a role as ``ANY_ROLE``). Groups with fewer than ``min_samples``
+    messages get no fit of their own."""
     rows = banded_rows(df)
     records, chosen = [], {}
-    roles = [r for r in ROLES if r in set(rows["role"].astype(str))] if len(rows) else []
+    roles = [r for r in (*ROLES, ANY_ROLE) if r in set(rows["role"].astype(str))] if len(rows) else []
     for role in roles:
         of_role = rows[rows["role"].astype(str) == role]
         groups = [(band, of_role[of_role["band"] == band]) for band in TURN_BANDS]

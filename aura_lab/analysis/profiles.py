@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..traffic.conversations import BANDS, CHAT_ROLES, Conversation, content_of
+from ..traffic.lengths import ANY_ROLE
 from ..traffic.profile import ALL, MAX_MESSAGES_PER_CONVERSATION, Profile
 from ..traffic.sizes import MAX_SIZE, SizeModel
 from .lengths import fit_distribution
@@ -93,16 +94,23 @@ def fit_profile(
     """A profile fitted to conversations (or to their ``sizes_frame``)."""
     frame = conversations if isinstance(conversations, pd.DataFrame) else sizes_frame(conversations)
     known = frame[frame["role"].isin(CHAT_ROLES)]
+    roleless = frame[frame["role"].isna()]
     sizes: dict[str, dict[str, SizeModel]] = {}
+    stand_ins = []
     for role in CHAT_ROLES:
-        of_role = known[known["role"] == role]
+        of_role, tag = known[known["role"] == role], {}
+        if len(of_role) < 2 and len(roleless) >= 2:
+            # the logs name no role (the peer's traces): their messages, fitted as one
+            # group, stand in for the role, as the length analysis does (ANY_ROLE)
+            of_role, tag = roleless, {"role": ANY_ROLE}
+            stand_ins.append(role)
         if len(of_role) < 2:
             continue
-        sizes[role] = {ALL: fit_size(of_role["size"])}
+        sizes[role] = {ALL: _tagged(fit_size(of_role["size"]), tag)}
         for band in BANDS:
             values = of_role.loc[of_role["band"] == band, "size"]
             if len(values) >= min_samples:
-                sizes[role][band] = fit_size(values)
+                sizes[role][band] = _tagged(fit_size(values), tag)
     structured = frame[frame["structured"]].drop_duplicates("conversation")
     per_conversation = None
     if len(structured):
@@ -132,6 +140,11 @@ def fit_profile(
     )
     if per_conversation is None:
         source["note"] = "the logs hold no conversations (loose messages): messages per conversation not fitted"
+    if stand_ins:
+        source["roles"] = (
+            f"{len(roleless)} messages name no role: fitted as one group ({ANY_ROLE}), standing in for "
+            + " and ".join(stand_ins)
+        )
     return Profile(
         name=name,
         description=f"fitted to {source['conversations']} conversations",
@@ -144,17 +157,25 @@ def fit_profile(
     )
 
 
+def _tagged(model: SizeModel, tag: dict) -> SizeModel:
+    return dataclasses.replace(model, fit={**(model.fit or {}), **tag}) if tag else model
+
+
 def profile_table(profile: Profile) -> pd.DataFrame:
-    """The size models of a profile, one row per role and band: n, the model chosen,
-    its KS distance to the data, and its median and 95th percentile (bytes)."""
+    """The size models of a profile, one row per role and band: the messages it was
+    fitted to (the role's, or ``any (no role)``: logs without roles), n, the model
+    chosen, its KS distance to the data, and its median and 95th percentile (bytes)."""
     rows = []
     for role, bands in profile.sizes.items():
         for band, model in bands.items():
             p50, p95 = model.ppf([0.5, 0.95])
             fit = model.fit or {}
             chosen = fit.get("chosen") or (model.family if model.kind == "parametric" else "quantiles")
-            rows.append((role, band, fit.get("n"), chosen, fit.get("ks"), round(float(p50)), round(float(p95))))
-    return pd.DataFrame(rows, columns=["role", "band", "n", "model", "ks", "p50_bytes", "p95_bytes"])
+            fitted_to = f"{fit['role']} (no role)" if fit.get("role") else role  # a stand-in: messages without a role
+            rows.append(
+                (role, band, fitted_to, fit.get("n"), chosen, fit.get("ks"), round(float(p50)), round(float(p95)))
+            )
+    return pd.DataFrame(rows, columns=["role", "band", "fitted_to", "n", "model", "ks", "p50_bytes", "p95_bytes"])
 
 
 def compare_profiles(first: Profile, second: Profile, labels: tuple[str, str] = ("logs", "generated")) -> pd.DataFrame:

@@ -19,6 +19,8 @@ OUTPUT_ONLY = frozenset(
 )
 # settings of a server that depend on where it ran, not on what it does
 _PLACE = frozenset({"workdir", "uptime_s", "messages_served", "roundtrip_failures", "error_replies", "status"})
+# the process that ran a run (manifest.host): which one, not how it was set up
+_PROCESS = frozenset({"pid", "process_started"})
 
 
 def setup_of(manifest: Manifest) -> dict[str, Any]:
@@ -43,7 +45,8 @@ def setup_of(manifest: Manifest) -> dict[str, Any]:
     for package, version in sorted(manifest.versions.items()):
         flat[f"version.{package}"] = version
     for key, value in sorted(manifest.host.items()):
-        flat[f"host.{key}"] = value
+        if key not in _PROCESS:
+            flat[f"host.{key}"] = value
     warmup = manifest.warmup or {}
     for key in ("corpus_weight_after", "explore_after"):
         if key in warmup:
@@ -56,9 +59,13 @@ def setup_differences(a: Manifest | None, b: Manifest | None) -> list[dict]:
     lacks counts as different). A missing manifest gives one entry saying the set-up of
     that run is unknown."""
     if a is None or b is None:
-        missing = ", ".join(label for label, m in (("A", a), ("B", b)) if m is None)
+        note = (
+            "runs A and B have no manifest.json: their set-ups are unknown"
+            if a is None and b is None
+            else f"run {'A' if a is None else 'B'} has no manifest.json: its set-up is unknown"
+        )
         return [{"setting": "manifest", "a": None if a is None else "present", "b": None if b is None else "present",
-                 "note": f"run {missing} has no manifest.json: its set-up is unknown"}]  # fmt: skip
+                 "note": note}]  # fmt: skip
     setup_a, setup_b = setup_of(a), setup_of(b)
     out = []
     for key in sorted(set(setup_a) | set(setup_b)):

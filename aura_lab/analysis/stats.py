@@ -9,6 +9,9 @@ import numpy as np
 LATENCY_PERCENTILES = (50, 90, 95, 99, 99.9)
 # numpy's default linear interpolation between closest ranks; stated in every summary
 PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy 'linear')"
+# the peer's: the value at rank int(n * q) of the sorted values; used under the peer's
+# keys of the export, so its readers get the statistic they expect
+PEER_PERCENTILE_METHOD = "the peer's: sorted(values)[int(n * q)], no interpolation"
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float] = LATENCY_PERCENTILES) -> dict[str, float | None]:
@@ -19,6 +22,14 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = LATENCY_PERCENTIL
         return {f"p{q:g}": None for q in qs}
     got = np.percentile(arr, qs, method="linear")
     return {f"p{q:g}": float(v) for q, v in zip(qs, got)}
+
+
+def peer_percentile(values: Sequence[float], q: float) -> float | None:
+    """The peer's percentile (``PEER_PERCENTILE_METHOD``) of ``values`` at ``q`` in
+    [0, 1); ``None`` when there are no values."""
+    arr = np.sort(np.asarray(values, dtype=float))
+    arr = arr[~np.isnan(arr)]
+    return float(arr[min(int(arr.size * q), arr.size - 1)]) if arr.size else None
 
 
 def divide(numerator: float, denominator: float) -> float | None:

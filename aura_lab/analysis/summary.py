@@ -10,7 +10,7 @@ selection says it is empty. A figure nobody measured is None (shown "not checked
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,9 @@ LENGTH_BUCKETS = [
     (500, 2000, "500-2000"),
     (2000, math.inf, "2000+"),
 ]
+# the buckets of the peer's export (``compression.length_buckets``): ours up to 500 bytes,
+# then one bucket for everything longer
+PEER_LENGTH_BUCKETS = [*LENGTH_BUCKETS[:4], (500, math.inf, "500+")]
 # sources whose text is real text (a corpus message, composed from corpus text, or
 # replayed from logs) rather than synthesised from templates
 TEXT_SOURCES = ("corpus", "answer", "paste", "replay")
@@ -188,12 +191,22 @@ def _per_user_total(frame: pd.DataFrame, column: str) -> int:
     return int(frame.groupby("user_id")[column].max().fillna(0).sum())
 
 
-def length_buckets(sized: pd.DataFrame) -> list[dict]:
-    """Messages and bytes ratio per length bucket (UTF-8 bytes), over rows with sizes."""
+def length_buckets(sized: pd.DataFrame, buckets: Sequence[tuple[float, float, str]] = LENGTH_BUCKETS) -> list[dict]:
+    """Per length bucket (UTF-8 bytes; ``buckets``: ``(low, high, label)``, low inclusive),
+    over rows with sizes: messages, the bytes ratio (``ratio``: sum original / sum on the
+    wire) and the mean of per-message ratios (``mean_ratio``: the peer's statistic, which
+    its export writes per bucket of ``PEER_LENGTH_BUCKETS``)."""
     out = []
-    for low, high, label in LENGTH_BUCKETS:
+    for low, high, label in buckets:
         part = sized[(sized["length_bytes"] >= low) & (sized["length_bytes"] < high)]
-        out.append({"bucket": label, "messages": len(part), "ratio": metrics.overall_ratio(part)})
+        out.append(
+            {
+                "bucket": label,
+                "messages": len(part),
+                "ratio": metrics.overall_ratio(part),
+                "mean_ratio": metrics.mean_ratio(part),
+            }
+        )
     return out
 
 

@@ -71,7 +71,8 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     if verdict and said.get("lines"):
         lines.append("Verdict")
         lines += [f"  {line}" for line in said["lines"]]
-        lines.append(f"  (intervals: {said['method']})")
+        if said.get("method"):
+            lines.append(f"  (intervals: {said['method']})")
         lines.append("")
 
     def row(label, getter, spec=".2f", suffix=""):
@@ -103,9 +104,8 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     row("template precision", lambda c: _templated(c, _percent(c["template_precision"])), ".1f", "%")
     for key in ("mean", "p50", "p90", "p95", "p99", "p99.9", "max"):
         row(f"latency {key}", lambda c, k=key: c["latency_ms"][k], ".2f", " ms")
-    for bucket in range(len(LENGTH_BUCKETS)):
-        label = LENGTH_BUCKETS[bucket][2]
-        row(f"ratio {label} bytes", lambda c, b=bucket: c["length_buckets"][b]["ratio"], ".3f")
+    for label in _bucket_labels(codecs):
+        row(f"ratio {label} bytes", lambda c, b=label: _bucket_ratio(c["length_buckets"], b), ".3f")
     streamed = any(c.get("replies") for c in codecs.values())
     if streamed:
         for label, key, spec in REPLY_ROWS:
@@ -116,6 +116,22 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
     lines += _traffic_lines(codecs[primary], primary)
     return "\n".join(lines)
+
+
+def _bucket_labels(codecs: dict) -> list[str]:
+    """The size buckets of the summary's codecs in order: the summary's (``LENGTH_BUCKETS``),
+    or the peer's for a summary read from its export (one 500+ bucket)."""
+    labels = [b["bucket"] for c in codecs.values() for b in c["length_buckets"]]
+    return list(dict.fromkeys(labels)) or [label for _, _, label in LENGTH_BUCKETS]
+
+
+def _bucket_ratio(buckets: list[dict], label: str):
+    """The bucket's bytes ratio; an export of the peer's holds only the mean of the
+    per-message ratios, shown as such."""
+    bucket = next((b for b in buckets if b["bucket"] == label), {})
+    if bucket.get("ratio") is None and bucket.get("mean_ratio") is not None:
+        return f"{bucket['mean_ratio']:.3f} (mean)"
+    return bucket.get("ratio")
 
 
 def _templated(c: dict, value):
@@ -176,18 +192,21 @@ def _codec_lines(codecs: dict) -> list[str]:
 
 def _traffic_lines(first: dict, primary: str) -> list[str]:
     shares = first["source_share"]
+    said = ", ".join(
+        f"{role} {_fmt(_percent(s['corpus_share']), '.0f', '%')} of {s['messages']} messages"
+        for role, s in shares.items()
+        if s["messages"]
+    )
     lines = [
         "real-text share (messages taken or composed from the corpus, or replayed from logs; the rest are built "
-        "from templates): "
-        + ", ".join(
-            f"{role} {_fmt(_percent(s['corpus_share']), '.0f', '%')} of {s['messages']} messages"
-            for role, s in shares.items()
-        )
+        "from templates): " + (said or "not recorded (the records carry no role or source)")
     ]
     users = first["per_user_messages"]
     lines.append(
-        f"users: {users['users']}, messages per user min {users['min']} median {users['median']} max {users['max']}; "
-        f"reconnects {first['reconnects']}, failovers {first['failovers']}"
+        f"users: {users['users']}, messages per user min {_fmt(users['min'], 'd')} "
+        f"median {_fmt(users['median'], '.1f')} max {_fmt(users['max'], 'd')}; "
+        f"reconnects {_fmt(first['reconnects'], 'd')}, "
+        f"failovers {_fmt(first['failovers'], 'd')}"
     )
     templates = first["templates"]
     if not templates["count"]:

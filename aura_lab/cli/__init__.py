@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import warnings
 
 from .. import __version__
-from ..errors import AuraLabError
+from ..errors import AuraLabError, DataWarning
 
 # sub-command modules, in the order --help lists them
-_COMMANDS = ["run", "replay", "experiment", "generate", "profile", "realism", "serve", "report", "compare", "slots"]
+_COMMANDS = [
+    "run",
+    "replay",
+    "experiment",
+    "generate",
+    "profile",
+    "realism",
+    "serve",
+    "report",
+    "compare",
+    "slots",
+    "doctor",
+]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +50,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A DataWarning as one line (not Python's file:line: Category: text form)."""
+    if issubclass(category, DataWarning):
+        print(f"aura-lab: warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line. ``argv`` None means this is the program itself: its process
+    ends when ``main`` returns, so a stop signal after a run stays noted (never a
+    traceback or a kill) until then. With ``argv`` given, a caller goes on afterwards:
+    the signal handlers and the warning printer are put back as they were."""
+    saved = None
+    if argv is not None:
+        saved = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}, warnings.showwarning)
+    warnings.showwarning = _show_warning
+    try:
+        return _main(argv)
+    finally:
+        if saved is not None:
+            handlers, warnings.showwarning = saved
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

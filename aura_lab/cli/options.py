@@ -4,12 +4,38 @@
 from __future__ import annotations
 
 import argparse
+import math
 
-from ..config import BOUNDS, DEFAULT_PROFILE, FLAGS, RunConfig
+from ..config import BOUNDS, DEFAULT_PROFILE, FLAGS, Bound, RunConfig
 from ..errors import InputError
 from ..traffic.profile import BUILT_IN, load_profile
 
 DEFAULTS = RunConfig()
+
+
+def number(name: str, bound: Bound | None = None):
+    """An argparse ``type`` for the numeric option ``name`` (its range ``bound``, else
+    ``BOUNDS[name]``): a float, or for a whole-number option an integer (``1e3`` is
+    1000). A value that is no number of that kind is refused with the option's range;
+    the range itself is checked with the others."""
+    bound = bound or BOUNDS[name]
+
+    def parse(text: str) -> int | float:
+        try:
+            if not bound.integer:
+                return float(text)
+            try:
+                return int(text)
+            except ValueError:
+                value = float(text)
+                if not (math.isfinite(value) and value.is_integer()):
+                    raise ValueError(text) from None
+                return int(value)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"must be {bound.describe()}, got {text!r}") from None
+
+    parse.__name__ = "whole number" if bound.integer else "number"
+    return parse
 
 
 def described(name: str, text: str) -> str:
@@ -27,7 +53,7 @@ def add_traffic_arguments(
     parser: argparse.ArgumentParser, templates_help: str = "template JSON file instead of AURA's library"
 ) -> None:
     """The options that shape generated traffic, shared by ``generate`` and ``run``."""
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=described("seed", "random seed"))
+    parser.add_argument("--seed", type=number("seed"), default=DEFAULTS.seed, help=described("seed", "random seed"))
     parser.add_argument(
         "--profile",
         default=DEFAULT_PROFILE,
@@ -44,13 +70,13 @@ def add_traffic_arguments(
     parser.add_argument("--templates", help=templates_help)
     parser.add_argument(
         "--corpus-weight",
-        type=float,
+        type=number("corpus_weight"),
         default=DEFAULTS.corpus_weight,
         help=described("corpus_weight", "share of corpus messages (peer profile)"),
     )
     parser.add_argument(
         "--ai-ratio",
-        type=float,
+        type=number("ai_ratio"),
         default=DEFAULTS.ai_ratio,
         help=described("ai_ratio", "share of AI users (peer profile)"),
     )

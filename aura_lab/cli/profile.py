@@ -23,6 +23,8 @@ def command(args: argparse.Namespace) -> int:
         raise InputError("no message with a known role to fit", where=" ".join(args.logs))
     print()
     print(profile_table(profile).to_string(index=False))
+    if profile.source.get("roles"):
+        print(f"roles: {profile.source['roles']}")
     mpc = profile.messages_per_conversation
     if mpc is not None:
         p5, p50, p95 = mpc.ppf([0.05, 0.5, 0.95])

@@ -10,6 +10,7 @@ from ..config import BOUNDS, DEFAULT_PROFILE
 from ..errors import InputError
 from ..traces.logs import LogReport, read_logs
 from ..traffic.profile import load_profile
+from .options import number
 
 
 def command(args: argparse.Namespace) -> int:
@@ -55,6 +56,6 @@ def register(subparsers) -> None:
         metavar="N",
         help=f"conversations generated from the profile (default {DEFAULT_CONVERSATIONS})",
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated traffic (default 1)")
+    parser.add_argument("--seed", type=number("seed"), default=1, help="seed of the generated traffic (default 1)")
     parser.add_argument("--corpus", help="corpus JSONL the generated texts come from (default: the bundled one)")
     parser.set_defaults(func=command)

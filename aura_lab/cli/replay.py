@@ -8,7 +8,7 @@ from ..config import DEFAULT_CODECS, DEFAULT_USERS, MIN_COMPRESSION_SIZE, RunCon
 from ..errors import InputError
 from ..load.replay import replay
 from ..traffic.profile import BUILT_IN, load_profile
-from .options import DEFAULTS, described
+from .options import DEFAULTS, described, number
 
 
 def command(args: argparse.Namespace) -> int:
@@ -42,13 +42,16 @@ def register(subparsers) -> None:
     parser.add_argument("--profile", metavar="NAME|FILE",
                         help=f"instead of SOURCE: a traffic profile's generated traffic ({', '.join(BUILT_IN)}, "
                              "or a JSON file made by aura-lab profile)")  # fmt: skip
-    parser.add_argument("--users", type=int,
+    parser.add_argument("--users", type=number("users"),
                         help=described("users", f"users of --profile (default {DEFAULT_USERS}); for SOURCE, "
                                                 "at most this many conversations (default all)"))  # fmt: skip
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=described("seed", "seed of --profile"))
+    parser.add_argument(
+        "--seed", type=number("seed"), default=DEFAULTS.seed, help=described("seed", "seed of --profile")
+    )
     parser.add_argument("--codec", default=",".join(DEFAULT_CODECS), metavar="SPEC[,SPEC...]",
                         help="codecs, the first primary; options as NAME:key=value (docs/codecs.md)")  # fmt: skip
-    parser.add_argument("--min-compression-size", type=int, default=MIN_COMPRESSION_SIZE, metavar="BYTES")
+    parser.add_argument("--min-compression-size", type=number("min_compression_size"), default=MIN_COMPRESSION_SIZE,
+                        metavar="BYTES")  # fmt: skip
     parser.add_argument("--trace-dir", default="data/traces", help="where the new run folder goes")
     parser.add_argument("--run-id", help="name of the new run folder")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")

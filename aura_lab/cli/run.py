@@ -25,13 +25,15 @@ from ..config import DEFAULT_CODECS, DEFAULT_USERS, ENVELOPES, FRAMINGS, REPLAY_
 from ..load.auto_update import with_templates_from
 from ..load.runner import check_codecs, check_verify, run
 from ..timing import ThinkTime
-from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described
+from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described, number
 
+EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 EPILOG = "\n\n".join(
     textwrap.fill(paragraph, 88)
     for paragraph in (
         f"exit codes: 0 the run completed (and every --check held); 2 bad options or input, nothing ran; "
+        f"{EXIT_FAILED} the run failed (a trace write failed: the records are kept, the manifest says why); "
         f"{EXIT_CHECK_FAILED} a --check failed (reserved for it, as k6 does for its thresholds); "
         f"{EXIT_INTERRUPTED} interrupted (traces kept).",
         "--check EXPR: [CODEC:]METRIC OP NUMBER, repeatable; unscoped checks apply to the primary codec. "
@@ -45,12 +47,12 @@ EPILOG = "\n\n".join(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--users",
-        type=int,
+        type=number("users"),
         help=described("users", f"simulated users (default {DEFAULT_USERS}; a replay: one per conversation, all)"),
     )
     p.add_argument(
         "--ramp-up",
-        type=float,
+        type=number("ramp_up"),
         default=DEFAULTS.ramp_up,
         metavar="S",
         help=described("ramp_up", "seconds over which users start"),
@@ -62,11 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--messages-per-user",
-        type=int,
+        type=number("messages_per_user"),
         metavar="N",
         help=described("messages_per_user", "fixed conversation length instead of --turns"),
     )
-    p.add_argument("--duration", type=float, metavar="S", help=described("duration", "stop sending after S seconds"))
+    p.add_argument(
+        "--duration", type=number("duration"), metavar="S", help=described("duration", "stop sending after S seconds")
+    )
     p.add_argument(
         "--think-time",
         default=DEFAULTS.think_time,
@@ -75,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--arrival-rate",
-        type=float,
+        type=number("arrival_rate"),
         metavar="R",
         help=described(
             "arrival_rate", "open loop: R messages per second per user on a schedule; latency counts from the schedule"
@@ -86,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--warmup-messages",
-        type=int,
+        type=number("warmup_messages"),
         default=DEFAULTS.warmup_messages,
         metavar="N",
         help=described("warmup_messages", "messages on one connection before the run; 0 = no warmup"),
@@ -107,7 +111,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--selection", choices=("uniform", "epsilon-greedy"), default=DEFAULTS.selection)
     p.add_argument(
-        "--explore", type=float, default=DEFAULTS.explore, help=described("explore", "epsilon-greedy exploration share")
+        "--explore",
+        type=number("explore"),
+        default=DEFAULTS.explore,
+        help=described("explore", "epsilon-greedy exploration share"),
     )
     p.add_argument(
         "--codec",
@@ -128,17 +135,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-compression-size",
-        type=int,
+        type=number("min_compression_size"),
         default=DEFAULTS.min_compression_size,
         metavar="BYTES",
         help=described("min_compression_size", "messages shorter than this are sent uncompressed"),
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=number("timeout"),
         default=DEFAULTS.timeout,
         metavar="S",
         help=described("timeout", "per-message reply timeout"),
+    )
+    p.add_argument(
+        "--max-reply-size",
+        type=number("max_reply_size"),
+        default=DEFAULTS.max_reply_size,
+        metavar="BYTES",
+        help=described("max_reply_size", "a larger reply is recorded as a bad_reply and its connection closed"),
     )
     p.add_argument("--trace-dir", default=DEFAULTS.trace_dir, help="where run folders go (default data/traces)")
     p.add_argument("--run-id", help="name of the run folder (default: UTC time and a random suffix)")
@@ -158,7 +172,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=number("workers"),
         default=DEFAULTS.workers,
         help=described("workers", "processes for the users (Dask LocalCluster)"),
     )
@@ -201,7 +215,7 @@ def add_replay_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--chunk-tokens",
-        type=int,
+        type=number("chunk_tokens"),
         default=DEFAULTS.chunk_tokens,
         metavar="N",
         help=described("chunk_tokens", "tokens per streamed frame (a token ~4 characters)"),
@@ -245,6 +259,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         verify=args.verify,
         min_compression_size=args.min_compression_size,
         timeout=args.timeout,
+        max_reply_size=args.max_reply_size,
         trace_dir=args.trace_dir,
         run_id=args.run_id,
         export=args.export,
@@ -277,7 +292,7 @@ def command(args: argparse.Namespace) -> int:
     if not config.urls:
         check_scopes(checks, config.codecs)
     with _stdout_to_stderr() if args.json else contextlib.nullcontext():
-        result = run(config)
+        result = run(config, _exits_after=True)  # a signal after the run only waits for the last line
     outcomes = evaluate(checks, result.summary)
     if args.json:
         _print_json(result, outcomes)
@@ -286,6 +301,12 @@ def command(args: argparse.Namespace) -> int:
     if result.status == "interrupted":
         print(f"aura-lab: run interrupted; traces kept in {result.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if result.status == "failed":
+        print(
+            f"aura-lab: run failed: {result.manifest.error}; {len(result.traces)} records kept in {result.path}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if any(not o.passed for o in outcomes):
         failed = sum(not o.passed for o in outcomes)
         print(f"aura-lab: {failed} of {len(outcomes)} check(s) failed (exit {EXIT_CHECK_FAILED})", file=sys.stderr)

@@ -11,7 +11,7 @@ from ..traffic.templates import load_templates
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("corpus", help="corpus JSONL (message/text/content per line)")
+    parser.add_argument("corpus", help="corpus JSONL (message/text/content per line); - reads standard input")
     parser.add_argument("--metadata", help="existing template metadata JSON to merge into")
     parser.add_argument("--templates", default=None, help="template JSON file (default: AURA's library)")
     parser.add_argument("--max-values", type=int, default=50, help="values kept per slot (default 50)")
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     library = load_templates(args.templates)
-    texts = [m.text for m in load_corpus(args.corpus).messages]
+    texts = [m.text for m in load_corpus(args.corpus, stdin=True).messages]
     existing = read_json_file(args.metadata, "metadata") if args.metadata else None
     metadata = discover_slot_examples(texts, library, existing, args.max_values)
     matched = sum(library.match(t) is not None for t in texts)

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 
 from ..config import RunConfig
-from ..traces.folder import Manifest, parse_part_name
+from ..traces.folder import Manifest, note_dead_servers, parse_part_name
 from ..traces.writer import TraceWriter
 from ..traffic.generator import config_from_files
 from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
-from .sources import read_replay, replay_traffic
+from .traffic_sources import read_replay, replay_traffic
 from .verify import Verifier
 
 
@@ -52,7 +52,12 @@ async def _run_shard(job: ShardJob) -> dict:
     )
     # a replay: each shard reads the logs again (the paths are absolute) and plays its users
     traffic = replay_traffic(read_replay(config)[0]) if config.replay else None
-    writer = TraceWriter(job.folder, shard=job.shard)
+    loop = asyncio.get_running_loop()
+
+    def write_failed(_reason: str) -> None:  # from the flusher's thread, perhaps
+        loop.call_soon_threadsafe(engine.stop, "write_failed")
+
+    writer = TraceWriter(job.folder, shard=job.shard, on_failure=write_failed)
     engine = Engine(
         EngineSettings.of(config, job.run_id),
         gen_config,
@@ -78,6 +83,8 @@ async def _run_shard(job: ShardJob) -> dict:
         "messages": engine.tally.messages,
         "stop_reason": engine.stop_reason,
         "written": writer.written,
+        "write_failure": writer.failure,
+        "dead_servers": [dead for group in engine.groups for dead in group.dead_servers()],
         "verify": None
         if engine.verifier is None
         else {"mode": engine.verifier.mode, "failure": engine.verifier.failure},
@@ -110,9 +117,10 @@ def _rows_written(folder) -> int:
 
 async def run_distributed(
     config, gen_config, groups: list[Group], folder, manifest: Manifest, say, stop_requested: asyncio.Event
-) -> bool:
-    """Run the main phase on Dask; True when it was interrupted (``stop_requested``
-    set by the runner's Ctrl-C handler is passed on to every shard)."""
+) -> str | None:
+    """Run the main phase on Dask; returns why it stopped early (``interrupted``,
+    ``write_failed``) or None. ``stop_requested`` (the run's stop) is passed on to every
+    shard; a shard's failed write is the manifest's ``error``, its dead servers notes."""
     from distributed import Client, Event, LocalCluster
 
     cluster = None
@@ -133,7 +141,7 @@ async def run_distributed(
     run_id = manifest.run_id
     stop_name = f"aura-lab-stop-{run_id}"
     stop_event = Event(stop_name, client=client)
-    interrupted = False
+    reason: str | None = None
     try:
         warmup = manifest.warmup or {}
         main_config = dataclasses.replace(
@@ -167,13 +175,19 @@ async def run_distributed(
                 say(f"  {_rows_written(folder) // max(1, len(groups))} messages so far")
         results = await gathering
         manifest.workers["results"] = results
-        interrupted = stop_requested.is_set() or any(r["stop_reason"] == "interrupted" for r in results)
+        for result in results:
+            note_dead_servers(manifest, result["dead_servers"])
+        failures = [f"shard {r['shard']}: {r['write_failure']}" for r in results if r["write_failure"]]
+        if failures:
+            reason = "write_failed"
+            manifest.error = "; ".join(failures)
+        elif stop_requested.is_set() or any(r["stop_reason"] == "interrupted" for r in results):
+            reason = "interrupted"
     except asyncio.CancelledError:
         stop_event.set()
-        interrupted = True
         raise
     finally:
         await asyncio.to_thread(client.close)
         if cluster is not None:
             await asyncio.to_thread(cluster.close)
-    return interrupted
+    return reason

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import LOGGED_GAP_CAP_S, REPLY_TIMEOUT_S, RunConfig
+from ..config import LOGGED_GAP_CAP_S, MAX_REPLY_SIZE, REPLY_TIMEOUT_S, RunConfig
 from ..timing import ThinkTime
 from ..traces.writer import TraceWriter
 from ..traffic.framing import Framing
@@ -109,6 +109,7 @@ class EngineSettings:
     ramp_up: float = 0.0
     timeout: float = REPLY_TIMEOUT_S
     grace: float = 2.0  # seconds replies in flight may take after a stop
+    max_reply_size: int = MAX_REPLY_SIZE  # bytes
     framing: Framing = field(default_factory=Framing)
     logged_timing: bool = False  # pauses from the messages' logged times (a replay)
 
@@ -121,6 +122,7 @@ class EngineSettings:
             arrival_rate=config.arrival_rate,
             ramp_up=config.ramp_up,
             timeout=config.timeout,
+            max_reply_size=config.max_reply_size,
             framing=Framing(config.framing == "stream", config.chunk_tokens, config.envelope, config.resend_whole),
             logged_timing=config.replay_timing == "logged",
         )
@@ -215,7 +217,7 @@ class Engine:
     async def run_user(self, user_id: int, phase: str = "main", messages=None, think: bool = True) -> None:
         settings = self.settings
         rng = random.Random(f"aura-lab:{self.gen_config.seed}:{user_id}:timing")
-        links = [g.new_link(user_id, settings.timeout) for g in self.groups]
+        links = [g.new_link(user_id, settings.timeout, settings.max_reply_size) for g in self.groups]
         self._links.extend(links)
         if messages is None:
             if self.traffic is not None:
@@ -384,6 +386,8 @@ class Engine:
             )
             for group, link, result in zip(self.groups, links, results)
         ]
+        for group, result in zip(self.groups, results):
+            group.learn(result.reply)
         event = Exchanged(message, phase, records, frame[3] if frame else True)
         for listener in self.listeners:
             listener(event)

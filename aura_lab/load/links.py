@@ -22,10 +22,13 @@ from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import CloseCode
+from websockets.protocol import State
 
 from ..codecs import Codec
-from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE, REPLY_TIMEOUT_S
+from ..config import MAX_MESSAGE_SIZE, MAX_REPLY_SIZE, MIN_COMPRESSION_SIZE, REPLY_TIMEOUT_S
 from ..wire.judge import Exchange, judge_reply
+from ..wire.labels import Label, from_reply
 from ..wire.protocol import ServerStats, answer
 
 
@@ -49,9 +52,57 @@ class Link(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass
+class DeadServer:
+    """A server given up on: when (UTC epoch seconds), after how many failed
+    connections over how long (seconds), and the last error."""
+
+    url: str
+    at: float
+    failures: int
+    seconds: float
+    error: str
+
+    def describe(self) -> str:
+        when = time.strftime("%H:%M:%S", time.gmtime(self.at))
+        return (
+            f"server {self.url} marked dead at {when} UTC after {self.failures} failed connections "
+            f"over {self.seconds:.1f} s ({self.error}); its later messages were not sent (connect errors)"
+        )
+
+
+class ServerHealth:
+    """Connection failures per URL, shared by every user of a group. A URL that failed
+    ``dead_after`` connections in a row over at least ``dead_after_s`` seconds (the
+    back-off has run its course) is dead: no user tries it again, so a dead server does
+    not hold up the messages of the others (each exchange would wait out a back-off)."""
+
+    def __init__(self, dead_after: int = 6, dead_after_s: float = 5.0):
+        self.dead_after = dead_after
+        self.dead_after_s = dead_after_s
+        self.dead: dict[str, DeadServer] = {}
+        self._streaks: dict[str, tuple[int, float]] = {}  # url -> (failures in a row, first at, monotonic)
+
+    def failed(self, url: str, error: str) -> None:
+        count, first = self._streaks.get(url, (0, time.monotonic()))
+        count += 1
+        self._streaks[url] = (count, first)
+        lasted = time.monotonic() - first
+        if url not in self.dead and count >= self.dead_after and lasted >= self.dead_after_s:
+            self.dead[url] = DeadServer(url, time.time(), count, lasted, error)
+
+    def succeeded(self, url: str) -> None:
+        self._streaks.pop(url, None)
+
+    def is_dead(self, url: str) -> bool:
+        return url in self.dead
+
+
 class WebSocketLink:
     """A user's connection to one of ``urls`` (it starts at ``start`` and stays there;
-    after ``failover_after`` consecutive connection failures it moves to the next)."""
+    after ``failover_after`` consecutive connection failures it moves to the next, and
+    it never goes back to a URL that ``health`` says is dead). Replies over ``max_size``
+    bytes are refused (the connection is closed)."""
 
     def __init__(
         self,
@@ -60,12 +111,16 @@ class WebSocketLink:
         timeout: float = REPLY_TIMEOUT_S,
         backoff: tuple[float, float] = (0.05, 2.0),
         failover_after: int = 2,
+        max_size: int = MAX_REPLY_SIZE,
+        health: ServerHealth | None = None,
     ):
         self.urls = urls
         self.index = start % len(urls)
         self.timeout = timeout
         self.backoff_min, self.backoff_max = backoff
         self.failover_after = failover_after
+        self.max_size = max_size
+        self.health = health if health is not None else ServerHealth()
         self.stats = LinkStats()
         self._ws: ClientConnection | None = None
         self.sent_ns: int | None = None  # when the current (or last) message went out
@@ -85,15 +140,32 @@ class WebSocketLink:
     def _failed(self) -> None:
         self._failures += 1
         if len(self.urls) > 1 and self._failures >= self.failover_after:
-            self.index = (self.index + 1) % len(self.urls)
-            self.stats.failovers += 1
-            self._failures = 0
+            self._move()
+
+    def _move(self) -> None:
+        """Fail over to the next URL that is not dead (if every one is, stay put)."""
+        for step in range(1, len(self.urls)):
+            index = (self.index + step) % len(self.urls)
+            if not self.health.is_dead(self.urls[index]):
+                self.index = index
+                self.stats.failovers += 1
+                self._failures = 0
+                return
 
     async def _connect(self):
         if self._ws is not None:
-            return self._ws
+            if self._ws.state is State.OPEN:
+                return self._ws
+            # the server closed it while the user was thinking (its idle timeout, a
+            # restart): a new connection, before the message is sent, not a lost message
+            await self._drop()
         self._ws = await connect(
-            self.url, open_timeout=self.timeout, close_timeout=1, max_size=None, compression=None, ping_interval=None
+            self.url,
+            open_timeout=self.timeout,
+            close_timeout=1,
+            max_size=self.max_size,
+            compression=None,
+            ping_interval=None,
         )
         if self._ever_connected or self.stats.connect_failures:
             # a connection after a lost one, or after failed attempts (a failover included)
@@ -111,15 +183,24 @@ class WebSocketLink:
 
     async def exchange(self, text: str) -> Exchange:
         self.sent_ns = None
+        if self.health.is_dead(self.url):
+            self._move()
+        url = self.url
+        if self.health.is_dead(url):  # and so is every other URL of the group
+            await self._drop()
+            return Exchange(url, None, None, "error", "connect", f"not sent: {self.health.dead[url].describe()}")
         if self._ws is None and self.backoff_delay():
             await asyncio.sleep(self.backoff_delay())  # a refusing server is not hammered
-        url = self.url
+            if self.health.is_dead(url):  # another user gave up on it meanwhile
+                return await self.exchange(text)
         try:
             ws = await self._connect()
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             self.stats.connect_failures += 1
+            self.health.failed(url, _describe(exc))
             self._failed()
             return Exchange(url, None, None, "error", "connect", _describe(exc))
+        self.health.succeeded(url)
         sent = self.sent_ns = time.perf_counter_ns()
         try:
             await ws.send(text)
@@ -130,7 +211,21 @@ class WebSocketLink:
             await self._drop()
             self._failed()
             return Exchange(url, sent, None, "error", "timeout", f"no reply within {self.timeout:g} s")
-        except (ConnectionClosed, OSError) as exc:
+        except ConnectionClosed as exc:
+            await self._drop()
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                # the reply came, but too large to keep: the server answered, badly
+                return Exchange(
+                    url,
+                    sent,
+                    time.perf_counter_ns(),
+                    "error",
+                    "bad_reply",
+                    f"reply over the {self.max_size:,}-byte limit (--max-reply-size); the connection was closed",
+                )
+            self._failed()
+            return Exchange(url, sent, None, "error", "closed", _describe(exc))
+        except OSError as exc:
             await self._drop()
             self._failed()
             return Exchange(url, sent, None, "error", "closed", _describe(exc))
@@ -194,18 +289,32 @@ class InProcessLink:
 @dataclass
 class Group:
     """Servers that receive the same traffic: one codec's server, external replicas, or
-    an in-process codec (``codec`` set, no URLs)."""
+    an in-process codec (``codec`` set, no URLs). ``learns_label``: the servers did not
+    say what they run (no ``GET /health``), so the engine keeps the first reply that
+    does (``learnt``; AURA's compressor shows itself in its replies)."""
 
     label: str
     urls: list[str] = field(default_factory=list)
     codec: Codec | None = None
     min_compression_size: int = MIN_COMPRESSION_SIZE
     server_stats: ServerStats = field(default_factory=ServerStats)
+    health: ServerHealth = field(default_factory=ServerHealth)
+    learns_label: bool = False
+    learnt: Label | None = None
 
-    def new_link(self, user_id: int, timeout: float) -> Link:
+    def learn(self, reply: dict) -> None:
+        """Keep what a reply says about the codec, until one has said it."""
+        if self.learns_label and self.learnt is None:
+            self.learnt = from_reply(reply)
+
+    def new_link(self, user_id: int, timeout: float, max_reply_size: int = MAX_REPLY_SIZE) -> Link:
         """A link for one user: users are spread round-robin over the URLs."""
         if self.codec is not None:
             return InProcessLink(
                 self.codec, self.server_stats, self.label, min_compression_size=self.min_compression_size
             )
-        return WebSocketLink(self.urls, start=user_id, timeout=timeout)
+        return WebSocketLink(self.urls, start=user_id, timeout=timeout, max_size=max_reply_size, health=self.health)
+
+    def dead_servers(self) -> list[dict]:
+        """The servers of this group given up on during the run: url, codec, note."""
+        return [{"url": d.url, "codec": self.label, "note": d.describe()} for d in self.health.dead.values()]

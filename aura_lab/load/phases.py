@@ -1,15 +1,12 @@
 """A run's phases: the warmup (its own connection, no think time, the peer's checks)
-and the main phase (every user, in this process or sharded on Dask), with Ctrl-C and
-SIGTERM turned into a clean stop."""
+and the main phase (every user, in this process or sharded on Dask). A stop (Ctrl-C,
+SIGTERM, a failed trace write: ``stopping.Stopper``) ends sending cleanly."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import signal
-import threading
 from collections.abc import Callable, Iterator
 
 from ..analysis import metrics
@@ -22,6 +19,7 @@ from ..traffic.selection import Selector, make_selector
 from .console import Printer, ProgressBar, debug_printer
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
+from .stopping import Stopper
 from .verify import Verifier
 
 WARMUP_USER = 1_000_000  # outside the main users' ids: the warmup has its own random streams
@@ -34,101 +32,85 @@ async def run_phases(
     writer: TraceWriter,
     manifest: Manifest,
     say: Printer,
-    stop_flag: threading.Event | None,
+    stopper: Stopper,
     traffic: Callable[[int], list[GeneratedMessage]] | None = None,
     verifier: Verifier | None = None,
 ) -> str:
-    """Warmup (when asked) and main phase; returns the run's status. ``traffic`` gives
-    each user's messages in a replay (else they are generated). ``verifier``: the
+    """Warmup (when asked) and main phase; returns the run's status: ``complete``,
+    ``interrupted``, or ``failed`` when the trace writer could not write. ``traffic``
+    gives each user's messages in a replay (else they are generated). ``verifier``: the
     client checks the primary messages the server did not (``--verify``)."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
-    loop = asyncio.get_running_loop()
-    engines: list[Engine] = []
-    stop_requested = asyncio.Event()
+    users = list(range(config.users or 0))
+    planned = manifest.planned_messages
+    if planned is None:
+        planned = manifest.planned_messages = planned_messages(config, gen_config, traffic)
+    if stopper.reason is None and config.warmup_messages:
+        engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier=verifier)
+        stopper.attach(engine)
+        await warmup(config, gen_config, engine, writer, manifest, say)
+        if config.selection == "epsilon-greedy" and manifest.warmup:
+            selector.explore = manifest.warmup["explore_after"]  # type: ignore[attr-defined]
+    if stopper.reason is not None:
+        return _status(stopper.reason)
+    if config.workers > 1 or config.scheduler:
+        from .distributed import run_distributed
 
-    def interrupt(reason: str = "interrupted") -> None:
-        stop_requested.set()
-        for engine in engines:
-            engine.stop(reason)
-
-    installed = []
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, interrupt)
-                installed.append(sig)
-    watcher = None
-    if stop_flag is not None:
-
-        async def watch() -> None:
-            while not stop_flag.is_set():
-                await asyncio.sleep(0.1)
-            interrupt()
-
-        watcher = asyncio.ensure_future(watch())
+        assert stopper.requested is not None
+        reason = await run_distributed(config, gen_config, groups, writer.folder, manifest, say, stopper.requested)
+        return _status(stopper.reason or reason)
+    engine = Engine(settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic, verifier)
+    stopper.attach(engine)
+    if config.debug:
+        engine.listen(debug_printer(config, say))
+    progress = None
+    if not config.quiet and config.progress:
+        progress = ProgressBar(planned, groups[0].label, engine.tally)
+        engine.listen(progress)
+    flusher = asyncio.ensure_future(writer.flush_periodically())
+    deadline = config.main_deadline
     try:
-        if config.warmup_messages:
-            engine = Engine(settings, gen_config, groups, selector, 1, [writer_listener(writer)], verifier=verifier)
-            engines.append(engine)
-            await warmup(config, gen_config, engine, writer, manifest, say)
-            if engine.stop_reason == "interrupted":
-                return "interrupted"
-            if config.selection == "epsilon-greedy" and manifest.warmup:
-                selector.explore = manifest.warmup["explore_after"]  # type: ignore[attr-defined]
-        users = list(range(config.users or 0))
-        if traffic is not None:
-            planned = manifest.planned_messages = sum(len(traffic(u)) for u in users)
-        else:
-            planned = manifest.planned_messages = sum(user_profile(gen_config, u)[1] for u in users)
-        if config.workers > 1 or config.scheduler:
-            from .distributed import run_distributed
-
-            interrupted = await run_distributed(
-                config, gen_config, groups, writer.folder, manifest, say, stop_requested
-            )
-            return "interrupted" if interrupted else "complete"
-        engine = Engine(
-            settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic, verifier
-        )
-        engines.append(engine)
-        if config.debug:
-            engine.listen(debug_printer(config, say))
-        progress = None
-        if not config.quiet and config.progress:
-            progress = ProgressBar(planned, groups[0].label, engine.tally)
-            engine.listen(progress)
-        flusher = asyncio.ensure_future(writer.flush_periodically())
-        deadline = config.main_deadline
-        try:
-            await engine.run_users(users, deadline_s=deadline)
-        finally:
-            flusher.cancel()
-            if progress is not None:
-                progress.close()
-        if settings.logged_timing:
-            gaps = engine.logged_gaps
-            manifest.notes.append(
-                f"logged timing: {gaps['used']} pauses from the logs' timestamps ({gaps['cut']} cut to "
-                f"{LOGGED_GAP_CAP_S:g} s), {gaps['missing']} without timestamps took the think time"
-            )
-        if engine.stop_reason == "interrupted":
-            say(
-                f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "
-                "every record so far is kept"
-            )
-            return "interrupted"
-        if engine.stop_reason == "duration":
-            manifest.notes.append(
-                f"stopped by the duration limit ({deadline:g} s) after "
-                f"{engine.tally.messages} of {planned} planned messages"
-            )
-        return "complete"
+        await engine.run_users(users, deadline_s=deadline)
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        if watcher is not None:
-            watcher.cancel()
+        flusher.cancel()
+        if progress is not None:
+            progress.close()
+    if engine.stop_reason == "interrupted":
+        say(
+            f"interrupted: stopped sending after {engine.tally.messages} of {planned} messages; "
+            "every record so far is kept"
+        )
+    elif engine.stop_reason == "write_failed":
+        say(f"trace write failed: stopped sending after {engine.tally.messages} of {planned} messages")
+    elif engine.stop_reason == "duration":
+        manifest.notes.append(
+            f"stopped by the duration limit ({deadline:g} s) after "
+            f"{engine.tally.messages} of {planned} planned messages"
+        )
+    if settings.logged_timing:
+        gaps = engine.logged_gaps
+        manifest.notes.append(
+            f"logged timing: {gaps['used']} pauses from the logs' timestamps ({gaps['cut']} cut to "
+            f"{LOGGED_GAP_CAP_S:g} s), {gaps['missing']} without timestamps took the think time"
+        )
+    return _status(engine.stop_reason)
+
+
+def planned_messages(
+    config: RunConfig, gen_config: GeneratorConfig, traffic: Callable[[int], list[GeneratedMessage]] | None
+) -> int:
+    """The main phase's messages, fixed before it starts: each logged conversation's in a
+    replay, else each user's conversation length (fixed by seed and user)."""
+    users = range(config.users or 0)
+    if traffic is not None:
+        return sum(len(traffic(u)) for u in users)
+    return sum(user_profile(gen_config, u)[1] for u in users)
+
+
+def _status(stop_reason: str | None) -> str:
+    """The run's status for the reason it stopped sending."""
+    return {"interrupted": "interrupted", "write_failed": "failed"}.get(stop_reason or "", "complete")
 
 
 def warmup_messages(gen_config: GeneratorConfig, n: int, selector: Selector) -> Iterator[GeneratedMessage]:
@@ -165,7 +147,8 @@ async def warmup(
         await engine.run_user(WARMUP_USER, phase="warmup", messages=messages, think=False)
     finally:
         await engine.close_links()
-    writer.flush()
+    if not writer.flush():
+        return  # the run is failing (the stopper has the reason): no analysis of half a warmup
     primary = metrics.select(load_traces(writer.folder.parent), phase=None, codec=manifest.primary_codec)
     report = analyse_warmup(
         primary,

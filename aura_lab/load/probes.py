@@ -51,3 +51,40 @@ def served_templates(url: str) -> tuple[PatternLibrary | None, str | None]:
 
 def installed_templates() -> PatternLibrary:
     return load_templates(None)
+
+
+def handshake_problems(urls, timeout: float = 5.0) -> dict[str, tuple[str, str]]:
+    """The URLs a WebSocket client can never connect to, each with ``(problem, fix)``:
+    TLS to a plain server (or the reverse), an HTTP server that is not a WebSocket
+    endpoint. URLs nobody listens on, and those slow to answer, are not judged here."""
+    import ssl
+
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.sync.client import connect
+
+    problems: dict[str, tuple[str, str]] = {}
+    for url in urls:
+        plain = url.replace("wss://", "ws://", 1)
+        try:
+            with connect(url, open_timeout=timeout, close_timeout=1, compression=None):
+                pass
+        except ssl.SSLError as exc:
+            problems[url] = (
+                f"the TLS handshake failed ({exc.reason or exc})",
+                f"a server without TLS needs {plain}; else check its certificate",
+            )
+        except InvalidStatus as exc:
+            problems[url] = (
+                f"the server answered HTTP {exc.response.status_code} to the WebSocket handshake",
+                "check the path and that this is a WebSocket endpoint",
+            )
+        except InvalidHandshake as exc:
+            secure = "wss://" + url[len("ws://") :] if url.startswith("ws://") else url
+            problems[url] = (
+                f"no WebSocket handshake ({exc})",
+                "check that this is a WebSocket endpoint"
+                + (f" (a TLS one needs {secure})" if url.startswith("ws://") else ""),
+            )
+        except (OSError, TimeoutError):
+            continue  # refused, reset or slow: a run-time matter (connect errors, failover)
+    return problems

@@ -52,7 +52,7 @@ def build_record(
         "codec": label,
         "server_url": result.url,
         "user_id": message.user_id,
-        "role": message.role,
+        "role": message.role or None,  # a replay of records without a role
         "turn": message.turn,
         "source": message.source,
         "template_id": message.template_id,
@@ -69,7 +69,7 @@ def build_record(
         "latency_ms": latency,
         "status": result.status,
         "error_kind": result.error_kind,
-        "error": writable(result.error if result.error is not None else _reply_error(reply)),
+        "error": error_text(result.error if result.error is not None else _reply_error(reply)),
         "method": writable(str(reply["method"]).upper()) if reply.get("method") is not None else None,
         "server_template_id": int_or_none(reply.get("template_id")),
         "original_size": int_or_none(reply.get("original_size")),
@@ -103,6 +103,17 @@ def roundtrip(result: Exchange) -> dict:
 def _reply_error(reply: dict) -> str | None:
     error = reply.get("error")
     return str(error) if error else None
+
+
+MAX_ERROR_CHARS = 500  # an error text is kept to this many characters in a record
+
+
+def error_text(text: str | None) -> str | None:
+    """An error text as a record keeps it: writable, and cut at ``MAX_ERROR_CHARS``
+    characters with the length it had (a server may put megabytes in its ``error``)."""
+    if text is not None and len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}… (cut: {len(text):,} characters in all)"
+    return writable(text)
 
 
 def writable(text: str | None) -> str | None:

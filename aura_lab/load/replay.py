@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from ..analysis.run import Run, summarise_run
 from ..codecs import parse_codec
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, MIN_COMPRESSION_SIZE, RunConfig, split_specs
 from ..errors import InputError
+from ..system import this_process
 from ..timing import ThinkTime
 from ..traces.folder import Manifest, RunFolder
 from ..traces.reader import load_traces
@@ -44,7 +46,7 @@ from .console import Printer
 from .engine import Engine, EngineSettings, writer_listener
 from .inprocess import in_process_groups, in_process_servers
 from .runner import new_run_id, utc_now, versions
-from .sources import read_replay
+from .traffic_sources import read_replay
 
 Conversations = dict[int, list[GeneratedMessage]]
 PathLike = str | Path
@@ -208,16 +210,19 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
     # a run says how its replies travelled; generated and logged messages go whole
     how = f" (its traffic: {found.traffic})" if found.traffic else "; every message whole"
     traffic = f"offline replay of the {found.description}{how}"
+    # host: this process, so that a replay killed hard reads as incomplete
     manifest = Manifest(run_id=run_id, started_at=utc_now(), options=options, seed=found.options.get("seed"),
                         versions=versions(), planned_messages=sum(map(len, conversations.values())),
-                        profile=found.profile, traffic=traffic, files=dict(found.files))  # fmt: skip
+                        profile=found.profile, traffic=traffic, files=dict(found.files),
+                        host=this_process())  # fmt: skip
     manifest.notes.append(f"offline replay of the {found.description} through {', '.join(specs)}, in-process "
                           "(no sockets): latency is the codec's time, not a network's")  # fmt: skip
     manifest.notes.extend(found.notes)
     say(f"replay: {manifest.planned_messages} messages of {len(conversations)} conversations "
         f"through {', '.join(specs)}")  # fmt: skip
     with contextlib.ExitStack() as stack:
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-replay-"))
+        # named after this process, so the next run removes it if this one is killed hard
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-replay-{os.getpid()}-"))
         groups = in_process_groups(specs, min_compression_size, scratch, stack)
         manifest.servers.extend(in_process_servers(groups))
         folder.write_manifest(manifest)
@@ -231,7 +236,8 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
             await engine.run_users(sorted(conversations))
             status = "complete"
         finally:
-            writer.close()
+            if not writer.close():  # its records are in the fallback file the error names
+                status, manifest.error = "failed", f"trace write failed: {writer.failure}"
             manifest.status, manifest.ended_at = status, utc_now()
             folder.write_manifest(manifest)
     traces = load_traces(folder.path)

@@ -5,9 +5,14 @@
 The options are those of ``aura-lab run`` (``aura_lab.config.RunConfig``).
 
 The steps, in order: check the options and read the input files (nothing has started
-yet, so a mistake costs nothing); create the run folder; start the embedded servers
-(or probe the external ones); learn their template library; run the phases; write the
-manifest, summary and any extra files.
+yet, so a mistake costs nothing); create the run folder and its manifest; start the
+embedded servers (or probe the external ones); learn their template library; run the
+phases; write the manifest, summary and any extra files.
+
+Whatever stops a run (Ctrl-C, SIGTERM, a trace write that failed, an error), its
+records are written and its manifest says what happened (``stopping.Stopper``); a run
+killed hard leaves a manifest that readers see as ``incomplete``
+(``traces.folder.RunFolder.read_manifest``).
 """
 
 from __future__ import annotations
@@ -22,57 +27,75 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
-from pathlib import Path
 from typing import Any, Unpack
 
 from .. import __version__
-from ..analysis.realism import realism
-from ..analysis.run import Run, summarise_run
-from ..analysis.text import codec_label
+from ..analysis.run import Run
 from ..codecs import parse_codec
-from ..config import RunConfig
-from ..errors import InputError
-from ..traces.folder import Manifest, RunFolder, ServerInfo, write_json
-from ..traces.logs import read_logs
-from ..traces.reader import load_traces
+from ..config import LOGGED_GAP_CAP_S, RunConfig
+from ..errors import AuraLabError, InputError
+from ..system import clean_stale_scratch, this_process
+from ..traces.folder import Manifest, RunFolder, ServerInfo
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
-from .auto_update import adds_templates, mine_run, record_libraries, with_templates_from
+from ..wire.labels import EXTERNAL, from_health
+from .auto_update import adds_templates, record_libraries, with_templates_from
 from .bridge import run_blocking
 from .console import Printer
+from .ending import conclude, finish, utc_now
 from .inprocess import group_templates, in_process_groups, in_process_servers
 from .links import Group
-from .options import RunOptions, with_run_options
-from .phases import run_phases
-from .probes import http_json, installed_templates, served_templates, unreachable
-from .sources import read_traffic_inputs, traffic_line
+from .phases import planned_messages, run_phases
+from .probes import handshake_problems, http_json, installed_templates, served_templates, unreachable
+from .run_options import RunOptions, with_run_options
+from .stopping import Stopper
+from .traffic_sources import read_traffic_inputs, traffic_line
 from .verify import Verifier
 
 
 @with_run_options
-def run(config: RunConfig | None = None, **options: Unpack[RunOptions]) -> Run:
+def run(config: RunConfig | None = None, *, _exits_after: bool = False, **options: Unpack[RunOptions]) -> Run:
     """Run simulated users against servers and record every message; blocks until done.
 
     ``options`` are ``RunConfig``'s (``users=10``, ``think_time="0"`` seconds,
     ``codecs="aura"``, ``timeout=10.0`` seconds, ...), applied over ``config`` when both
     are given; each is checked against its range before anything starts. Returns the
-    ``Run`` (its folder, manifest, summary and traces). Inside a running event loop
-    (Jupyter) the run goes on a worker thread; interrupting the kernel stops it cleanly.
+    ``Run`` (its folder, manifest, summary and traces); its ``status`` is ``complete``,
+    ``interrupted`` (Ctrl-C, SIGTERM) or ``failed`` (trace writes that failed: the
+    reason is ``run.manifest.error``, and every record written is kept). Inside a running
+    event loop (Jupyter) the run goes on a worker thread; interrupting the kernel stops
+    it cleanly.
     """
-    return run_blocking(lambda stop: arun(config, _stop_flag=stop, **options))
+    return run_blocking(lambda stop: arun(config, _stop_flag=stop, _exits_after=_exits_after, **options))
 
 
 @with_run_options
 async def arun(
-    config: RunConfig | None = None, *, _stop_flag: threading.Event | None = None, **options: Unpack[RunOptions]
+    config: RunConfig | None = None,
+    *,
+    _stop_flag: threading.Event | None = None,
+    _exits_after: bool = False,
+    **options: Unpack[RunOptions],
 ) -> Run:
-    """The coroutine behind ``run``: the same options (seconds, bytes), the same ``Run``."""
+    """The coroutine behind ``run``: the same options (seconds, bytes), the same ``Run``.
+    (``_exits_after``: the caller exits when it returns, so signals stay noted.)"""
     given: dict[str, Any] = dict(options)  # strings for tuples are accepted (RunConfig converts)
     config = dataclasses.replace(config, **given) if config else RunConfig(**given)
     config = with_templates_from(config.validate())
     say = Printer(config.quiet)
+    stopper = Stopper(_stop_flag)
+    stopper.starting()
+    try:
+        return await _run(config, say, stopper)
+    finally:
+        stopper.done(restore=not _exits_after)
+
+
+async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
+    for path in clean_stale_scratch():
+        say(f"removed {path}: the scratch dir of a run that was killed")
     check_codecs(config.codecs if not config.urls else ())
     if config.verify is not None:
         check_verify(config.verify)
@@ -82,21 +105,14 @@ async def arun(
             where="workers",
             fix="pip install 'aura-lab[dask]'",
         )
-    dead = unreachable(config.urls or ())
-    if config.urls and len(dead) == len(config.urls):
-        raise InputError(
-            f"nothing is listening at {', '.join(dead)}",
-            where="urls",
-            fix="start the server, check the address, or leave out --url for embedded servers",
-        )
-    for url in dead:
-        say.warn(f"nothing is listening at {url}; its users will fail over to the next URL")
+    _probe_urls(config, say)
     given_templates = load_templates(config.templates) if config.templates else None  # a bad file fails now
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
     )
     traffic, extras = read_traffic_inputs(config)
     config = extras.pop("config")
+    config.check_resources()  # a replay's users are known once its logs are read
     run_id = config.run_id or new_run_id()
     folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
@@ -104,53 +120,70 @@ async def arun(
     manifest.notes.extend(extras["notes"])
     manifest.warnings.extend(say.warnings)  # those printed before the manifest existed
     say.warnings = manifest.warnings  # one list from here: what is printed is what is kept
+    # main-phase messages planned (fixed by seed and user, or by the logs): on disk from
+    # the start, so a run killed hard still says how far it got
+    manifest.planned_messages = planned_messages(config, gen_config, traffic)
+    folder.write_manifest(manifest)  # from its first moment a run folder says what it is
+    status = "failed"
+    writer: TraceWriter | None = None
+    groups: list[Group] = []
+    verifier: Verifier | None = None
     async with contextlib.AsyncExitStack() as stack:
-        groups = _start_servers(config, stack, manifest)
-        _use_templates(config, groups, manifest, gen_config, given_templates)
-        record_libraries(manifest)
-        manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
-        for warning in manifest.files["metadata_warnings"]:
-            say.warn(warning)
-        verifier = await _start_verifier(config, manifest, say)
-        if verifier is not None:
-            stack.push_async_callback(verifier.close)
-        folder.write_manifest(manifest)
-        writer = TraceWriter(folder.traces_dir, shard=0)
-        status = "complete"
         try:
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, _stop_flag, traffic, verifier)
-        except BaseException:
-            status = "failed"
+            groups = _start_servers(config, stack, manifest, folder)
+            _use_templates(config, groups, manifest, gen_config, given_templates)
+            record_libraries(manifest)
+            manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
+            for warning in manifest.files["metadata_warnings"]:
+                say.warn(warning)
+            verifier = await _start_verifier(config, manifest, say)
+            if verifier is not None:
+                stack.push_async_callback(verifier.close)
+            folder.write_manifest(manifest)
+            writer = TraceWriter(
+                folder.traces_dir, shard=0, on_failure=lambda _: stopper.request_threadsafe("write_failed")
+            )
+            stopper.sending()
+            status = await run_phases(config, gen_config, groups, writer, manifest, say, stopper, traffic, verifier)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            manifest.notes.append("interrupted during start-up, before any message was sent")
+            raise
+        except BaseException as exc:
+            manifest.error = _one_line(exc)
             raise
         finally:
-            writer.close()
+            stopper.sending()  # from here a signal is only noted: the files get written
             if verifier is not None and verifier.failure:
                 say.warn(f"--verify: the client's check failed ({verifier.failure}); later messages are unchecked")
-            manifest.status = status
-            manifest.ended_at = utc_now()
-            folder.write_manifest(manifest)
-    traces = load_traces(folder.path)
-    summary = summarise_run(traces, manifest)
-    if extras["reference"] is not None:
-        summary["realism"] = realism(extras["reference"], read_logs(folder.path), label=f"run {run_id}")
-    for warning in run_warnings(summary):
-        say.warn(warning)
-    if config.auto_update and status != "failed":
-        mined = mine_run(folder, traces, manifest)
-        say(f"auto-update: {mined['templates']} templates mined from the run's traffic; next run: {mined['use']}")
-    folder.write_manifest(manifest)
-    folder.write_summary(summary)
-    result = Run(folder.path, manifest, summary, traces)
-    _write_extras(config, result)
-    say(result.summary_text())
-    say(f"\ntraces: {folder.path}")
-    if config.report:
-        from ..report.render import render_report
+            status = finish(folder, manifest, writer, groups, status, stopper, say)
+    return conclude(config, folder, manifest, groups[0], extras["reference"], say)
 
-        say(f"report: {render_report(folder.path)}")
-    else:
-        say(f"report: aura-lab report {folder.path}")
-    return result
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500] if not isinstance(exc, AuraLabError) else str(exc)
+
+
+def _probe_urls(config: RunConfig, say: Printer) -> None:
+    """External URLs: a URL that can never connect (TLS to a plain server, not a
+    WebSocket endpoint) fails the run now; one nobody listens on is refused when all
+    are, else warned about (its users fail over to the next URL)."""
+    if not config.urls:
+        return
+    dead = unreachable(config.urls)
+    if len(dead) == len(config.urls):
+        raise InputError(
+            f"nothing is listening at {', '.join(dead)}",
+            where="urls",
+            fix="start the server, check the address, or leave out --url for embedded servers",
+        )
+    for url in dead:
+        say.warn(f"nothing is listening at {url}; its users will fail over to the next URL")
+    problems = handshake_problems([u for u in config.urls if u not in dead])
+    if problems:
+        url, (problem, fix) = next(iter(problems.items()))
+        raise InputError(f"{url}: {problem}", where="urls", fix=fix)
 
 
 def check_verify(spec: str, where: str = "verify") -> None:
@@ -172,32 +205,6 @@ async def _start_verifier(config: RunConfig, manifest: Manifest, say: Printer) -
     )
     say(f"verify: the client checks round trips with {verifier.codec} where the server does not")
     return verifier
-
-
-def run_warnings(summary: dict) -> list[str]:
-    """What a reader must not miss: codecs that lost messages, codecs nobody checked,
-    and churn (one line; the summary lists the worst templates)."""
-    out = []
-    for name, c in summary.get("codecs", {}).items():
-        loss = c["loss"]
-        if c["lossy"]:
-            out.append(
-                f"{codec_label(name, c)}: {loss['lossy']} of {loss['checked']} checked messages did not survive "
-                "decompress(compress(m)) == m"
-            )
-        if loss["status"] != "checked" and loss["delivered"]:
-            out.append(
-                f"{name}: round trips {loss['status']} ({loss['unchecked']} of {loss['delivered']} delivered "
-                "messages): its losses are unknown; --verify CODEC checks them on this client"
-            )
-    primary = summary.get("codecs", {}).get(summary.get("primary_codec"), {})
-    churn = primary.get("templates", {}).get("low_diversity", [])
-    if churn:
-        out.append(
-            f"churn: {len(churn)} template(s) showed fewer distinct slot fillings than a uniform draw would "
-            "(the summary lists the worst; the report every one)"
-        )
-    return out
 
 
 def check_codecs(names, where: str = "codecs") -> None:
@@ -222,7 +229,7 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
             "metadata": gen_config.metadata.summary() if gen_config.metadata else None,
             "metadata_warnings": gen_config.metadata.warnings if gen_config.metadata else [],
         },
-        host={"platform": platform.platform(), "cpus": os.cpu_count()},
+        host={"platform": platform.platform(), "cpus": os.cpu_count(), **this_process()},
         profile=gen_config.profile.describe(),
         traffic=traffic_line(config, gen_config.profile),
     )
@@ -264,32 +271,46 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _start_servers(config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest) -> list[Group]:
+def _start_servers(
+    config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest, folder: RunFolder
+) -> list[Group]:
     if config.offline:
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-offline-"))
+        # named after this process, so the next run removes it if this one is killed hard
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-offline-{os.getpid()}-"))
         groups = in_process_groups(config.codecs, config.min_compression_size, scratch, stack)
         manifest.servers = in_process_servers(groups)
         manifest.notes.append("offline: the codecs ran in this process, no sockets (the replay's in-process link): "
                               "latency is the codec's time, not a network's")  # fmt: skip
         return groups
     if config.urls:
-        health = http_json(config.urls[0], "/health") or {}
-        label = str(health.get("codec") or "external")
-        manifest.servers = [ServerInfo(url, label, False) for url in config.urls]
-        return [Group(label, list(config.urls))]
+        health = http_json(config.urls[0], "/health")
+        said = from_health(health)
+        label = said.codec if said else EXTERNAL
+        manifest.servers = [
+            ServerInfo(url, label, False, health if i == 0 and isinstance(health, dict) else None,
+                       said.how if said else None)
+            for i, url in enumerate(config.urls)
+        ]  # fmt: skip
+        return [Group(label, list(config.urls), learns_label=said is None)]
     from ..servers.hosting import serve_many
+    from ..servers.limits import ServerLimits
 
-    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="aura-lab-servers-"))
+    # named after this process, so the next run removes it if this one is killed hard
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-servers-{os.getpid()}-"))
+    # room for every user's connection; no idle close while a user thinks or waits
+    pause = max(config.think().longest, LOGGED_GAP_CAP_S if config.replay_timing == "logged" else 0.0)
+    limits = ServerLimits(
+        max_connections=(config.users or 0) + 64,
+        idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, pause + config.timeout + 10)),
+    )
     handles = stack.enter_context(
         serve_many(
             list(config.codecs),
             min_compression_size=config.min_compression_size,
             in_process=config.in_process_servers,
             workdir=scratch,
+            limits=limits,
+            log=folder.servers_log,
         )
     )
     for handle in handles:
@@ -331,12 +352,3 @@ def _use_templates(
         gen_config.metadata = load_metadata(gen_config.metadata.path, library)
         manifest.files["metadata"] = gen_config.metadata.summary()
         manifest.files["metadata_warnings"] = gen_config.metadata.warnings
-
-
-def _write_extras(config: RunConfig, result: Run) -> None:
-    from ..traces.peer import peer_export, write_peer_traces
-
-    if config.export:
-        write_json(Path(config.export), peer_export(result))
-    if config.peer_traces:
-        write_peer_traces(result.traces, Path(config.peer_traces), codec=result.primary_codec)

@@ -40,7 +40,8 @@ def _panel_grid(count: int, title: str):
 
 def _finish_panels(fig, axes, panels, role: str, xlabel: str, ylabel: str, what: str):
     if not panels:
-        axes[0].text(0.5, 0.5, f"no fit for {role}: too few messages", ha="center", transform=axes[0].transAxes)
+        why = f"no fit for {role}: too few messages (a role absent from the records has none)"
+        axes[0].text(0.5, 0.5, why, ha="center", transform=axes[0].transAxes, wrap=True)
     for ax in axes:
         ax.set(xlabel=xlabel, ylabel=ylabel)
     fig.tight_layout()
@@ -94,8 +95,9 @@ def _profile_panels(sizes: pd.DataFrame, profile, role: str):
     """(band, sizes, model) for each band of ``role`` with a model of its own, ``all`` last."""
     from ..traffic.conversations import BANDS
 
-    rows = sizes[sizes["role"] == role] if len(sizes) else sizes
     models = profile.sizes.get(role, {})
+    stand_in = any((m.fit or {}).get("role") for m in models.values())  # fitted to messages without a role
+    rows = (sizes[sizes["role"].isna()] if stand_in else sizes[sizes["role"] == role]) if len(sizes) else sizes
     panels = []
     for band in (*BANDS, "all"):
         if band in models:
@@ -287,10 +289,12 @@ def store_curves(sweep: pd.DataFrame, title: str = "Template store hit rate by c
 def compare_bars(table: pd.DataFrame, title: str = "Run B against run A: relative change per metric"):
     """``compare_runs``: relative change (B - A) / |A| per codec and metric with its 95 %
     interval; red bars are regressions (the whole interval beyond the threshold), orange
-    worse within it, blue better or unchanged."""
+    worse within it, blue better or unchanged. Without intervals (an export on either
+    side) the bars have no whiskers and orange reads "worse, not judged"."""
     from matplotlib.patches import Patch
 
     data = table.dropna(subset=["relative_delta"]).iloc[::-1]
+    no_interval = "note" in data and bool(data["note"].notna().any())
     colours = ["#c0392b" if r else "#e67e22" if w else "#2e86c1" for r, w in zip(data["regression"], data["worse"])]
     fig, ax = plt.subplots(figsize=(7.5, max(3, 0.3 * len(data) + 1)))
     relative = data["judged_on"].eq("relative") if "judged_on" in data else pd.Series(True, index=data.index)
@@ -304,18 +308,22 @@ def compare_bars(table: pd.DataFrame, title: str = "Run B against run A: relativ
         color=colours,
     )
     ax.axvline(0, color="black", linewidth=0.8)
+    if data.empty:
+        ax.text(0.5, 0.5, "nothing compared: the runs share no codec", ha="center", transform=ax.transAxes)
     ax.legend(
         handles=[
             Patch(color=colour, label=label)
             for colour, label in (
                 ("#c0392b", "regression"),
-                ("#e67e22", "worse, within noise"),
+                ("#e67e22", "worse, not judged (no interval)" if no_interval else "worse, within noise"),
                 ("#2e86c1", "better or same"),
             )
         ],
         fontsize="small",
     )
-    ax.set(title=title, xlabel="relative change (%), 95% interval", ylabel="codec: metric")
+    xlabel = "relative change (%), no interval" if no_interval else "relative change (%), 95% interval"
+    ax.set(title=title, xlabel=xlabel, ylabel="codec: metric")
     fig.tight_layout()
     flagged = ", ".join(f"{c} {m}" for c, m, r in zip(data["codec"], data["metric"], data["regression"]) if r)
-    return describe(fig, f"Bars of relative change per codec and metric; regressions: {flagged or 'none'}.")
+    said = "nothing compared" if data.empty else "not judged (no interval)" if no_interval else flagged or "none"
+    return describe(fig, f"Bars of relative change per codec and metric; regressions: {said}.")

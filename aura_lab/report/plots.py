@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..analysis import metrics
 from ..analysis.summary import LENGTH_BUCKETS, length_buckets
+from ..traffic.lengths import ANY_ROLE
 from .analysis_charts import (
     compare_bars,
     length_fit,
@@ -191,16 +192,17 @@ def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message
 
 
 def length_histogram(df: pd.DataFrame, title: str = "Message lengths by role"):
-    """Histogram of message lengths in characters, one series per role, on a log axis
-    (real chat spans a few characters to many thousands: on a linear axis the short
-    messages of one role fill a single bar). Pass one codec's rows (``Run.rows()``):
+    """Histogram of message lengths in characters, one series per role (``any`` for
+    records without one: the peer's traces), on a log axis (real chat spans a few
+    characters to many thousands: on a linear axis the short messages of one role fill a
+    single bar). Pass one codec's rows (``Run.rows()``):
     every codec sees the same messages."""
     data = metrics.select(df, phase="main")
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     lengths = data["length_chars"].to_numpy(float) if len(data) else np.array([])
     bins = list(np.logspace(0, np.log10(max(lengths.max(initial=10.0), 10.0) * 1.1), 31))
     described = []
-    for role, part in data.groupby(data["role"].astype(str)):
+    for role, part in data.groupby(data["role"].astype("string").fillna(ANY_ROLE)):
         values = part["length_chars"].clip(lower=1)  # an empty message is drawn in the first bar
         ax.hist(values, bins=bins, alpha=0.6, label=f"{role} ({len(part)})", color=ROLE_COLOURS.get(role))
         described.append(f"{role} {len(part)} messages, median {part['length_chars'].median():.0f} characters")

@@ -76,10 +76,13 @@ def notebook_to_html(notebook: str | Path, output: str | Path, title: str, show_
 
 
 def render_report(run_path: str | Path, output: str | Path | None = None, show_code: bool = False) -> Path:
-    """Execute the report notebook on the run; the HTML goes beside the run by default."""
+    """Execute the report notebook on the run (a run folder, the peer's trace folder, or
+    an export: ``analysis.run.load_run``); the HTML goes into the run's folder by default
+    (beside an export file)."""
     run_path = Path(run_path).resolve()
     run = load_run(run_path)  # a clear error now rather than inside the kernel
-    output = Path(output) if output else run_path / f"report-{run.run_id}.html"
+    beside = run_path if run_path.is_dir() else run_path.parent
+    output = Path(output) if output else beside / f"report-{run.run_id}.html"
     with tempfile.TemporaryDirectory(prefix="aura-lab-report-") as tmp:
         executed = execute_notebook(
             paths.REPORT_NOTEBOOK, Path(tmp) / "report.ipynb", {"run_path": str(run_path)}, cwd=tmp

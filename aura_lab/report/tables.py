@@ -16,9 +16,24 @@ from ..analysis.text import codec_label
 
 def header_markdown(run: Run) -> str:
     """Title and set-up of a run: status, times, seed, users, think time, servers, the
-    traffic (its profile or replay, and how replies travelled), and how loss was checked."""
+    traffic (its profile or replay, and how replies travelled), and how loss was checked;
+    for the peer's files (no manifest) what they are and what they lack instead."""
     m = run.manifest
     options = m.options
+    if run.missing:
+        servers = ", ".join(f"{s.codec} ({s.url})" for s in m.servers)
+        return "\n".join(
+            [
+                f"# aura-lab report: {run.kind} `{run.run_id}`",
+                "",
+                f"Read from `{run.path}`: {run.kind}, {options.get('users', 'unknown')} users, "
+                f"from {m.started_at or 'unknown'} to {m.ended_at or 'unknown'} UTC; server: {servers}.",
+                "",
+                *(f"- {note}" for note in m.notes),
+                "",
+                run.missing_markdown(),
+            ]
+        )
     adjust = "on" if options.get("auto_adjust") else "off"
     lines = [
         f"# aura-lab report: run `{run.run_id}`",
@@ -34,6 +49,10 @@ def header_markdown(run: Run) -> str:
     if options.get("verify"):
         lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
     return "\n".join(lines)
+
+
+NO_RECORDS = "_Not drawn: an export holds totals only, and this chart is drawn from per-message records._"
+NO_TEMPLATES = "_Not drawn: no record names the template its message was built from (the peer's traces do not)._"
 
 
 def verdict_markdown(summary: dict) -> str:
@@ -89,11 +108,15 @@ def losses_by_method(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def no_templates_markdown(run: Run) -> str | None:
-    """A sentence when no message of the run was built from a template (the template
-    figures and churn then have nothing to show), else None."""
-    rows = run.rows()
-    if "template_id" in rows and rows["template_id"].notna().any():
+    """Why the template figures have nothing to show, as Markdown: an export holds no
+    records, the peer's traces name no template, or no message of the run was built from
+    one; None when some record names the template its message was built from."""
+    if not run.has_records:
+        return NO_RECORDS
+    if run.has_template_records:
         return None
+    if not run.rows()["source"].notna().any():  # the records say nothing of where a message came from
+        return NO_TEMPLATES
     profile = (run.manifest.profile or {}).get("name")
     made = f"the `{profile}` profile composes its texts from the corpus" if profile else "its texts were given"
     return (
@@ -105,8 +128,10 @@ def no_templates_markdown(run: Run) -> str | None:
 def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.DataFrame | str:
     """Every churn template of one codec's rows, worst first, rounded; or a sentence
     saying there is none, or that churn was not checked."""
-    if "template_id" in rows and not rows["template_id"].notna().any():
-        return "Churn does not apply: no message was built from a template."
+    if not rows["template_id"].notna().any():
+        if rows["source"].notna().any():  # the records say where each message came from: none from a template
+            return "Churn does not apply: no message was built from a template."
+        return "Churn not checked: no record names the template its message was built from."
     if slot_space is None:
         return "Churn not checked: the run did not record how many slot values each template had."
     table = template_table(rows, n_boot=1, slot_space=slot_space)

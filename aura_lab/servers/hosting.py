@@ -1,12 +1,13 @@
 """Running embedded servers: on a thread of this process (tests), or in a child process
 (the default: its own core and its own scratch working directory).
 
-The child is a fresh interpreter (``python -m aura_lab.servers.hosting``), not a
+The child is a fresh interpreter (``python -m aura_lab.servers.child``), not a
 multiprocessing "spawn" child: spawn re-imports the parent's ``__main__``, so a plain
 script calling ``aura_lab.run()`` at top level without an ``if __name__ == "__main__":``
-guard would start itself again. The child reads its config as one JSON line on stdin,
-answers one JSON line on stdout (``{"ready": port}`` or ``{"error": ...}``), and stops
-when stdin says ``stop`` or closes (so it also stops when the parent dies), or on SIGTERM.
+guard would start itself again (``child.py`` has the child's side). What the child
+writes to stderr (warnings, its log) is copied line by line to the parent's stderr, or
+to a log file (``log=``, a run's ``servers.log``) up to ``child.LOG_LIMIT`` bytes; its
+last lines go into the error when it fails to start.
 """
 
 from __future__ import annotations
@@ -16,20 +17,20 @@ import json
 import os
 import re
 import selectors
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from pathlib import Path
+from typing import IO
 
 from ..codecs import Codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import AuraLabError, InputError
+from .child import ChildConfig, StderrPump
+from .limits import ServerLimits
 from .server import start_server, url_host
 
 START_TIMEOUT = 60.0  # seconds for a child server to report its port
@@ -60,36 +61,14 @@ class ServerHandle:
         return self.url
 
 
-@dataclass
-class _Config:
-    codec: Any
-    host: str
-    port: int
-    min_compression_size: int
-    max_size: int
-    workdir: str | None
-    codec_options: dict | None
-
-    def start_kwargs(self) -> dict:
-        return dict(
-            min_compression_size=self.min_compression_size,
-            max_size=self.max_size,
-            workdir=self.workdir,
-            codec_options=self.codec_options,
-        )
-
-    def codec_name(self) -> str:
-        return self.codec if isinstance(self.codec, str) else self.codec.name
-
-
-def _handle(config: _Config, port: int, pid: int | None, stopper) -> ServerHandle:
+def _handle(config: ChildConfig, port: int, pid: int | None, stopper) -> ServerHandle:
     return ServerHandle(f"ws://{url_host(config.host)}:{port}", port, config.codec_name(), config.host, pid, stopper)
 
 
 class _ThreadServer:
     """A server on its own event loop in a background thread of this process."""
 
-    def __init__(self, config: _Config):
+    def __init__(self, config: ChildConfig):
         self.config = config
         self._started = threading.Event()
         self._result: dict = {}
@@ -136,24 +115,28 @@ class _ThreadServer:
 class _ChildServer:
     """A server in a child interpreter: its own core, its own working directory."""
 
-    def __init__(self, config: _Config):
+    def __init__(self, config: ChildConfig, log: Path | None = None):
         if not isinstance(config.codec, str):
             raise InputError(
                 "a Codec object can only be served in-process", fix="pass the codec's name, or in_process=True"
             )
         self.config = config
+        self.log = log
         self._process: subprocess.Popen | None = None
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), after the child
+        self._pump: StderrPump | None = None
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "aura_lab.servers.hosting"],
+            [sys.executable, "-m", "aura_lab.servers.child"],
             env=_child_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._stderr,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )  # Ctrl-C in the terminal is the parent's
+        assert self._process.stderr is not None
+        self._pump = StderrPump(self._process.stderr, self.log, self.config.codec_name())
+        self._pump.start()
         pipe = self._pipes()[0]
         pipe.write((json.dumps(asdict(self.config), default=str) + "\n").encode())
         pipe.flush()
@@ -186,8 +169,8 @@ class _ChildServer:
                 except subprocess.TimeoutExpired:
                     pass
             returncode = process.poll()
-            self._stderr.seek(0)  # read what the child said before stop() closes it
-            detail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            assert self._pump is not None
+            detail = self._pump.last_words(STOP_TIMEOUT if returncode is not None else 0.5)
             self.stop()
             if message and "error" in message:
                 if message.get("input_error"):
@@ -207,7 +190,6 @@ class _ChildServer:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
-            self._stderr.close()  # never started (or stopped already: closing twice is fine)
             return
         try:
             if process.stdin is not None:
@@ -226,7 +208,8 @@ class _ChildServer:
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
-        self._stderr.close()
+        if self._pump is not None:
+            self._pump.join(STOP_TIMEOUT)  # the child's last lines reach the log
 
 
 def _slug(spec: str) -> str:
@@ -242,55 +225,6 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(p for p in path if os.path.isdir(p)))}
 
 
-def _child_main() -> int:
-    """Entry point of a child server: config from stdin, scratch directory, serve until
-    stdin says stop or closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    out = sys.stdout
-    sys.stdout = sys.stderr  # nothing else may write to the reply channel
-    config = _Config(**json.loads(sys.stdin.readline()))
-    made_workdir = config.workdir is None
-    workdir = config.workdir or tempfile.mkdtemp(prefix="aura-lab-server-")
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)  # aura writes into the current directory: make it this one
-    config.workdir = workdir
-    try:
-        asyncio.run(_child_serve(config, out))
-        return 0
-    except BaseException as exc:  # report, then exit non-zero
-        import traceback
-
-        text = (
-            str(exc)
-            if isinstance(exc, AuraLabError)
-            else "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        )
-        try:
-            out.write(json.dumps({"error": text, "input_error": isinstance(exc, InputError)}) + "\n")
-            out.flush()
-        except (OSError, ValueError):
-            pass
-        return 1
-    finally:
-        os.chdir(tempfile.gettempdir())
-        if made_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-async def _child_serve(config: _Config, out) -> None:
-    running = await start_server(config.codec, config.host, config.port, **config.start_kwargs())
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    # "stop" on stdin, or EOF when the parent is gone, both mean stop.
-    loop.add_reader(sys.stdin.fileno(), stop.set)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    out.write(json.dumps({"ready": running.port}) + "\n")
-    out.flush()
-    await stop.wait()
-    loop.remove_reader(sys.stdin.fileno())
-    await running.close()
-
-
 @contextmanager
 def serve_many(
     codecs: list[str | Codec],
@@ -303,13 +237,18 @@ def serve_many(
     workdir: str | os.PathLike | None = None,
     codec_options: dict[str, dict] | None = None,
     start_timeout: float = START_TIMEOUT,
+    limits: ServerLimits | None = None,
+    log: str | os.PathLike | None = None,
 ) -> Iterator[list[ServerHandle]]:
     """One server per codec, started side by side; ``port`` > 0 gives consecutive ports.
 
     ``codec_options`` maps a codec name to its options, e.g.
     ``{"zstd-dict": {"training": "corpora/zstd_training.jsonl"}}``. Each server gets
-    its own scratch directory (under ``workdir`` when given).
+    its own scratch directory (under ``workdir`` when given). ``limits`` are every
+    server's (``ServerLimits``); child servers' stderr goes to ``log`` (a file, appended
+    to) or, by default, to this process's stderr.
     """
+    limits_dict = (limits or ServerLimits()).check().to_dict()
     runners = []
     for index, codec in enumerate(codecs):
         name = codec if isinstance(codec, str) else codec.name
@@ -319,10 +258,17 @@ def serve_many(
                 str(workdir) if len(codecs) == 1 else os.path.join(str(workdir), f"server-{index}-{_slug(name)}")
             )
         options = (codec_options or {}).get(name)
-        config = _Config(
-            codec, host, port + index if port else 0, min_compression_size, max_size, child_workdir, options
+        config = ChildConfig(
+            codec,
+            host,
+            port + index if port else 0,
+            min_compression_size,
+            max_size,
+            child_workdir,
+            options,
+            limits_dict,
         )
-        runners.append((_ThreadServer if in_process else _ChildServer)(config))
+        runners.append(_ThreadServer(config) if in_process else _ChildServer(config, Path(log) if log else None))
     handles: list[ServerHandle] = []
     try:
         for runner in runners:
@@ -347,12 +293,15 @@ def serve(
     workdir: str | os.PathLike | None = None,
     codec_options: dict | None = None,
     start_timeout: float = START_TIMEOUT,
+    limits: ServerLimits | None = None,
+    log: str | os.PathLike | None = None,
 ) -> Iterator[ServerHandle]:
     """Run one server for the block: ``with serve("deflate-stream") as server: server.url``.
 
     By default the server runs in a child process (a fresh interpreter, in a scratch
     working directory); ``in_process=True`` runs it on a background thread of this
-    process. ``codec_options`` are the codec's own options (``{"level": 9}``).
+    process. ``codec_options`` are the codec's own options (``{"level": 9}``);
+    ``limits`` and ``log`` are as for ``serve_many``.
     """
     name = codec if isinstance(codec, str) else codec.name
     with serve_many(
@@ -365,9 +314,7 @@ def serve(
         workdir=workdir,
         codec_options={name: codec_options or {}},
         start_timeout=start_timeout,
+        limits=limits,
+        log=log,
     ) as handles:
         yield handles[0]
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main())

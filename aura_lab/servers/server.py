@@ -18,6 +18,10 @@ Bad frames get an error reply and the connection stays open:
   up to that transport limit gets an error reply; one beyond it is still closed with
   1009 by websockets (a client that sends megabytes past the limit is not a chat client).
 
+Limits on connections, buffered bytes, idle time and pings (``servers/limits.py``) keep
+its memory and connections bounded whatever its clients do; a request it cannot make
+sense of (two ``Upgrade`` headers, ...) gets a 400 and one log line.
+
 Compression runs on the event loop thread: CPU-bound, which is why each server gets
 its own process by default (``aura_lab.servers.hosting.serve``), living in its own
 scratch directory.
@@ -25,7 +29,7 @@ scratch directory.
 
 from __future__ import annotations
 
-import collections
+import asyncio
 import ipaddress
 import json
 import os
@@ -37,29 +41,15 @@ from http import HTTPStatus
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Opcode
+from websockets.frames import CloseCode
 
 from ..codecs import Codec, parse_codec
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
+from .limits import CLOSE_TIMEOUT, MAX_QUEUE, Guard, GuardedConnection, ServerLimits, connection_class, server_logger
 
 TRANSPORT_SLACK = 64 * 1024  # bytes above 2 * max_size that websockets still accepts
-
-
-class _OpcodeRecordingConnection(ServerConnection):
-    """Remembers whether each incoming message began as a text or a binary frame."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.message_is_text: collections.deque[bool] = collections.deque()
-
-    def process_event(self, event) -> None:
-        # Frames reach the message assembler in this order; continuation frames carry
-        # CONT, so each TEXT/BINARY frame starts exactly one message.
-        if getattr(event, "opcode", None) in (Opcode.TEXT, Opcode.BINARY):
-            self.message_is_text.append(event.opcode is Opcode.TEXT)
-        super().process_event(event)
 
 
 @dataclass
@@ -72,6 +62,7 @@ class RunningServer:
     host: str
     stats: protocol.ServerStats
     owns_codec: bool
+    guard: Guard
 
     @property
     def url(self) -> str:
@@ -93,11 +84,20 @@ async def start_server(
     max_size: int = MAX_MESSAGE_SIZE,
     workdir: str | os.PathLike | None = None,
     codec_options: dict | None = None,
+    limits: ServerLimits | None = None,
 ) -> RunningServer:
     """Start serving on the running loop. ``codec`` is a name or a ready ``Codec``
-    (which the caller then closes). ``port=0`` picks a free port."""
+    (which the caller then closes). ``port=0`` picks a free port. ``limits`` bound the
+    connections, buffered bytes, idle time and pings (``ServerLimits``; safe defaults)."""
     if min_compression_size < 0 or max_size < 1:
         raise InputError("min_compression_size must be >= 0 and max_size >= 1 (bytes)")
+    if not isinstance(host, str) or not host.strip():
+        raise InputError(
+            f"give an address to bind, got {host!r}", where="host", fix="127.0.0.1 (or 0.0.0.0 for every interface)"
+        )
+    limits = (limits or ServerLimits()).check()
+    transport_max = 2 * max_size + TRANSPORT_SLACK
+    guard = Guard(limits, transport_max)
     owns_codec = isinstance(codec, str)
     if isinstance(codec, str):
         parsed = parse_codec(codec)
@@ -108,28 +108,57 @@ async def start_server(
     stats = protocol.ServerStats()
     templates = protocol.templates_reply(served.templates())
     templates_body = json.dumps(templates)
+    logger = server_logger(served.name)
 
     def process_request(connection: ServerConnection, request):
+        try:
+            return route(connection, request)
+        except Exception as exc:  # a request nobody planned for: the client's fault, said in one line
+            logger.warning("bad request: %s: %s", type(exc).__name__, exc)
+            return _json_response(connection, HTTPStatus.BAD_REQUEST, json.dumps({"error": "bad request"}))
+
+    def route(connection: ServerConnection, request):
         path = urllib.parse.urlsplit(request.path).path
         if path == "/health":
             body = protocol.health(
                 served, stats, min_compression_size=min_compression_size, max_size=max_size, templates=len(templates)
             )
+            body = {**body, **guard.health(), "pid": os.getpid()}
             return _json_response(connection, HTTPStatus.OK, json.dumps(body))
         if path == "/templates":
             return _json_response(connection, HTTPStatus.OK, templates_body)
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        upgrade = request.headers.get_all("Upgrade")
+        if not upgrade or upgrade[0].lower() != "websocket":
             return _json_response(connection, HTTPStatus.NOT_FOUND, json.dumps({"error": f"no such path: {path}"}))
+        if len(upgrade) > 1:
+            return _json_response(
+                connection, HTTPStatus.BAD_REQUEST, json.dumps({"error": "send one Upgrade: websocket header"})
+            )
+        assert isinstance(connection, GuardedConnection)
+        if connection.over_connection_limit():
+            response = _json_response(
+                connection,
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                json.dumps({"error": f"the server is at its limit of {guard.max_connections} connections"}),
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         return None  # a WebSocket handshake: carry on
 
     async def handler(connection: ServerConnection) -> None:
-        assert isinstance(connection, _OpcodeRecordingConnection)
+        assert isinstance(connection, GuardedConnection)
         state = served.new_connection_state()
         while True:
             try:
-                payload = await connection.recv(decode=False)
+                async with asyncio.timeout(limits.idle_timeout):
+                    payload = await connection.recv(decode=False)
+            except TimeoutError:
+                guard.dropped["idle"] += 1
+                await connection.close(CloseCode.NORMAL_CLOSURE, f"idle for {limits.idle_timeout:g} s")
+                return
             except ConnectionClosed:
                 return
+            connection.taken(len(payload))
             is_text = connection.message_is_text.popleft()
             reply = protocol.answer(
                 payload, is_text, served, state, stats, min_compression_size=min_compression_size, max_size=max_size
@@ -145,8 +174,13 @@ async def start_server(
             host,
             port,
             process_request=process_request,
-            create_connection=_OpcodeRecordingConnection,
-            max_size=2 * max_size + TRANSPORT_SLACK,
+            create_connection=connection_class(guard),
+            max_size=transport_max,
+            max_queue=MAX_QUEUE,
+            ping_interval=limits.ping_interval,
+            ping_timeout=limits.ping_timeout,
+            close_timeout=CLOSE_TIMEOUT,
+            logger=logger,
             # websockets' own permessage-deflate would compress the JSON replies and
             # muddle what is measured: the codec under test is the only compression.
             compression=None,
@@ -162,7 +196,7 @@ async def start_server(
             file=sys.stderr,
             flush=True,
         )
-    return RunningServer(server, served, bound_port, host, stats, owns_codec)
+    return RunningServer(server, served, bound_port, host, stats, owns_codec, guard)
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: str):

@@ -4,41 +4,42 @@ per-user JSONL traces. The one chokepoint for reading; ``schema.py`` is the one 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from ..errors import InputError
+from ..errors import DataWarning, InputError
+from .folder import RunFolder
 from .peer import load_peer_traces
 from .schema import CATEGORICAL, SCHEMA, empty_frame, to_frame
 
 
 def part_files(run_folder: Path) -> list[Path]:
-    return sorted((run_folder / "traces").glob("part-*.parquet"))
+    """The part files of a run folder, in name order (``RunFolder.parts``)."""
+    return RunFolder(run_folder).parts()
 
 
 def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     """Traces as a DataFrame, from one run folder, several, a folder of runs, or the
-    peer's JSONL trace folder (``user_<id>_traces.jsonl``)."""
+    peer's JSONL trace folder (``user_<id>_traces.jsonl``). A part file that cannot be
+    read (empty, truncated, corrupt) is skipped with a ``DataWarning`` that names it."""
     if not isinstance(path, (str, os.PathLike)):
         return _concat([load_traces(p) for p in path])
     path = Path(path)
     if not path.exists():
         raise InputError("no such trace folder", where=str(path), fix="give a run folder under data/traces/")
     if path.is_file() and path.suffix == ".parquet":
-        return to_frame(pq.read_table(path, schema=SCHEMA))
+        try:
+            return to_frame(pq.read_table(path, schema=SCHEMA))
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"cannot read the trace part: {_reason(exc)}", where=str(path)) from None
     if (path / "traces").is_dir():
-        parts = part_files(path)
-        if not parts:
-            return empty_frame()
-        # one multi-threaded read of every part (several times faster than a loop); with
-        # schema= only when some part predates a column (that read is twice as slow)
-        current = all(pq.read_schema(p).equals(SCHEMA) for p in parts)
-        dataset = pads.dataset([str(p) for p in parts], format="parquet", schema=None if current else SCHEMA)
-        return to_frame(dataset.to_table())
+        return _relabelled(read_parts(part_files(path)), RunFolder(path).codec_labels())
     peer = sorted(path.glob("user_*_traces.jsonl"))
     if peer:
         return load_peer_traces(path)
@@ -50,6 +51,55 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
         where=str(path),
         fix="expected traces/part-*.parquet or user_<id>_traces.jsonl inside",
     )
+
+
+def read_parts(parts: list[Path]) -> pd.DataFrame:
+    """Part files as one DataFrame; unreadable parts are skipped with a warning each."""
+    schemas = {}
+    for part in parts:
+        try:
+            schemas[part] = pq.read_schema(part)
+        except (OSError, pa.ArrowException) as exc:
+            _skipped(part, exc)
+    good = list(schemas)
+    if not good:
+        return empty_frame()
+    # one multi-threaded read of every part (several times faster than a loop); with
+    # schema= only when some part predates a column (that read is twice as slow)
+    current = all(s.equals(SCHEMA) for s in schemas.values())
+    try:
+        dataset = pads.dataset([str(p) for p in good], format="parquet", schema=None if current else SCHEMA)
+        return to_frame(dataset.to_table())
+    except (OSError, pa.ArrowException):
+        pass  # a part whose footer reads but whose data does not: find it, one by one
+    tables = []
+    for part in good:
+        try:
+            tables.append(pq.read_table(part, schema=SCHEMA))
+        except (OSError, pa.ArrowException) as exc:
+            _skipped(part, exc)
+    return to_frame(pa.concat_tables(tables)) if tables else empty_frame()
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _skipped(part: Path, exc: BaseException) -> None:
+    warnings.warn(
+        DataWarning(
+            f"{part}: trace part skipped, it cannot be read ({_reason(exc)}); the other parts are loaded "
+            "(a part cut short by a crash or a full disk; move it away to silence this)"
+        ),
+        stacklevel=3,
+    )
+
+
+def _relabelled(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """Codec labels as the manifest names them (a label learnt during the run)."""
+    if not labels or df.empty:
+        return df
+    return df.assign(codec=df["codec"].astype(str).replace(labels).astype("category"))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

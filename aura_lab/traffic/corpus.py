@@ -59,7 +59,7 @@ class Corpus:
         ``[low, high]``; ``None`` after ``tries`` draws that did not fit."""
         if role not in self._pools:
             pool = self.for_role(role)
-            self._pools[role] = (pool, list(itertools.accumulate(m.weight for m in pool)))
+            self._pools[role] = (pool, cumulative_weights([m.weight for m in pool]))
         pool, cumulative = self._pools[role]
         if not pool:
             return None
@@ -90,11 +90,22 @@ class Corpus:
         }
 
 
-def load_corpus(path: str | Path) -> Corpus:
+def cumulative_weights(weights: list[float]) -> list[float]:
+    """Running sums of ``weights`` (finite, >= 0), scaled by a power of two so the largest
+    weight is below 1: weights near 1e308 would overflow the sum to inf (and the draw
+    would never reach some lines). A power of two scales exactly, so ordinary weights
+    give the very same draws as unscaled sums."""
+    if not weights:
+        return []
+    exponent = math.frexp(max(weights))[1]  # max < 2**exponent
+    return list(itertools.accumulate(math.ldexp(w, -exponent) for w in weights))
+
+
+def load_corpus(path: str | Path, *, stdin: bool = False) -> Corpus:
     """A corpus JSONL file: one message a line (text, optional weight and category).
-    Errors name the file, the line and the fix."""
+    Errors name the file, the line and the fix. ``stdin``: ``-`` reads standard input."""
     path = Path(path)
-    raw = read_input_file(path, "corpus", fix="check the path or omit --corpus")
+    raw = read_input_file(path, "corpus", fix="check the path or omit --corpus", stdin=stdin)
     messages = [_message(obj, f"{path}:{lineno}", lineno) for lineno, obj in parse_jsonl(raw, path)]
     return Corpus(str(path), messages, hashlib.sha256(raw).hexdigest())
 

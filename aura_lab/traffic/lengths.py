@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 ROLES = ("ai", "human")
+# the role label of messages whose records carry none (the peer's traces): the length
+# analysis fits them as one group, which serves both roles when a role has no fit of its own
+ANY_ROLE = "any"
 PEER_TURNS = (5, 50)  # the peer's conversation lengths, messages (one side), inclusive
 TURN_BANDS = ("opening", "early", "middle", "late")
 

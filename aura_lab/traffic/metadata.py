@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..inputs import parse_json, read_input_file
+from ..inputs import parse_json, read_input_file, surrogate_problem
 from .templates import TemplateLibrary, aura_library
 
 # Used when a template has no slot_examples: generic, readable chat fragments.
@@ -101,6 +101,10 @@ def load_metadata(path: str | Path, library: TemplateLibrary | None = None) -> M
             isinstance(values, list) and all(isinstance(v, str) for v in values) for values in examples
         ):
             warnings.append(f"{where}: 'slot_examples' must be a list of lists of strings; skipped")
+            continue
+        bad = next((v for values in examples for v in values if surrogate_problem(v)), None)
+        if bad is not None:
+            warnings.append(f"{where}: example {bad[:40]!r} has {surrogate_problem(bad)}; skipped")
             continue
         need = library.slot_count(tid)
         if len(examples) != need:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aura_lab.analysis.compare import compare_codecs, compare_runs
+from aura_lab.analysis.compare import compare_codecs, compare_runs, pair_users
 from aura_lab.cli import main
 from aura_lab.traces.writer import TraceWriter
 from tests.support.traces import frame_from_records, trace_frame
@@ -190,3 +190,17 @@ def test_numbers_have_one_precision_per_kind():
     assert re.search(r"\d+\.\d{2} ms\s+\d+\.\d{2} ms", latency_line)
     rate_line = next(line for line in text.splitlines() if "error_rate" in line and line.startswith("deflate"))
     assert re.search(r"\d+\.\d%\s+\d+\.\d%", rate_line)
+
+
+def test_users_are_paired_by_what_they_sent_whatever_their_numbers():
+    rows = [(u, t, f"user {u % 3} says {t}") for u in range(6) for t in range(4)]  # users 0 and 3 alike
+    a = frame_from_records([{"user_id": u, "turn": t, "text": x, "status": "ok"} for u, t, x in rows])
+    b = a.assign(user_id=a["user_id"] + 1)  # the peer's numbering
+    pairs = pair_users(a, b)
+    assert pairs is not None and sorted(pairs) == [1, 2, 3, 4, 5, 6] and sorted(pairs.values()) == list(range(6))
+    assert all(b[b["user_id"] == k]["text"].tolist() == a[a["user_id"] == v]["text"].tolist() for k, v in pairs.items())
+    assert pair_users(a, a) == {u: u for u in range(6)}
+    changed = b.copy()
+    changed.loc[changed.index[5], "text"] = "something else"
+    assert pair_users(a, changed) is None
+    assert pair_users(a, b.iloc[:-1]) is None

@@ -121,3 +121,16 @@ def test_fit_on_a_real_trace():
     assert not model.fits.empty and set(model.fits["role"]) == {"ai", "human"}
     low, high = model.target_range("ai", 0, 10, random.Random(0))
     assert 1 <= low < high
+
+
+def test_messages_without_a_role_are_fitted_as_one_group_that_serves_both_roles():
+    """The peer's traces carry no role: their lengths are fitted as ``any``, and a model
+    with no fit for a role draws that role's lengths from it."""
+    trace = _lognormal_trace(n_users=60, n_turns=10)
+    trace["role"] = None
+    model = fit_lengths(trace)
+    assert model.roles == ["any"]
+    assert model.fit_for("ai", "opening") is model.chosen[("any", "opening")]
+    assert model.fit_for("human", "no such band") is model.chosen[("any", "all")]
+    lengths = [model.target_range("ai", 5, 10, random.Random(i))[0] for i in range(200)]
+    assert 20 < np.median(lengths) < 200  # drawn from the fit (medians 160 and 50), not the peer's table

@@ -96,3 +96,24 @@ def test_profile_command_errors(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["profile", str(tmp_path), "-o", str(tmp_path / "no" / "p.json")]) == 2
     assert "-o" in capsys.readouterr().err
+
+
+def test_messages_without_a_role_stand_in_for_both_roles(peer_folder, capsys):
+    """The peer's traces record no role: their sizes are fitted as one group (``any``)
+    that stands in for both roles, marked so in the profile, its table and its source;
+    the profile then drives a two-sided generator."""
+    report = LogReport()
+    profile = fit_profile(read_logs(peer_folder, report), "peer-fitted", {"logs": report.to_dict()}, min_samples=5)
+    assert set(profile.sizes) == {"human", "assistant"}
+    sizes = [m.size for c in read_logs(peer_folder) for m in c.messages]
+    for role in ("human", "assistant"):
+        model = profile.sizes[role]["all"]
+        assert model.fit["role"] == "any" and model.fit["n"] == len(sizes)
+    table = profile_table(profile)
+    assert set(table["fitted_to"]) == {"any (no role)"} and set(table["role"]) == {"human", "assistant"}
+    assert f"{len(sizes)} messages name no role" in profile.source["roles"]
+    generated = [m.size for c in generated_conversations(profile, 300, seed=1) for m in c.messages]
+    assert abs(np.median(generated) - np.median(sizes)) < 0.5 * np.median(sizes)  # drawn from that fit
+    assert main(["profile", str(peer_folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "any (no role)" in printed and "standing in for human and assistant" in printed

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+import aura_lab
 from aura_lab.analysis.run import latest_run, latest_runs
+from aura_lab.config import RunConfig
 from aura_lab.errors import InputError
 
 
@@ -37,3 +40,23 @@ def test_latest_run_prefers_the_current_folder_and_says_when_there_is_none(tmp_p
     assert "only 1 run(s) found, 2 needed" in str(error.value) and "aura-lab run" in str(error.value)
     with pytest.raises(InputError, match="no run found"):
         latest_runs(1, where=[tmp_path / "empty"])
+
+
+def test_a_run_folder_without_its_manifest_opens_and_says_so(small_run, tmp_path):
+    """Trace parts alone (a run killed before its manifest was written, or records written
+    by hand) open with a synthesized manifest; options fall back to aura-lab's defaults."""
+    folder = tmp_path / "bare"
+    shutil.copytree(small_run.path / "traces", folder / "traces")
+    run = aura_lab.load_run(folder)
+    assert run.kind == "trace folder" and run.status == "unknown"
+    assert run.codecs == small_run.codecs and run.primary_codec == small_run.primary_codec
+    assert any("manifest" in m for m in run.missing) and "not an aura-lab run folder" in run.missing_markdown()
+    assert run.option("min_compression_size") == 35 and run.option("corpus_weight") == RunConfig.corpus_weight
+    assert run.summary["codecs"]["aura"]["overall_ratio"] == small_run.summary["codecs"]["aura"]["overall_ratio"]
+
+
+def test_nothing_to_open_names_what_was_looked_for(tmp_path):
+    with pytest.raises(InputError, match="not a run folder, nor the peer's trace folder or export"):
+        aura_lab.load_run(tmp_path)
+    with pytest.raises(InputError, match="no such run folder"):
+        aura_lab.load_run(tmp_path / "missing")

@@ -230,7 +230,7 @@ def test_export_has_the_peer_keys_plus_seed_and_template_performance(cli_run):
     run = aura_lab.load_run(folder / "x")
     assert export["config"]["num_users"] == 4
     assert export["config"]["server_url"] == url
-    assert export["config"]["warmup"] == 5
+    assert export["config"]["warmup"] is True and export["config"]["warmup_messages"] == 5  # the peer's: a boolean
     assert export["config"]["seed"] == 9
     assert "template_performance" in export and export["template_performance"]["count"] > 0
     assert export["summary"]["total_messages"] == run.manifest.planned_messages
@@ -248,8 +248,9 @@ def test_peer_traces_load_back_with_the_same_message_count(cli_run):
     run = aura_lab.load_run(folder / "x")
     main_phase = run.traces[run.traces["phase"] == "main"]
     files = sorted(p.name for p in (folder / "peer").iterdir())
-    assert files == [f"user_{u}_traces.jsonl" for u in range(4)]
-    first = json.loads((folder / "peer" / "user_0_traces.jsonl").read_text().splitlines()[0])
+    assert files == [f"user_{u}_traces.jsonl" for u in range(1, 5)]  # the peer numbers users from 1
+    first = json.loads((folder / "peer" / "user_1_traces.jsonl").read_text().splitlines()[0])
+    assert first["user_id"] == 1
     assert set(first) == {
         "user_id",
         "turn",
@@ -265,5 +266,27 @@ def test_peer_traces_load_back_with_the_same_message_count(cli_run):
     peer = aura_lab.load_traces(folder / "peer")
     assert len(peer) == len(main_phase)
     left = peer.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
-    right = main_phase.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
+    right = main_phase.assign(user_id=main_phase["user_id"] + 1)  # aura-lab's user 0 is the peer's user 1
+    right = right.sort_values(["user_id", "turn"])[["user_id", "turn", "text", "compressed_size"]]
     assert left.reset_index(drop=True).astype(str).equals(right.reset_index(drop=True).astype(str))
+
+
+def test_metadata_warnings_are_not_hidden_by_quiet(tmp_path, capfd):
+    """A metadata file with the peer's typical flaws (an id the library lacks, a wrong slot
+    count, a description that is not the library's pattern): every warning on stderr with
+    --quiet, and each kept in the manifest's warnings."""
+    from aura_lab import paths
+
+    metadata = paths.CORPORA_DIR / "metadata_peer_style.json"
+    args = ["run", "--users", "2", "--turns", "2-3", "--think-time", "0", "--codec", "identity",
+            "--metadata", str(metadata), "--trace-dir", str(tmp_path), "--run-id", "quiet", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    out, err = capfd.readouterr()
+    run = aura_lab.load_run(tmp_path / "quiet")
+    expected = run.manifest.files["metadata_warnings"]
+    assert any("template '110': description" in w for w in expected)
+    assert any("slot list(s) but pattern" in w for w in expected)
+    for warning in expected:
+        assert f"warning: {warning}" in err
+        assert warning in run.manifest.warnings
+    assert "warning" not in out

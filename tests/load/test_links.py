@@ -202,3 +202,67 @@ def test_slow_reply_within_timeout_is_ok():
     (result,) = asyncio.run(main())
     assert result.status == "ok"
     assert (result.received_ns - result.sent_ns) / 1e6 >= 95
+
+
+# -- servers that die, and servers that close idle connections ----------------------------
+
+
+def test_server_health_marks_a_url_dead_only_after_its_back_off():
+    from aura_lab.load.links import ServerHealth
+
+    health = ServerHealth(dead_after=3, dead_after_s=0.2)
+    for _ in range(5):
+        health.failed("ws://a", "refused")
+    assert not health.is_dead("ws://a")  # many failures, but within a blink: a restart, perhaps
+    time.sleep(0.25)
+    health.failed("ws://a", "refused")
+    assert health.is_dead("ws://a") and "6 failed connections" in health.dead["ws://a"].describe()
+    health.failed("ws://b", "refused")
+    health.succeeded("ws://b")
+    time.sleep(0.25)
+    health.failed("ws://b", "refused")
+    assert not health.is_dead("ws://b")  # a success starts the count again
+
+
+def test_a_dead_url_costs_no_wait_and_its_group_fails_over():
+    asyncio.run(_dead_url_and_failover())
+
+
+async def _dead_url_and_failover():
+    from aura_lab.load.links import ServerHealth
+
+    async with PeerServer() as server:
+        health = ServerHealth(dead_after=2, dead_after_s=0.0)
+        gone = dead_url()
+        lone = ServerLink([gone], health=health)
+        for _ in range(2):
+            assert (await lone.exchange(TEXT)).error_kind == "connect"
+        assert health.is_dead(gone)
+        started = time.perf_counter()
+        result = await lone.exchange(TEXT)
+        assert time.perf_counter() - started < 0.05  # no back-off, no connection attempt
+        assert result.error_kind == "connect" and result.sent_ns is None and "marked dead" in result.error
+        paired = ServerLink([gone, server.url], start=0, health=health)
+        result = await paired.exchange(TEXT)  # straight to the live one
+        assert result.status == "ok" and paired.stats.failovers == 1
+        await paired.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_before_sending():
+    asyncio.run(_idle_closed_then_reopened())
+
+
+async def _idle_closed_then_reopened():
+    from aura_lab.servers.limits import ServerLimits
+    from aura_lab.servers.server import start_server
+
+    running = await start_server("identity", limits=ServerLimits(idle_timeout=0.2))
+    try:
+        link = ServerLink([f"ws://127.0.0.1:{running.port}"])
+        assert (await link.exchange(TEXT)).status == "ok"
+        await asyncio.sleep(0.6)  # the server closes it meanwhile
+        result = await link.exchange(TEXT)
+        assert result.status == "ok" and link.stats.reconnects == 1
+        await link.close()
+    finally:
+        await running.close()

@@ -130,7 +130,7 @@ def test_minimal_peer_server_that_speaks_only_the_peer_fields(tmp_path):
     assert run.status == "complete"
     assert len(df) == run.manifest.planned_messages == server.messages
     assert (df["status"] == "ok").all()
-    assert set(df["method"]) <= {"BRIO", "UNCOMPRESSED"}
+    assert set(df["method"]) <= {"DEFLATE", "UNCOMPRESSED"}
     expected = [peer_reply(text, 0)["compressed_size"] for text in df["text"]]
     assert list(df["compressed_size"]) == expected  # zlib's real sizes, as the server said
     assert df["roundtrip_ok"].isna().all()  # the peer does not say

@@ -143,15 +143,17 @@ def test_a_server_killed_mid_run_costs_records_nothing(tmp_path):
     df = run.traces
     kinds = check_records_and_summary(run)
     assert len(df) == users * 10
-    assert set(kinds) == {"closed", "connect"}
-    # Each user: good replies until the kill, then its open connection dies ("closed", the
-    # message was sent), then every later message fails to connect (never sent).
+    assert "connect" in kinds and set(kinds) <= {"closed", "connect"}
+    # Each user: good replies until the kill; a message in flight then dies with its
+    # connection ("closed", it was sent); a user who was thinking finds its connection
+    # closed and tries a new one before sending. Every later message fails to connect
+    # (never sent).
     for _, part in df.sort_values("turn").groupby("user_id"):
         statuses = list(part["status"])
         first_error = statuses.index("error")
         assert first_error > 0 and all(s == "ok" for s in statuses[:first_error])
         errors = list(part["error_kind"].astype(str))[first_error:]
-        assert errors[0] == "closed" and set(errors[1:]) <= {"connect"}, errors
+        assert errors[0] in ("closed", "connect") and set(errors[1:]) <= {"connect"}, errors
     connect = df["error_kind"] == "connect"
     assert df.loc[connect, "sent_at"].isna().all() and df.loc[~connect, "sent_at"].notna().all()
     # The server's own count when it was killed: replies counted then but lost in the kill,

@@ -5,10 +5,16 @@ parameters below its ``parameters`` cell declares.
 
 The analysis notebooks get no ``run_path``: as when opened by hand and run with "Run
 All", they open the latest run under ``data/traces`` of the folder they run in (here a
-folder holding the two small runs, the second the newest)."""
+folder holding the two small runs, the second the newest).
+
+Every notebook runs on the peer's trace folder too (the first small run written as the
+peer writes it, with the export beside it): 01 replays its messages, 07 compares it with
+the run it came from, the others take it as their run and say what it lacks."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 
@@ -83,3 +89,47 @@ def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp
         assert newer.run_id in text
         if "run_path_b" in declared:
             assert older.run_id in text
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes_on_a_peer_trace_folder(notebook, peer_folder, small_run, tmp_path):
+    declared = papermill.inspect_notebook(str(notebook))
+    if "trace_dir" in declared:  # 01 makes a run: here, the peer's messages replayed through two codecs
+        parameters = {"trace_dir": str(tmp_path / "traces"), "replay_source": str(peer_folder),
+                      "codecs": "aura,deflate-stream"}  # fmt: skip
+    else:
+        parameters = {"run_path": str(peer_folder)}
+        if "run_path_b" in declared:
+            parameters["run_path_b"] = str(small_run.path)
+    start = time.perf_counter()
+    executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)
+    TIMES[f"{notebook.stem} (peer)"] = time.perf_counter() - start
+    text = executed.read_text(encoding="utf-8")
+    if "trace_dir" in declared:
+        assert "replay" in text and "LOSSY" in text  # the replay checked aura's round trips: it loses messages
+        return
+    assert "not an aura-lab run folder" in text  # it says what a peer folder lacks
+    assert "round-trip check" in text and "template provenance" in text
+    if "run_path_b" in declared:  # the peer's files of a run against the run: the same figures, labelled alike
+        assert "codecs in both: aura" in text and "+0.0% [+0.0%, +0.0%]" in text
+
+
+@pytest.mark.parametrize("replay", ["logs", "profile"])
+def test_notebook_01_replays_logs_and_profiles(replay, reference_logs, tmp_path):
+    """01's offline replay takes what ``aura_lab.replay`` takes: conversation logs, or a
+    profile's users from a seed."""
+    notebook = REPO / "notebooks" / "01_run_experiment.ipynb"
+    parameters = {"trace_dir": str(tmp_path / "traces"), "codecs": "deflate-stream,identity", "users": 2, "seed": 3}
+    parameters |= {"replay_source": str(reference_logs)} if replay == "logs" else {"replay_profile": "assistant"}
+    executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)
+    text = executed.read_text(encoding="utf-8")
+    said = (
+        rf"\d+ logged conversations of {re.escape(str(reference_logs))}"
+        if replay == "logs"
+        else re.escape("profile assistant (seed 3, 2 users)")
+    )
+    assert re.search(f"offline replay of the {said}", text), "the run's traffic line names what was replayed"
+    (run,) = (tmp_path / "traces").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    users = manifest["options"]["users"]
+    assert users > 100 if replay == "logs" else users == 2  # every logged conversation, not `users`

@@ -82,3 +82,44 @@ def test_report_bad_run_path(tmp_path, capsys):
     assert main(["report", str(tmp_path / "no-such-run"), "-o", str(tmp_path / "x.html")]) == 2
     assert "no-such-run" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_on_the_peer_trace_folder_and_on_an_export(peer_folder, peer_export_file, tmp_path, capfd):
+    """``aura-lab report`` takes the peer's trace folder and an export alone, and says
+    what each lacks instead of failing (the peer's export: no records, so no charts over
+    messages, and no verdict)."""
+    folder_html = tmp_path / "peer.html"
+    assert main(["report", str(peer_folder), "-o", str(folder_html)]) == 0
+    html = folder_html.read_text(encoding="utf-8")
+    assert "peer trace folder" in html and "not an aura-lab run folder" in html
+    assert "codec label" in html and "aura" in html and "not checked" in html
+    assert html.count("data:image/png;base64") >= 3
+    assert "no record names the template" in html
+    assert main(["report", str(peer_export_file)]) == 0
+    out, _ = capfd.readouterr()
+    beside = peer_export_file.parent / f"report-{peer_export_file.stem}.html"
+    assert str(beside) in out and beside.is_file()  # beside the export: it has no run folder
+    html = beside.read_text(encoding="utf-8")
+    assert "peer export" in html and "No verdict" in html and "Not drawn: an export holds totals only" in html
+    assert "not checked" in html and "per-message records" in html
+
+
+def test_report_refuses_what_is_not_a_run_with_the_fix(tmp_path, capsys):
+    (tmp_path / "notes.json").write_text('{"hello": 1}')
+    assert main(["report", str(tmp_path / "notes.json")]) == 2
+    err = capsys.readouterr().err
+    assert "notes.json" in err and "not the peer's export JSON" in err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_report_on_our_export_never_says_nothing_was_lost(small_run, peer_folder, tmp_path):
+    """aura-lab's export holds every codec's figures but no records: the report shows its
+    verdict and loss table, and says the per-message tables cannot be drawn, never "no
+    lossy message" while the export counts lossy ones."""
+    html_file = tmp_path / "ours.html"
+    assert main(["report", str(peer_folder / "results.json"), "-o", str(html_file)]) == 0
+    html = html_file.read_text(encoding="utf-8")
+    assert "aura-lab export" in html and "saves the most bandwidth losslessly" in html
+    assert small_run.summary["codecs"]["aura"]["lossy"] and "aura LOSSY" in html
+    assert "No lossy message" not in html and "Not drawn: an export holds totals only" in html

@@ -300,7 +300,7 @@ def server_children() -> list[int]:
             status, cmdline = (proc / "status").read_text(), (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if f"PPid:\t{os.getpid()}\n" in status and b"aura_lab.servers.hosting" in cmdline:
+        if f"PPid:\t{os.getpid()}\n" in status and b"aura_lab.servers.child" in cmdline:
             found.append(int(proc.name))
     return found
 

@@ -43,7 +43,7 @@ def peer_reply(text: str, message_count: int, factor: float = 1.0) -> dict:
     compressed size ``factor`` times zlib's)."""
     original = len(text.encode("utf-8"))
     compressed = round(len(zlib.compress(text.encode("utf-8"), 9)) * factor)
-    method = "BRIO"
+    method = "DEFLATE"  # zlib's sizes; not one of AURA's method names, so the run labels it "external"
     if compressed >= original:  # the raw text would go on the wire
         compressed, method = original, "UNCOMPRESSED"
     ratio = original / compressed if compressed else 1.0

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aura_lab.errors import InputError
-from aura_lab.traffic.templates import PatternLibrary, aura_library, load_template_file, load_templates, slot_count
+from aura_lab.traffic.templates import (
+    MAX_BACKTRACKS,
+    PatternLibrary,
+    _Matcher,
+    aura_library,
+    load_template_file,
+    load_templates,
+    slot_count,
+)
 
 PATTERNS = {
     3: "I'm not sure",
@@ -160,3 +171,54 @@ def test_template_file_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "templates.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"7": "I cannot {0}."}).encode())
     assert load_template_file(path).format(7, ["fly"]) == "I cannot fly."
+
+
+# -- the linear matcher gives what the regex gave ----------------------------------------------
+
+
+def regex_match(pattern: str, text: str) -> list[str] | None:
+    """The matcher aura-lab had before: one regex with lazy slots (exponential on some texts)."""
+    parts, seen, pos = [], set(), 0
+    for m in re.finditer(r"\{(\d+)\}", pattern):
+        parts.append(re.escape(pattern[pos : m.start()]))
+        idx = int(m.group(1))
+        parts.append(f"(?P=s{idx})" if idx in seen else f"(?P<s{idx}>.+?)")
+        seen.add(idx)
+        pos = m.end()
+    parts.append(re.escape(pattern[pos:]))
+    found = re.compile("".join(parts), re.DOTALL).fullmatch(text)
+    return [found.group(f"s{i}") for i in range(len(seen))] if found else None
+
+
+def _numbered(pattern: str) -> bool:
+    return {int(x) for x in re.findall(r"\{(\d+)\}", pattern)} == set(range(slot_count(pattern)))
+
+
+small_patterns = st.lists(st.sampled_from(["a", "b", "ab", " ", "{0}", "{1}", "{2}"]), max_size=7).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(small_patterns.filter(_numbered), st.text(alphabet="ab \n", max_size=12))
+def test_the_matcher_finds_what_the_regex_found(pattern, text):
+    expected = regex_match(pattern, text)
+    assert _Matcher(pattern).match(text, budget=10**9) == expected
+    # with the default budget: the same answer, or no match when the search ran out
+    assert _Matcher(pattern).match(text) in (expected, None)
+
+
+def test_the_real_library_matches_as_the_regex_did():
+    lib = aura_library()
+    texts = [lib.format(t, [f"v{i} and more" for i in range(lib.slot_count(t))]) for t in lib.ids()]
+    texts += [f"{t} with a tail" for t in texts] + ["Lists and tuples are different: Lists x, tuples y."]
+    for text in texts:
+        expected = next(
+            ((t, v) for t in lib._match_order if (v := regex_match(lib.pattern(t), text)) is not None), None
+        )
+        assert lib.match(text) == expected
+
+
+def test_a_repeated_slot_beyond_the_budget_is_no_match():
+    matcher = _Matcher("{0} and {1} or {0}")
+    text = " and ".join(["a"] * (MAX_BACKTRACKS + 5)) + " and b or " + " and ".join(["a"] * (MAX_BACKTRACKS + 5))
+    assert matcher.match(text, budget=10**9) is not None
+    assert matcher.match(text) is None  # the search gave up: said as no match, never a wrong one

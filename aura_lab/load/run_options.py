@@ -1,6 +1,7 @@
-"""The keyword-argument form of ``RunConfig`` (``aura_lab.run(users=5, ...)``): a typed
-dict for type checkers and the signature shown by ``help()`` and notebooks' tooltips.
-Every option's default and range stays in ``aura_lab.config``."""
+"""``RunConfig``'s options as keyword arguments of ``aura_lab.run()`` and ``arun()``:
+their types for type checkers (``RunOptions``) and a signature listing each with its
+default (``with_run_options``). The defaults and ranges themselves are ``config``'s;
+a test keeps ``RunOptions`` in step with ``RunConfig``'s fields."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class RunOptions(TypedDict, total=False):
     scheduler: str | None
     report: bool
     timeout: float
+    max_reply_size: int
     max_duration: float
     run_id: str | None
     in_process_servers: bool

@@ -1,0 +1,121 @@
+"""``aura-lab doctor RUN``: make a run folder whole again after a hard kill or a failed
+write, from what its parts hold.
+
+- a folder without ``manifest.json`` (killed during start-up) gets a minimal one;
+- leftover ``*.tmp`` files (a write cut short) are removed;
+- fallback parts the run wrote beside ``traces/`` (``unsaved-*.parquet``) move in;
+- parts that cannot be read are renamed ``*.parquet.corrupt`` (named in the report);
+- a manifest still ``running`` whose process is gone becomes ``incomplete``, with
+  ``ended_at`` from its last record and a note of planned against recorded messages;
+- the summary is computed from the records and written.
+
+A run whose process is still alive is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import InputError
+from ..system import process_alive
+from ..traces.folder import Manifest, RunFolder, parse_part_name, part_name
+from ..traces.reader import load_traces
+from . import metrics
+from .run import summarise_run
+
+
+def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
+    """Repair the run folder ``path``; returns what was done, one line each.
+    ``force`` repairs a run that says ``running`` when this machine cannot tell whether
+    its process lives (another host, or a manifest without a pid)."""
+    folder = RunFolder(path)
+    if not folder.path.is_dir():
+        raise InputError("no such run folder", where=str(folder.path), fix="give a folder under data/traces/")
+    done: list[str] = []
+    if folder.is_run():
+        manifest = folder.read_manifest()
+    elif folder.traces_dir.is_dir():
+        manifest = Manifest(run_id=folder.path.name, status="incomplete")
+        manifest.notes.append("the run was stopped before it wrote a manifest; this one was made by aura-lab doctor")
+        done.append("no manifest.json: wrote a minimal one (status incomplete)")
+    else:
+        raise InputError(
+            "no manifest.json and no traces/: not a run folder", where=str(folder.path), fix="give a run folder"
+        )
+    if manifest.status == "running":
+        alive = process_alive(manifest.host)
+        if alive:
+            raise InputError(
+                f"the run is still going (pid {manifest.host.get('pid')})",
+                where=str(folder.path),
+                fix="wait for it to end, or stop it with Ctrl-C or SIGTERM",
+            )
+        if not force:
+            raise InputError(
+                "the manifest says running and this machine cannot tell whether its process lives "
+                f"(host {manifest.host.get('hostname', 'unknown')}, pid {manifest.host.get('pid', 'unknown')})",
+                where=str(folder.path),
+                fix="make sure it has ended, then pass --force",
+            )
+        manifest.status = "incomplete"
+        manifest.ended_at = manifest.ended_at or folder.last_record_at()
+        manifest.notes.append("marked incomplete by aura-lab doctor --force: its process could not be checked")
+    folder.traces_dir.mkdir(exist_ok=True)
+    done += _remove_leftovers(folder)
+    done += _adopt_unsaved(folder)
+    done += _set_aside_corrupt(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unreadable parts are set aside already
+        traces = load_traces(folder.path)
+    if manifest.status == "incomplete":
+        if manifest.ended_at is None:
+            manifest.ended_at = folder.last_record_at()
+        recorded = len(metrics.select(traces, phase="main", codec=manifest.primary_codec))
+        planned = manifest.planned_messages
+        line = f"recorded {recorded} main-phase messages" + (f" of {planned} planned" if planned is not None else "")
+        if line not in manifest.notes:
+            manifest.notes.append(line)
+        done.append(f"status incomplete, ended_at {manifest.ended_at} (the last record); {line}")
+    folder.write_manifest(manifest)
+    folder.write_summary(summarise_run(traces, manifest))
+    done.append(f"wrote {folder.manifest_path.name} and {folder.summary_path.name} ({len(traces)} records)")
+    return done
+
+
+def _remove_leftovers(folder: RunFolder) -> list[str]:
+    done = []
+    for place in (folder.path, folder.traces_dir):
+        for tmp in sorted(place.glob("*.tmp")):
+            tmp.unlink()
+            done.append(f"removed {tmp.name}: a write cut short")
+    return done
+
+
+def _adopt_unsaved(folder: RunFolder) -> list[str]:
+    done = []
+    for unsaved in folder.unsaved_parts():
+        shard_seq = parse_part_name(unsaved.name.split("-", 2)[2])
+        shard = shard_seq[0] if shard_seq else 0
+        taken = {parse_part_name(p.name) for p in folder.parts()}
+        seq = max((s for sh, s in filter(None, taken) if sh == shard), default=-1) + 1
+        target = folder.traces_dir / part_name(shard, seq)
+        unsaved.replace(target)
+        done.append(f"moved {unsaved.name} into traces/ as {target.name}")
+    return done
+
+
+def _set_aside_corrupt(folder: RunFolder) -> list[str]:
+    done = []
+    for part in folder.parts():
+        try:
+            pq.read_table(part)
+        except (OSError, pa.ArrowException) as exc:
+            aside = part.with_name(part.name + ".corrupt")
+            part.replace(aside)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            done.append(f"set {part.name} aside as {aside.name}: it cannot be read ({reason})")
+    return done
