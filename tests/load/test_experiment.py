@@ -18,7 +18,7 @@ from aura_lab.cli import main
 from aura_lab.errors import AuraLabError, InputError
 from aura_lab.load import experiment as experiment_module
 from aura_lab.load.experiment import run_experiment
-from aura_lab.load.experiment_spec import read_spec
+from aura_lab.load.experiment_spec import read_spec, with_options
 
 TINY = """
 [experiment]
@@ -134,7 +134,8 @@ def test_online_and_on_dask_give_the_offline_figures(tiny, tmp_path):
     spec = read_spec(tiny["folder"] / "spec.toml")
     spec.traffics[0].replicates = 1
     offline = run_experiment(spec, tmp_path / "offline", quiet=True, users=2)
-    online = run_experiment(spec, tmp_path / "online", online=True, quiet=True, users=2)
+    # no pauses online: the figures do not depend on them, and the test stays short
+    online = run_experiment(with_options(spec, think_time="0"), tmp_path / "online", online=True, quiet=True, users=2)
     dask = run_experiment(spec, tmp_path / "dask", workers=2, quiet=True, users=2)
     columns = ["variant", "codec_index", "metric", "baseline", "value"]
     ratios = offline["results"]["metric"].str.endswith("ratio")
