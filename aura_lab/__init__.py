@@ -37,6 +37,8 @@ _EXPORTS = {
     "ThinkTime": "timing",
     "run": "load.runner",
     "replay": "load.replay",
+    "run_experiment": "load.experiment",
+    "load_experiment": "analysis.experiment_results",
     "arun": "load.runner",
     "Run": "analysis.run",
     "load_run": "analysis.run",
@@ -69,6 +71,7 @@ __all__ = [
     "generate",
     "get_codec",
     "load_corpus",
+    "load_experiment",
     "load_metadata",
     "load_profile",
     "load_run",
@@ -77,16 +80,19 @@ __all__ = [
     "read_logs",
     "replay",
     "run",
+    "run_experiment",
     "serve",
     "serve_many",
     "user_messages",
 ]
 
 if TYPE_CHECKING:  # for IDEs and type checkers; at run time the names load lazily
+    from .analysis.experiment_results import load_experiment
     from .analysis.run import Run, load_run
     from .codecs import codec_names, get_codec
     from .config import RunConfig
     from .errors import AuraLabError, InputError
+    from .load.experiment import run_experiment
     from .load.replay import replay
     from .load.runner import arun, run
     from .servers.hosting import serve, serve_many

@@ -143,6 +143,8 @@ FLAGS = {
     "envelope": "--envelope",
     "resend_whole": "--resend-whole",
     "reference": "--reference",
+    "auto_update": "--auto-update",
+    "templates_from": "--templates-from",
 }
 SELECTIONS = ("uniform", "epsilon-greedy")
 RUN_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
@@ -200,6 +202,9 @@ class RunConfig:
     envelope: str = "none"
     resend_whole: bool = False  # each streamed frame carries the whole reply so far
     reference: tuple[str, ...] | None = None  # conversation logs the traffic is checked against
+    offline: bool = False  # the codecs in this process, no sockets (a replay's in-process link)
+    auto_update: bool = False  # mine templates from the run's traffic after it, saved beside it
+    templates_from: str | None = None  # a run (or its mined file) whose templates the aura codecs load
 
     def __post_init__(self) -> None:
         if isinstance(self.codecs, str):
@@ -292,6 +297,11 @@ class RunConfig:
             base = next(p for p in (Path(self.peer_traces), *Path(self.peer_traces).parents) if p.exists())
             need(base.is_dir(), "peer_traces", f"{base} is a file, so {self.peer_traces} cannot be made a folder")
             need(os.access(base, os.W_OK), "peer_traces", f"folder {base} is not writable")
+        need(not (self.offline and self.urls), "urls", "an offline run has no servers: leave out --url")
+        need(not (self.offline and (self.workers > 1 or self.scheduler)), "workers",
+             "an offline run plays its users in this process: leave out --workers and --scheduler")  # fmt: skip
+        if self.templates_from:
+            need(Path(self.templates_from).exists(), "templates_from", f"{self.templates_from} does not exist")
         if self.urls:
             for url in self.urls:
                 check_url(url, where("urls", cli))

@@ -182,6 +182,32 @@ def read_texts(path, kind: str, fix: str = "check the path") -> tuple[list[str],
     return texts, hashlib.sha256(raw).hexdigest()
 
 
+def read_template_patterns(path) -> tuple[dict[int, str], str]:
+    """``({id: pattern}, SHA-256)`` of a template file: ``{id: pattern}``, a list of
+    ``{id, pattern}`` (as ``GET /templates`` serves it), or either under ``"templates"``.
+    Patterns are checked for form by whoever uses them (``traffic.templates``, the aura codec)."""
+    raw = read_input_file(path, "template", fix="give a template JSON file: {id: pattern}")
+    data = parse_json(raw, path)
+    if isinstance(data, dict) and "templates" in data and isinstance(data["templates"], (dict, list)):
+        data = data["templates"]
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = [(d.get("id"), d.get("pattern")) if isinstance(d, dict) else (None, None) for d in data]
+    else:
+        raise InputError("expected an object {id: pattern} or a list of {id, pattern}", where=str(path))
+    patterns: dict[int, str] = {}
+    for key, pattern in items:
+        try:
+            tid = int(key)  # a None id is refused just below
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an id of 1e400 (inf)
+            raise InputError(f"template id {key!r} is not an integer", where=str(path)) from None
+        if not isinstance(pattern, str) or not pattern:
+            raise InputError(f"template {tid}: pattern must be a non-empty string", where=str(path))
+        patterns[tid] = pattern
+    return patterns, hashlib.sha256(raw).hexdigest()
+
+
 # -- streaming: files too large to hold in memory ----------------------------------------
 
 MAX_LINE_BYTES = 64 << 20  # one JSONL line, or one element of a JSON array, at most

@@ -28,8 +28,8 @@ except ImportError:  # pragma: no cover - not on Windows
 # descriptors a process needs besides its connections: interpreter, pipes to the
 # servers, trace parts being written, HTTP probes, Dask's sockets
 RESERVED_FDS = 64
-SCRATCH_PREFIXES = ("aura-lab-servers-", "aura-lab-server-", "aura-lab-replay-")  # the offline replay's codecs
-_SCRATCH = re.compile(r"(aura-lab-(?:servers?|replay)-)(\d+)-")
+# the scratch dirs of embedded servers, replays and offline runs, named after their process
+_SCRATCH = re.compile(r"(aura-lab-(?:servers?|replay|offline)-)(\d+)-")
 
 
 @dataclass
@@ -134,8 +134,9 @@ def scratch_dir(prefix: str) -> str:
 
 def clean_stale_scratch(root: str | None = None) -> list[str]:
     """Remove the scratch dirs (``aura-lab-servers-<pid>-*``, ``aura-lab-server-<pid>-*``,
-    ``aura-lab-replay-<pid>-*``) of processes that are gone: a run killed hard cannot remove its own. Only this
-    user's dirs are touched. Returns the paths removed."""
+    ``aura-lab-replay-<pid>-*``, ``aura-lab-offline-<pid>-*``) of processes that are gone:
+    a run killed hard cannot remove its own. Only this user's dirs are touched. Returns the
+    paths removed."""
     removed: list[str] = []
     folder = Path(root or tempfile.gettempdir())
     try:

@@ -13,24 +13,16 @@ the regex it replaced (lazy ``.+?`` slots, kept here as the baseline, in the sam
 from __future__ import annotations
 
 import argparse
-import re
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aura_lab.paths import DEFAULT_CORPUS
 from aura_lab.traffic.corpus import load_corpus
 from aura_lab.traffic.templates import PatternLibrary, aura_library
-
-
-def regex_of(pattern: str) -> re.Pattern:
-    parts, seen, pos = [], set(), 0
-    for m in re.finditer(r"\{(\d+)\}", pattern):
-        parts.append(re.escape(pattern[pos : m.start()]))
-        idx = int(m.group(1))
-        parts.append(f"(?P=s{idx})" if idx in seen else f"(?P<s{idx}>.+?)")
-        seen.add(idx)
-        pos = m.end()
-    parts.append(re.escape(pattern[pos:]))
-    return re.compile("".join(parts), re.DOTALL)
+from tests.support.regex_matcher import regex_of
 
 
 def regex_match(library: PatternLibrary, regexes: dict, text: str):

@@ -18,6 +18,10 @@ failed, *unchecked* when nobody checked (a server that does not report round tri
 no ``--verify``). The *safe ratio* is what a safe deployment would get: sum of original
 bytes / sum of bytes on the wire, where a lossy message counts as sent raw (its original
 size); it is unknown (``None``, "not checked") unless every sized message was checked.
+
+Wire ratio: the overall ratio of whole WebSocket frames, each size plus its frame
+header (``wire.frames``: 2-10 bytes, and a 4-byte mask on what a client sends), so a
+short message's saving is seen as the network sees it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..wire.frames import client_sent, header_sizes
 from ..wire.protocol import TEMPLATE_METHOD, UNCOMPRESSED
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "codec_ratio",
     "error_rate",
     "expanded_share",
+    "framed",
     "is_ok",
     "loss",
     "lossy_flags",
@@ -56,6 +62,7 @@ __all__ = [
     "template_hit_rate",
     "template_hits",
     "uncompressed_share",
+    "wire_ratio",
 ]
 
 HIT_DEFINITION = "the server reported a template id, or the method is BINARY_SEMANTIC"
@@ -64,6 +71,10 @@ LOSS_DEFINITION = (
     "unchecked: nobody checked (the server does not report it and --verify was not given)"
 )
 SAFE_RATIO_DEFINITION = "original bytes / bytes on the wire, a lossy message counted as sent raw"
+WIRE_RATIO_DEFINITION = (
+    "(original bytes + frame headers) / (bytes on the wire + frame headers); RFC 6455 headers: 2 bytes up to "
+    "125, 4 up to 65535, else 10, plus a 4-byte mask on a client's frame (a human's message)"
+)
 NOT_CHECKED = "not checked"  # how every figure nobody measured is shown: never as 0
 
 
@@ -170,6 +181,25 @@ def uncompressed_share(df: pd.DataFrame) -> float | None:
     """Share of successful replies sent UNCOMPRESSED."""
     ok = df[is_ok(df).to_numpy()]
     return float(methods(ok).eq(UNCOMPRESSED).fillna(False).mean()) if len(ok) else None
+
+
+def framed(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ``original_size`` and ``compressed_size`` each grown by the header of
+    its WebSocket frame (``wire.frames``; the direction from ``role``): the sizes the
+    network carries. Every figure of sizes, over these rows, is a figure on the wire."""
+    roles = df["role"] if "role" in df else pd.Series(None, index=df.index)
+    masked = client_sent(roles.astype("string").fillna("").to_numpy())
+    out = df.copy()
+    for column in ("original_size", "compressed_size"):
+        sizes = pd.to_numeric(df[column], errors="coerce").to_numpy(float, na_value=np.nan)
+        out[column] = sizes + header_sizes(sizes, masked)
+    return out
+
+
+def wire_ratio(df: pd.DataFrame) -> float | None:
+    """The overall ratio of whole frames (sizes plus frame headers), over successful replies."""
+    rows = framed(sized(df))
+    return ratio_of_sums(rows["original_size"].to_numpy(float), rows["compressed_size"].to_numpy(float))
 
 
 # -- loss ---------------------------------------------------------------------------------

@@ -16,7 +16,19 @@ from .. import __version__
 from ..errors import AuraLabError, DataWarning
 
 # sub-command modules, in the order --help lists them
-_COMMANDS = ["run", "replay", "generate", "profile", "realism", "serve", "report", "compare", "slots", "doctor"]
+_COMMANDS = [
+    "run",
+    "replay",
+    "experiment",
+    "generate",
+    "profile",
+    "realism",
+    "serve",
+    "report",
+    "compare",
+    "slots",
+    "doctor",
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -22,6 +22,7 @@ from ..analysis.checks import (
 )
 from ..codecs import codec_names
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, ENVELOPES, FRAMINGS, REPLAY_TIMINGS, RunConfig, parse_turns
+from ..load.auto_update import with_templates_from
 from ..load.runner import check_codecs, check_verify, run
 from ..timing import ThinkTime
 from .options import DEFAULTS, add_traffic_arguments, check_traffic_arguments, described, number
@@ -177,6 +178,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler")
     p.add_argument("--report", action="store_true", help="render the HTML report after the run")
+    p.add_argument(
+        "--auto-update",
+        action="store_true",
+        help="after the run, mine templates from its traffic and save them beside it (mined_templates.json)",
+    )
+    p.add_argument(
+        "--templates-from",
+        metavar="RUN|FILE",
+        help="load the templates a run mined (--auto-update), or a template file, into every aura codec",
+    )
     add_replay_arguments(p)
 
 
@@ -266,11 +277,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         envelope=args.envelope,
         resend_whole=args.resend_whole,
         reference=tuple(args.reference) if args.reference else None,
+        auto_update=args.auto_update,
+        templates_from=args.templates_from,
     )
 
 
 def command(args: argparse.Namespace) -> int:
-    config = config_from_args(args).validate(cli=True)
+    config = with_templates_from(config_from_args(args).validate(cli=True), cli=True)
     check_traffic_arguments(args)
     check_codecs(config.codecs if not config.urls else (), where="--codec")
     if config.verify is not None:

@@ -11,16 +11,32 @@ Its output is what would go on the wire whatever its size (its own UNCOMPRESSED
 framing adds a header), so the server never swaps it for the raw text, and it is handed
 every message, short and empty ones included, as the peer's server does: the compressor
 applies its own ``min_compression_size`` (a short message costs one byte more).
+
+``templates=FILE`` adds the templates of a template file (``{id: pattern}``, as
+``aura_lab.analysis.discovery.save_template_file`` writes mined ones) to the compressor's
+own library with its ``TemplateLibrary.add``, before the first message: a message that
+matches one is then encoded as ``BINARY_SEMANTIC`` with its id. Ids must fit the wire
+format's two bytes and not be one of AURA's built-in ids; a pattern AURA already holds is
+skipped. ``info()`` says which file, its SHA-256 and how many were added, so the run's
+manifest records the library the codec used.
+
+There is no ``metadata=FILE``: aura-compression 2.0.2's compressor reads no template
+metadata (no constructor argument, no loader; its library is patterns alone). Slot
+examples shape the traffic the generator makes (``--metadata``), not the codec, so the
+option is refused with that reason instead of being ignored.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Any, ClassVar
 
 from ..config import MIN_COMPRESSION_SIZE
+from ..inputs import read_template_patterns
 from ..paths import scratch_cwd
 from .base import Codec, CodecResult
 
@@ -31,12 +47,19 @@ class AuraCodec(Codec):
     package = "aura-compression"
     falls_back_on_expansion = False
     applies_own_threshold = True  # as the peer's server: every message goes to the compressor
+    path_options = ("templates",)
+    refused_options: ClassVar[dict[str, str]] = {
+        "metadata": "aura-compression 2.0.2's compressor reads no template metadata (its library is patterns "
+        "alone); metadata shapes the traffic: give it to the run (--metadata FILE, or metadata = FILE in an "
+        "experiment), and templates to the codec with aura:templates=FILE",
+    }
 
     def __init__(
         self,
         min_compression_size: int = MIN_COMPRESSION_SIZE,
         workdir: str | Path | None = None,
         enable_aura: bool = True,
+        templates: str | None = None,
     ):
         import aura_compression  # imported here so that a missing package is named by get_codec
 
@@ -53,6 +76,9 @@ class AuraCodec(Codec):
                 enable_audit_logging=False,
                 min_compression_size=self.min_compression_size,
             )
+            self.added: dict[str, Any] = {}
+            if templates:
+                self.added = self._add_templates(Path(templates))
             self._templates = {
                 int(tid): str(pattern) for tid, pattern in self._compressor.template_library.list_templates().items()
             }
@@ -61,6 +87,32 @@ class AuraCodec(Codec):
         selector = getattr(self._compressor, "_ml_selector", None)
         if selector is not None and hasattr(selector, "model_file"):
             selector.model_file = self.workdir / "ml_model.json"
+
+    def _add_templates(self, path: Path) -> dict[str, Any]:
+        """Add a template file's patterns to the compressor's library; what was added."""
+        patterns, sha256 = read_template_patterns(path)
+        library = self._compressor.template_library
+        own = {int(t): str(p) for t, p in library.list_templates().items()}
+        known = set(own.values())
+        added = skipped = 0
+        for tid, pattern in sorted(patterns.items()):
+            where = f"{path}: template {tid}"
+            if not 0 <= tid <= MAX_TEMPLATE_ID:
+                raise ValueError(f"{where}: ids go on the wire in two bytes: give one in 0..{MAX_TEMPLATE_ID}")
+            if tid in own and own[tid] != pattern:
+                raise ValueError(f"{where}: id {tid} is AURA's own template {own[tid]!r}; give the templates "
+                                 "ids outside its library (mined ones are numbered from 1000)")  # fmt: skip
+            numbers = sorted({int(n) for n in _SLOT.findall(pattern)})
+            if numbers != list(range(len(numbers))):
+                raise ValueError(f"{where}: slots must be numbered {{0}}, {{1}}, ... without gaps: {pattern[:80]!r}")
+            if pattern in known:
+                skipped += 1  # AURA holds this pattern already: a second id would gain nothing
+                continue
+            library.add(tid, _escape_braces(pattern))
+            known.add(pattern)
+            added += 1
+        return {"templates_file": str(path.resolve()), "templates_sha256": sha256, "templates_added": added,
+                "templates_skipped": skipped}  # fmt: skip
 
     def compress(self, text: str, state=None) -> CodecResult:
         data, method, metadata = self._compressor.compress(text)
@@ -85,6 +137,7 @@ class AuraCodec(Codec):
             "min_compression_size": self.min_compression_size,
             "templates": len(self._templates),
             "workdir": str(self.workdir),
+            **self.added,
         }
 
     def templates(self) -> dict[int, str]:
@@ -108,3 +161,16 @@ class AuraCodec(Codec):
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+MAX_TEMPLATE_ID = 0xFFFF  # BINARY_SEMANTIC writes the template id in two bytes
+_SLOT = re.compile(r"\{(\d+)\}")
+
+
+def _escape_braces(pattern: str) -> str:
+    """A pattern as AURA's library takes it: its literal braces doubled (it fills slots
+    with ``str.format``), its ``{n}`` slots kept."""
+    pieces = _SLOT.split(pattern)  # literal, slot number, literal, ...
+    return "".join(
+        piece.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{piece}}}" for i, piece in enumerate(pieces)
+    )

@@ -37,6 +37,12 @@ class Codec:
     #: threshold and its framing is on the wire for every message: aura); the server then
     #: hands it every message. False: below min_compression_size the text is sent as it is.
     applies_own_threshold: ClassVar[bool] = False
+    #: options that name an input file: a missing file is an error when the spec is parsed,
+    #: before any server starts
+    path_options: ClassVar[tuple[str, ...]] = ()
+    #: options the constructor takes only to refuse them with a reason (``{name: why and
+    #: what to do instead}``): a clear error when the spec is parsed, never a silent no-op
+    refused_options: ClassVar[dict[str, str]] = {}
 
     @property
     def package_version(self) -> str:
@@ -56,6 +62,15 @@ class Codec:
 
     def decompress(self, data: bytes, state: Any = None) -> str:
         raise NotImplementedError
+
+    #: True when the C library's allocations go through Python's allocator, so that
+    #: ``tracemalloc`` sees them (CPython's zlib module does); False when it cannot (zstd)
+    native_traced: ClassVar[bool] = False
+
+    def native_bytes(self, state: Any) -> int | None:
+        """Memory a connection's state holds in a C library, in bytes, as the library
+        documents it: 0 without state, None when not known."""
+        return 0 if state is None else None
 
     def info(self) -> dict:
         """Settings that decide the output, for ``GET /health`` and benchmark reports."""

@@ -19,6 +19,7 @@ from .training import read_training_texts, training_path
 class DeflateDictCodec(DeflateCodec):
     name = "deflate-dict"
     method = "DEFLATE_DICT"
+    path_options = ("training",)
 
     def __init__(self, level: int = 6, window_bits: int = 15, mem_level: int = 8, dict_size: int = 32 * 1024,
                  training: str | Path | None = None):  # fmt: skip

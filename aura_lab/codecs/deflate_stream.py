@@ -34,6 +34,7 @@ class DeflateStreamCodec(DeflateCodec):
     method = "DEFLATE_STREAM"
     context_takeover = True
     falls_back_on_expansion = False
+    native_traced = True  # CPython's zlib module allocates zlib's state with PyMem_RawMalloc
 
     def new_connection_state(self) -> DeflateStreamState:
         return DeflateStreamState(self.compressor(), self.decompressor())
@@ -43,6 +44,14 @@ class DeflateStreamCodec(DeflateCodec):
         data = state.compressor.compress(text.encode("utf-8"))
         data += state.compressor.flush(zlib.Z_SYNC_FLUSH)
         return CodecResult(strip_deflate_tail(data), self.method)
+
+    def native_bytes(self, state: DeflateStreamState | None) -> int | None:
+        """zlib's documented sizes (zconf.h): deflate ``2^(windowBits+2) + 2^(memLevel+9)``,
+        inflate ``2^windowBits`` plus about 7 KiB of small objects."""
+        if state is None:
+            return 0
+        bits = abs(self.window_bits)
+        return (1 << (bits + 2)) + (1 << (self.mem_level + 9)) + (1 << bits) + 7 * 1024
 
     def decompress(self, data: bytes, state: DeflateStreamState | None = None) -> str:
         state = state or self.new_connection_state()

@@ -20,6 +20,7 @@ import importlib
 import inspect
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
@@ -141,12 +142,17 @@ def parse_options(text: str, spec: CodecSpec) -> dict[str, Any]:
         if not eq or not key:
             raise InputError(f"codec {spec.text!r}: expected key=value, got {item!r}",
                              fix=f"its options: {', '.join(accepted) or 'none'}")  # fmt: skip
+        if key in spec.factory.refused_options:
+            raise InputError(f"codec {spec.text!r}: option {key!r} is refused: {spec.factory.refused_options[key]}")
         if key not in accepted:
             raise InputError(f"codec {spec.text!r} has no option {key!r}",
                              fix=f"its options: {', '.join(accepted) or 'none'}")  # fmt: skip
         if key in options:
             raise InputError(f"codec {spec.text!r} sets {key!r} twice")
         options[key] = _convert(value.strip(), accepted[key], spec.text, key)
+        if key in spec.factory.path_options and not Path(options[key]).is_file():
+            raise InputError(f"codec {spec.text!r}: {key} file {options[key]!r} not found",
+                             fix="give the path of an existing file (relative to the current folder)")  # fmt: skip
     return options
 
 

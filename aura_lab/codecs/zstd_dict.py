@@ -22,6 +22,7 @@ _SMALLEST_DICT = 256  # bytes; below this a trained dictionary is not worth its 
 class ZstdDictCodec(Codec):
     name = "zstd-dict"
     method = "ZSTD_DICT"
+    path_options = ("training",)
     package = "zstandard"
 
     def __init__(self, training: str | Path | None = None, dict_size: int = 16 * 1024, level: int = 3):

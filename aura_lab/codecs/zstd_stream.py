@@ -4,6 +4,12 @@ trained dictionary when ``dict_size`` > 0 (trained as ``zstd-dict`` trains it).
 
 The first message of a connection carries the frame header. Like ``deflate-stream``, its
 output is sent whatever its size (the message is in both sides' history).
+
+Each connection gets its own ``ZstdCompressor`` and ``ZstdDecompressor``: python-zstandard's
+``compressobj()`` and ``decompressobj()`` run on their parent's one context (its docs: one
+logical operation per instance at a time), so streams made from one shared compressor would
+share one history across connections, compressing a user's message against other users'
+messages, which no real client could decode.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ class ZstdStreamState:
 
     compressor: Any
     decompressor: Any
+    contexts: tuple[Any, ...] = ()  # the connection's own ZstdCompressor and ZstdDecompressor
 
 
 class ZstdStreamCodec(Codec):
     name = "zstd-stream"
     method = "ZSTD_STREAM"
+    path_options = ("training",)
     package = "zstandard"
     falls_back_on_expansion = False
 
@@ -48,13 +56,17 @@ class ZstdStreamCodec(Codec):
             self.dictionary, _, self.dict_note = _build_dictionary(
                 [t.encode("utf-8") for t in texts], self.dict_size_requested
             )
-        self._compressor = zstandard.ZstdCompressor(
-            level=self.level, dict_data=self.dictionary, write_checksum=False, write_dict_id=False
-        )
-        self._decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
 
     def new_connection_state(self) -> ZstdStreamState:
-        return ZstdStreamState(self._compressor.compressobj(), self._decompressor.decompressobj())
+        compressor = zstandard.ZstdCompressor(
+            level=self.level, dict_data=self.dictionary, write_checksum=False, write_dict_id=False
+        )
+        decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
+        return ZstdStreamState(compressor.compressobj(), decompressor.decompressobj(), (compressor, decompressor))
+
+    def native_bytes(self, state: ZstdStreamState | None) -> int | None:
+        """The connection's zstd contexts as python-zstandard sizes them (``memory_size()``)."""
+        return 0 if state is None else sum(int(c.memory_size()) for c in state.contexts)
 
     def compress(self, text: str, state: ZstdStreamState | None = None) -> CodecResult:
         state = state or self.new_connection_state()

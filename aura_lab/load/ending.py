@@ -22,6 +22,7 @@ from ..traces.logs import read_logs
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
 from ..wire.labels import from_methods
+from .auto_update import mine_run
 from .console import Printer
 from .links import Group
 from .stopping import Stopper
@@ -85,6 +86,9 @@ def conclude(
         summary["realism"] = realism(reference, read_logs(folder.path), label=f"run {manifest.run_id}")
     for warning in run_warnings(summary):
         say.warn(warning)
+    if config.auto_update and manifest.status != "failed":
+        mined = mine_run(folder, traces, manifest)
+        say(f"auto-update: {mined['templates']} templates mined from the run's traffic; next run: {mined['use']}")
     _write(folder.write_manifest, manifest, folder.manifest_path, say)  # with the warnings
     _write(
         folder.write_summary, summary, folder.summary_path, say, f"; `aura-lab doctor {folder.path}` writes it later"

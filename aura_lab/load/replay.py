@@ -35,7 +35,7 @@ from ..config import DEFAULT_CODECS, DEFAULT_USERS, MIN_COMPRESSION_SIZE, RunCon
 from ..errors import InputError
 from ..system import this_process
 from ..timing import ThinkTime
-from ..traces.folder import Manifest, RunFolder, ServerInfo
+from ..traces.folder import Manifest, RunFolder
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, config_from_files, user_messages
@@ -44,7 +44,7 @@ from ..traffic.templates import load_templates
 from .bridge import run_blocking
 from .console import Printer
 from .engine import Engine, EngineSettings, writer_listener
-from .links import Group
+from .inprocess import in_process_groups, in_process_servers
 from .runner import new_run_id, utc_now, versions
 from .traffic_sources import read_replay
 
@@ -223,15 +223,8 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
     with contextlib.ExitStack() as stack:
         # named after this process, so the next run removes it if this one is killed hard
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-replay-{os.getpid()}-"))
-        groups = []
-        for index, spec in enumerate(specs):
-            parsed = parse_codec(spec)
-            codec = parsed.build(**parsed.defaults(min_compression_size=min_compression_size,
-                                                   workdir=f"{scratch}/codec-{index}"))  # fmt: skip
-            stack.callback(codec.close)
-            groups.append(Group(spec, codec=codec, min_compression_size=min_compression_size))
-            health = {"codec": spec, "templates": len(codec.templates()), "codec_info": codec.info()}
-            manifest.servers.append(ServerInfo(f"inprocess://{spec}", spec, True, health))
+        groups = in_process_groups(specs, min_compression_size, scratch, stack)
+        manifest.servers.extend(in_process_servers(groups))
         folder.write_manifest(manifest)
         writer = TraceWriter(folder.traces_dir)
         gen_config = GeneratorConfig(library=load_templates(None))

@@ -59,6 +59,9 @@ class RunOptions(TypedDict, total=False):
     envelope: str
     resend_whole: bool
     reference: tuple[str, ...] | str | None
+    offline: bool
+    auto_update: bool
+    templates_from: str | None
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -41,9 +41,11 @@ from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
 from ..wire.labels import EXTERNAL, from_health
+from .auto_update import adds_templates, record_libraries, with_templates_from
 from .bridge import run_blocking
 from .console import Printer
 from .ending import conclude, finish, utc_now
+from .inprocess import group_templates, in_process_groups, in_process_servers
 from .links import Group
 from .phases import planned_messages, run_phases
 from .probes import handshake_problems, http_json, installed_templates, served_templates, unreachable
@@ -81,7 +83,7 @@ async def arun(
     (``_exits_after``: the caller exits when it returns, so signals stay noted.)"""
     given: dict[str, Any] = dict(options)  # strings for tuples are accepted (RunConfig converts)
     config = dataclasses.replace(config, **given) if config else RunConfig(**given)
-    config.validate()
+    config = with_templates_from(config.validate())
     say = Printer(config.quiet)
     stopper = Stopper(_stop_flag)
     stopper.starting()
@@ -130,6 +132,7 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
         try:
             groups = _start_servers(config, stack, manifest, folder)
             _use_templates(config, groups, manifest, gen_config, given_templates)
+            record_libraries(manifest)
             manifest.files["slot_space"] = {str(k): v for k, v in slot_space(gen_config).items()}
             for warning in manifest.files["metadata_warnings"]:
                 say.warn(warning)
@@ -271,6 +274,14 @@ def new_run_id() -> str:
 def _start_servers(
     config: RunConfig, stack: contextlib.AsyncExitStack, manifest: Manifest, folder: RunFolder
 ) -> list[Group]:
+    if config.offline:
+        # named after this process, so the next run removes it if this one is killed hard
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-offline-{os.getpid()}-"))
+        groups = in_process_groups(config.codecs, config.min_compression_size, scratch, stack)
+        manifest.servers = in_process_servers(groups)
+        manifest.notes.append("offline: the codecs ran in this process, no sockets (the replay's in-process link): "
+                              "latency is the codec's time, not a network's")  # fmt: skip
+        return groups
     if config.urls:
         health = http_json(config.urls[0], "/health")
         said = from_health(health)
@@ -317,7 +328,16 @@ def _use_templates(
     """The template library the traffic is generated from: ``--templates FILE`` when
     given, else the primary server's ``GET /templates``, else AURA's installed library;
     the metadata is validated against the library in use."""
-    library, note = (given, None) if given is not None else served_templates(groups[0].urls[0])
+    library: PatternLibrary | None
+    if given is not None:
+        library, note = given, None
+    elif groups[0].codec is not None:
+        library, note = group_templates(groups[0]), None
+    else:
+        library, note = served_templates(groups[0].urls[0])
+    if given is None and not config.urls and adds_templates(config.codecs[0]):
+        # the templates a codec is given are the codec's: the traffic stays what it was
+        library, note = None, "the traffic is made from AURA's installed library, not the templates its codec adds"
     if note:
         manifest.notes.append(note)
     if library is None:

@@ -20,6 +20,8 @@ CODEC_COLOURS = {
     "zstd-dict": "#009E73",  # bluish green
     "deflate": "#56B4E9",  # sky blue
     "brotli": "#CC79A7",  # reddish purple
+    "zstd-stream": "#9467bd",  # purple (tab20): zstd's stream beside zstd-dict
+    "deflate-dict": "#8c564b",  # brown (tab20)
     "identity": "#7F7F7F",  # grey: no compression
     "external": "#E69F00",  # orange: a server from --url
     "peer": "#E69F00",  # the peer's traces

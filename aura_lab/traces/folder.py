@@ -2,8 +2,9 @@
 
 A run folder ``<trace_dir>/<run_id>/`` holds ``manifest.json`` (what the run was and
 what happened to it), ``summary.json`` (its figures), ``traces/part-<shard>-<seq>.parquet``
-(its records) and ``servers.log`` (what its embedded servers said). Files are replaced
-atomically, so a reader never sees half of one.
+(its records), ``servers.log`` (what its embedded servers said) and, with
+``--auto-update``, ``mined_templates.json`` (templates mined from its traffic). Files are
+replaced atomically, so a reader never sees half of one.
 
 A manifest records the process that runs it (pid, host, start time). One that still
 says ``running`` after that process is gone (killed hard) reads as ``incomplete``,
@@ -31,6 +32,7 @@ from ..system import process_alive
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 TRACES = "traces"
+MINED_TEMPLATES = "mined_templates.json"  # templates mined from the run's traffic (--auto-update)
 SERVERS_LOG = "servers.log"
 _PART = re.compile(r"part-(\d{4,})-(\d{6,})\.parquet")
 _UNSAVED = re.compile(r"unsaved-\d+-part-\d{4,}-\d{6,}\.parquet")
@@ -222,6 +224,10 @@ class RunFolder:
     @property
     def traces_dir(self) -> Path:
         return self.path / TRACES
+
+    @property
+    def mined_templates_path(self) -> Path:
+        return self.path / MINED_TEMPLATES
 
     def is_run(self) -> bool:
         return self.manifest_path.is_file()

@@ -50,6 +50,9 @@ class TraceWriter:
         self.on_failure = on_failure
         self._rows: list[dict | tuple] = []
         self._lock = threading.Lock()  # write() in the event loop, flush() may run in a thread
+        # one flush at a time, whole: close() waits for a part the flusher thread is still
+        # writing (its task cancelled mid-write), so that the parts are all there after it
+        self._flushing = threading.Lock()
         self._seq = 0
         self._last_flush = time.monotonic()
         self._last_failure = 0.0
@@ -90,6 +93,10 @@ class TraceWriter:
     def flush(self) -> bool:
         """Write the buffer as one part. False when the write failed: the rows are kept
         (back at the head of the buffer) and ``failure`` says why."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             if self._converting is not None:  # the background flush's rows: written here instead
                 self._rows[:0], self._converting = self._converting, None

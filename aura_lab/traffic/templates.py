@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import InputError
-from ..inputs import read_json_file, surrogate_problem
+from ..inputs import read_template_patterns, surrogate_problem
 from ..paths import scratch_cwd
 
 _SLOT_RE = re.compile(r"\{(\d+)\}")
@@ -237,30 +237,9 @@ def aura_library() -> PatternLibrary:
 
 
 def load_template_file(path: str | os.PathLike) -> PatternLibrary:
-    """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON."""
-    path = Path(path)
-    data = read_json_file(path, "template")
-    if isinstance(data, dict) and "templates" in data and isinstance(data["templates"], (dict, list)):
-        data = data["templates"]
-    patterns: dict[int, str] = {}
-    items = (
-        data.items()
-        if isinstance(data, dict)
-        else (((d.get("id"), d.get("pattern")) if isinstance(d, dict) else (None, None)) for d in data)
-        if isinstance(data, list)
-        else None
-    )
-    if items is None:
-        raise InputError("expected an object {id: pattern} or a list of {id, pattern}", where=str(path))
-    for key, pattern in items:
-        try:
-            tid = int(key)  # type: ignore[arg-type]  # a None id is refused just below
-        except (TypeError, ValueError, OverflowError):  # OverflowError: an id of 1e400 (inf)
-            raise InputError(f"template id {key!r} is not an integer", where=str(path)) from None
-        if not isinstance(pattern, str) or not pattern:
-            raise InputError(f"template {tid}: pattern must be a non-empty string", where=str(path))
-        patterns[tid] = pattern
-    return PatternLibrary(patterns, source=str(path))
+    """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON (``inputs.read_template_patterns``)."""
+    patterns, _ = read_template_patterns(path)
+    return PatternLibrary(patterns, source=str(Path(path)))
 
 
 def load_templates(source: str | os.PathLike | None = None) -> PatternLibrary:

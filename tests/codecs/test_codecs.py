@@ -161,6 +161,25 @@ def test_deflate_stream_needs_the_same_state_in_order(training_file):
         codec.decompress(second.data, codec.new_connection_state())
 
 
+@pytest.mark.parametrize("name", ["deflate-stream", "zstd-stream", "zstd-stream:dict_size=4096"])
+def test_streams_of_two_connections_keep_apart(name):
+    """Interleaved connections: each client decodes its own stream alone, with a state of
+    its own, and a message repeated from the other connection is not compressed against it."""
+    codec = get_codec(name)
+    a, b = codec.new_connection_state(), codec.new_connection_state()
+    sent = []
+    for state, text in ((a, CONVERSATION[1]), (b, CONVERSATION[3]), (a, CONVERSATION[3]), (b, CONVERSATION[1])):
+        sent.append((state, codec.compress(text, state).data, text))
+    client = get_codec(name)
+    for state in (a, b):
+        own = client.new_connection_state()
+        assert [client.decompress(data, own) for s, data, _ in sent if s is state] == [
+            text for s, _, text in sent if s is state
+        ]
+    first_on_a, repeated_from_b = sent[1][1], sent[2][1]
+    assert len(repeated_from_b) > len(first_on_a) * 0.5  # B's text is new to A's history
+
+
 def test_deflate_stream_beats_deflate_over_a_conversation():
     def ratio(codec):
         state = codec.new_connection_state()

@@ -290,3 +290,28 @@ def test_with_a_background_flusher_writes_never_flush_on_the_event_loop(tmp_path
     inline, written = asyncio.run(main())
     assert inline == []  # nothing was written synchronously inside write()
     assert written == 350 and len(load_traces(tmp_path)) == 350
+
+
+def test_close_waits_for_a_part_the_flusher_thread_is_still_writing(tmp_path, monkeypatch):
+    """The flusher's task is cancelled while its thread encodes a part: close() must not
+    return (and the run read its traces) before that part is on disk."""
+    import threading
+
+    from aura_lab.traces import writer as writer_module
+
+    slow = writer_module.records_to_table
+
+    def encode_slowly(rows):
+        time.sleep(0.3)
+        return slow(rows)
+
+    monkeypatch.setattr(writer_module, "records_to_table", encode_slowly)
+    writer = TraceWriter(tmp_path / "traces", flush_rows=10_000, flush_seconds=3600)
+    writer.write_many(record(i, "r") for i in range(40))
+    flusher = threading.Thread(target=writer.flush)
+    flusher.start()
+    while writer._rows:  # the thread has taken the rows and is encoding them
+        time.sleep(0.01)
+    writer.close()
+    assert len(load_traces(tmp_path)) == 40
+    flusher.join()

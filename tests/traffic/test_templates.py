@@ -19,6 +19,7 @@ from aura_lab.traffic.templates import (
     load_templates,
     slot_count,
 )
+from tests.support.regex_matcher import regex_match
 
 PATTERNS = {
     3: "I'm not sure",
@@ -174,20 +175,6 @@ def test_template_file_with_a_byte_order_mark_loads(tmp_path):
 
 
 # -- the linear matcher gives what the regex gave ----------------------------------------------
-
-
-def regex_match(pattern: str, text: str) -> list[str] | None:
-    """The matcher aura-lab had before: one regex with lazy slots (exponential on some texts)."""
-    parts, seen, pos = [], set(), 0
-    for m in re.finditer(r"\{(\d+)\}", pattern):
-        parts.append(re.escape(pattern[pos : m.start()]))
-        idx = int(m.group(1))
-        parts.append(f"(?P=s{idx})" if idx in seen else f"(?P<s{idx}>.+?)")
-        seen.add(idx)
-        pos = m.end()
-    parts.append(re.escape(pattern[pos:]))
-    found = re.compile("".join(parts), re.DOTALL).fullmatch(text)
-    return [found.group(f"s{i}") for i in range(len(seen))] if found else None
 
 
 def _numbered(pattern: str) -> bool:
