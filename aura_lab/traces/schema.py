@@ -87,11 +87,28 @@ def records_to_table(
     batches = []
     for start in range(0, len(records), chunk):
         rows = [r if isinstance(r, tuple) else tuple(map(r.get, COLUMNS)) for r in records[start : start + chunk]]
-        arrays = [pa.array(column, type=f.type) for column, f in zip(zip(*rows), SCHEMA)]
+        arrays = [_array(column, f.type) for column, f in zip(zip(*rows), SCHEMA)]
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=SCHEMA))
         if between is not None:
             between()
     return pa.Table.from_batches(batches, schema=SCHEMA)
+
+
+def _array(column: Sequence, type_: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(column, type=type_)
+    except UnicodeEncodeError:
+        # a lone surrogate, which UTF-8 refuses (a text given through the Python API, say):
+        # kept as its escape rather than losing the part
+        return pa.array([_escaped(v) for v in column], type=type_)
+
+
+def _escaped(value):
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def empty_frame() -> pd.DataFrame:

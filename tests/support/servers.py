@@ -256,7 +256,8 @@ class GarbageServer(BaseServer):
         if name == "missing_fields":
             del reply["compressed_size"], reply["method"]
         elif name == "status_error":
-            reply = {"status": "error", "error": "compressor exploded", "original_message": text}
+            # a lone surrogate (JSON may escape one) in the error text: it must still be recorded
+            reply = {"status": "error", "error": "compressor exploded \ud800", "original_message": text}
         elif name == "wrong_echo":
             reply = peer_reply(text + " (someone else's message)", number)
         return reply

@@ -92,3 +92,15 @@ def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_lone_surrogate_in_a_record_is_written_as_its_escape(tmp_path):
+    """UTF-8 refuses a lone surrogate; the part is written anyway, the surrogate kept as
+    ``\\ud800``, the other rows untouched."""
+    bad = {**record(1), "text": "half a pair \ud800 here", "slot_values": [["x\udfff"]]}
+    with TraceWriter(tmp_path) as writer:
+        writer.write_many([record(0), bad, record(2)])
+    assert writer.written == 3 and writer.failure is None
+    table = pq.read_table(next(tmp_path.glob("part-*.parquet")))
+    assert table.column("text").to_pylist() == [record(0)["text"], "half a pair \\ud800 here", record(2)["text"]]
+    assert table.column("slot_values").to_pylist()[1] == [["x\\udfff"]]
