@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ..traces.schema import COLUMNS
+from ..traces.schema import COLUMNS, writable
 from ..traffic.generator import GeneratedMessage
 from ..wire.judge import Exchange
 
@@ -143,14 +143,6 @@ def error_text(text: str | None) -> str | None:
     if text is not None and len(text) > MAX_ERROR_CHARS:
         text = f"{text[:MAX_ERROR_CHARS]}… (cut: {len(text):,} characters in all)"
     return writable(text)
-
-
-def writable(text: str | None) -> str | None:
-    """Text from a reply as the trace file can hold it: JSON's ``\\ud800`` escapes give
-    lone surrogates, which UTF-8 (and so Parquet) refuses; they are kept as escapes."""
-    if text is None:
-        return None
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def int_or_none(value) -> int | None:

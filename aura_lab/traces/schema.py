@@ -103,9 +103,17 @@ def _array(column: Sequence, type_: pa.DataType) -> pa.Array:
         return pa.array([_escaped(v) for v in column], type=type_)
 
 
+def writable(text: str | None) -> str | None:
+    """Text as a trace file can hold it: JSON's ``\\ud800`` escapes give lone surrogates,
+    which UTF-8 (and so Parquet) refuses; they are kept as escapes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _escaped(value):
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return writable(value)
     if isinstance(value, list):
         return [_escaped(v) for v in value]
     return value
