@@ -148,16 +148,22 @@ def read_logs(paths: str | Path | Iterable[str | Path], report: LogReport | None
             entry["sha256"] = digest.hexdigest()
 
 
+def _objects(lines: Iterator[tuple[int, object]], path: Path, report: LogReport) -> Iterator[tuple[int, str, dict]]:
+    """``(line, "file:line", item)`` for each item that is a JSON object; the others reported."""
+    for lineno, obj in lines:
+        where = f"{path}:{lineno}"
+        if isinstance(obj, dict):
+            yield lineno, where, obj
+        else:
+            report.problem("item is not a JSON object", where)
+
+
 def _chat_conversations(path: Path, kind: str, report: LogReport, digest, entry: dict) -> Iterator[Conversation]:
     if kind == "array":
         lines: Iterator[tuple[int, object]] = iter_json_array_file(path, "log", digest=digest)
     else:
         lines = iter_jsonl_file(path, "log", on_bad=lambda where, what: report.problem(what, where), digest=digest)
-    for lineno, obj in lines:
-        where = f"{path}:{lineno}"
-        if not isinstance(obj, dict):
-            report.problem("item is not a JSON object", where)
-            continue
+    for lineno, where, obj in _objects(lines, path, report):
         turns = obj.get("conversations", obj.get("messages"))
         if kind == "array":  # ShareGPT or OpenAI, item by item
             entry["format"] = "sharegpt" if "conversations" in obj else "openai"
@@ -240,11 +246,7 @@ def _corpus_conversations(path: Path, report: LogReport, digest) -> Iterator[Con
     make a conversation."""
     current: Conversation | None = None
     lines = iter_jsonl_file(path, "log", on_bad=lambda where, what: report.problem(what, where), digest=digest)
-    for lineno, obj in lines:
-        where = f"{path}:{lineno}"
-        if not isinstance(obj, dict):
-            report.problem("item is not a JSON object", where)
-            continue
+    for lineno, where, obj in _objects(lines, path, report):
         key = next((k for k in TEXT_KEYS if k in obj), None)
         category = obj.get("category")
         role = normal_role(category) if category is not None else None
