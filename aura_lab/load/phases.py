@@ -90,8 +90,10 @@ async def run_phases(
             "traffic_ahead_s": ahead,  # making the first messages, before the first send
             "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],  # asyncio | uvloop
             "json": "orjson (json.loads for what it refuses)",
-            # servers on this process's threads: its CPU is theirs too, so who set the pace is not known
+            # servers on this process's threads, or an offline run's codecs in it: its CPU is
+            # theirs too, so who set the pace is not known
             **({"in_process_servers": True, "saturated": None} if config.in_process_servers else {}),
+            **({"offline": True, "saturated": None} if config.offline else {}),
         }
     if engine.stop_reason == "interrupted":
         say(

@@ -61,6 +61,14 @@ def test_a_run_states_its_own_cpu_per_message(tmp_path):
     assert "send lateness" not in format_summary(run.summary)  # a closed loop has no schedule to keep
 
 
+def test_an_offline_run_is_not_called_saturated(tmp_path):
+    """Offline the codecs run in this process without pauses: its core is busy by design,
+    and its CPU is the codecs' too, so no warning blames the client."""
+    run = aura_lab.run(offline=True, users=3, turns=(4, 6), think_time="0", **ONE, trace_dir=str(tmp_path))
+    assert run.manifest.client["cpu_share"] > 0 and run.manifest.client["saturated"] is None
+    assert not [w for w in run.manifest.warnings if "saturated" in w]
+
+
 def test_open_loop_reports_lateness_and_warns_when_behind(tmp_path):
     kept = aura_lab.run(users=2, turns=(6, 6), arrival_rate=40, **ONE, trace_dir=str(tmp_path))
     late = kept.summary["send_lateness_ms"]
