@@ -97,7 +97,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="compare two runs per codec; exit 1 on a regression",
-        description="Compare run B against run A per codec and metric, with 95%% bootstrap intervals over "
+        description="Compare run B against run A per codec and metric, with 95% bootstrap intervals over "
         "conversations (users). A metric is a regression when its whole interval is worse than --threshold "
         "(latency only with --judge-latency). The output lists every set-up difference between the runs "
         "(options, inputs, codec settings, versions, host). An export (the peer's or --export's) has no "

@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         help="what would this change do? a baseline and variants on the same traffic, with intervals",
         description="Play the spec's baseline and each variant on the same traffic (each replicate a seed), "
         "offline unless --online, and print per variant, codec and metric the baseline's value, the variant's, "
-        "the relative change and its 95%% interval (bootstrapped by conversation), the claims beside what was "
+        "the relative change and its 95% interval (bootstrapped by conversation), the claims beside what was "
         "measured, and whether a variant changed the traffic. Writes the tidy table (results.csv), the costs "
         "(costs.csv), the traffic divergence, the text table and an HTML report into the experiment folder.",
     )
