@@ -14,7 +14,8 @@ is printed with the ratio.
 - runner: the engine as ``aura-lab run`` drives it (``load.phases``): generation,
   judging, records, the trace writer with its periodic flusher, the CLI's own progress
   bar (tqdm, to /dev/null so the terminal does not change the figure). Its timed window
-  runs from the call to the last ``writer.close()``: every flush and the last part are in.
+  is the run's own (``load.phases.drive_main``, which the run calls) plus ``writer.close()``:
+  every flush and the last part are in.
   The traffic made ahead of the first send (``Engine.prepare``, as the run does before
   its clocks start) is outside it, and printed, with the rate it would give counted in.
 
@@ -47,6 +48,7 @@ from aura_lab.load.bridge import event_loop_name, run_loop
 from aura_lab.load.console import ProgressBar
 from aura_lab.load.engine import Engine, EngineSettings, writer_listener
 from aura_lab.load.links import Group
+from aura_lab.load.phases import drive_main
 from aura_lab.servers.hosting import serve
 from aura_lab.timing import ThinkTime
 from aura_lab.traces.reader import load_traces
@@ -90,19 +92,12 @@ async def runner(url: str, gen_config, users: int, arrival_rate: float | None = 
         with contextlib.redirect_stderr(devnull):  # the CLI's bar, its terminal left out
             progress = ProgressBar(planned, "identity", engine.tally)
         engine.listen(progress)
-        ahead = time.perf_counter()
-        engine.prepare(list(range(users)))  # as load.phases does: before the first send
-        ahead = time.perf_counter() - ahead
+        client: dict = {}
+        await drive_main(engine, writer, list(range(users)), client, progress=progress)  # as the run does
         cpu, wall = time.process_time(), time.perf_counter()
-        flusher = asyncio.ensure_future(writer.flush_periodically())  # as load.phases does
-        try:
-            await engine.run_users(list(range(users)))
-        finally:
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)  # as load.phases does
-            progress.close()
         writer.close()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = client["wall_s"] + time.perf_counter() - wall, client["cpu_s"] + time.process_time() - cpu
+        ahead = client["traffic_ahead_s"]
         df = load_traces(f"{tmp}/run")
     total = len(df)
     span = (df["sent_at"].max() - df["scheduled_at"].min()).total_seconds()  # first scheduled to last sent

@@ -47,22 +47,27 @@ class ProgressBar:
             total=planned, unit="msg", desc=label, dynamic_ncols=True, file=sys.stderr, mininterval=0.5
         )
         self._last = 0.0
+        self._shown = 0  # messages the bar shows: it moves twice a second, not per message
 
     def __call__(self, event: Exchanged) -> None:
         if not event.last:
             return  # a streamed reply advances the bar once
-        self.bar.update(1)
         now = time.monotonic()
         if now - self._last >= 0.5:
             self._last = now
-            self._postfix()
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        self.bar.update(self.tally.messages - self._shown)
+        self._shown = self.tally.messages
+        self._postfix()
 
     def _postfix(self) -> None:
         ratio = self.tally.ratio()
         self.bar.set_postfix(ratio=f"{ratio:.3f}" if ratio else "-", errors=self.tally.errors, refresh=False)
 
     def close(self) -> None:
-        self._postfix()  # the final figures, not those of up to half a second ago
+        self._catch_up()  # the final figures, not those of up to half a second ago
         self.bar.close()
 
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from ..traces.schema import COLUMNS
 from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratedMessage
 from ..traffic.selection import Selector
 from .records import Record
 
 
-@dataclass(frozen=True)
-class Exchanged:
+class Exchanged(NamedTuple):
     """One message (or one frame of a streamed reply) sent to every group and what came
     back: one trace record per group, the primary group's first. ``last`` is False for
-    every frame of a streamed reply but its last."""
+    every frame of a streamed reply but its last. (A named tuple: one is made per
+    message, and a frozen dataclass cost 3x as much to make.)"""
 
     message: GeneratedMessage
     phase: str
@@ -45,20 +47,29 @@ class Tally:
         return self.original / self.compressed if self.compressed else None
 
     def __call__(self, event: Exchanged) -> None:
-        record = event.primary
+        record = event.records[0]
         self.messages += event.last  # a streamed reply counts once, its frames' bytes all
-        if record["status"] != "ok":
+        if _at(record, _STATUS) != "ok":  # by position, at C speed: once per message
             self.errors += 1
-        elif record["original_size"] is not None and record["compressed_size"] is not None:
-            self.original += record["original_size"]
-            self.compressed += record["compressed_size"]
+        else:
+            original, compressed = _at(record, _ORIGINAL), _at(record, _COMPRESSED)
+            if original is not None and compressed is not None:
+                self.original += original
+                self.compressed += compressed
+
+
+_at = tuple.__getitem__
+_STATUS, _ORIGINAL, _COMPRESSED = (COLUMNS.index(c) for c in ("status", "original_size", "compressed_size"))
 
 
 def writer_listener(writer: TraceWriter) -> Listener:
     """Writes every record of each exchange to the trace writer."""
 
     def write(event: Exchanged) -> None:
-        writer.write_many(event.records)
+        # plain tuples: the garbage collector stops tracking a plain tuple of atomic values
+        # at its first pass, but walks a Record (a subclass) at every pass until its part
+        # is written (thousands of them: 15-20 ms pauses at 50 users)
+        writer.write_many(map(tuple, event.records))
 
     return write
 

@@ -83,8 +83,10 @@ def build_record(
             message.turn,
             message.source,
             message.template_id,
-            list(message.template_ids),
-            [list(v) for v in message.slot_values],
+            # the message's own tuples (immutable): no copy, and a record of atomic values
+            # and tuples is one the garbage collector stops tracking
+            message.template_ids,
+            message.slot_values,
             message.target_min,
             message.target_max,
             text,

@@ -31,7 +31,7 @@ def test_a_record_reads_by_name_in_the_schemas_order():
     assert record["length_bytes"] == record["message_bytes"] == len("héllo wörld".encode())
     assert (record["roundtrip_ok"], record["roundtrip_by"]) == (True, "server")
     assert record["latency_ms"] == 0.002 and record["method"] == "ZSTD"
-    assert record["template_ids"] == [7, 9] and record["slot_values"] == [["a"], ["b", "c"]]
+    assert record["template_ids"] == (7, 9) and record["slot_values"] == (("a",), ("b", "c"))
     # a tuple and the same record as a dict give one table, whatever the chunking
     from_tuples = records_to_table([record] * 5, chunk=2)
     from_dicts = pa.Table.from_pylist([as_dict] * 5, schema=SCHEMA)

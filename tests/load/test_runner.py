@@ -431,6 +431,9 @@ def test_the_progress_bar_ends_on_the_summarys_ratio(tmp_path, capfd):
     shown = re.findall(r"ratio=([0-9.]+)", err)
     assert shown, err[-500:]
     assert shown[-1] == f"{run.summary['codecs']['deflate']['overall_ratio']:.3f}"
+    # it moves twice a second, not per message: its close shows every message
+    done, total = re.findall(r"(\d+)/(\d+) \[", err)[-1]
+    assert int(done) == int(total) == run.manifest.planned_messages
 
 
 def test_hit_rate_is_not_applicable_to_codecs_without_templates(three_codecs):

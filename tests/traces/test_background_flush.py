@@ -87,9 +87,10 @@ def test_a_failed_background_write_keeps_its_rows(tmp_path):
     assert writer.close() and rows_in(run.traces_dir) == sorted(record(i)["turn"] for i in range(120))
 
 
-def test_close_right_after_a_stop_takes_back_the_rows_being_converted(tmp_path):
+def test_close_right_after_a_stop_writes_the_rows_being_converted(tmp_path):
     """A stop cancels the flusher while it converts; close() runs before the flusher
-    task gets to run again: the rows it held are written by close(), not lost."""
+    task gets to run again: the rows, those converted and those not yet, are written by
+    close(), not lost."""
     run = RunFolder.create(tmp_path, "r")
     writer = TraceWriter(run.traces_dir, flush_rows=500)
 
@@ -97,9 +98,9 @@ def test_close_right_after_a_stop_takes_back_the_rows_being_converted(tmp_path):
         flusher = asyncio.ensure_future(writer.flush_periodically(every=0.001, chunk=10))
         await asyncio.sleep(0)  # the flusher is running: writes leave the parts to it
         writer.write_many(record(i) for i in range(600))
-        while writer._converting is None:  # the flusher has taken the rows and is converting
+        while not writer._converted:  # the flusher is converting the rows
             await asyncio.sleep(0)
-        assert writer.pending == 600
+        assert writer.pending == 600 and writer._converted < 600
         flusher.cancel()
         assert writer.close()  # before the cancelled flusher runs again
         await asyncio.gather(flusher, return_exceptions=True)
@@ -107,3 +108,56 @@ def test_close_right_after_a_stop_takes_back_the_rows_being_converted(tmp_path):
 
     asyncio.run(main())
     assert rows_in(run.traces_dir) == sorted(record(i)["turn"] for i in range(600))
+
+
+def test_rows_become_columns_as_they_come_not_all_at_once_when_a_part_is_due(tmp_path):
+    """Converting a whole part at the moment it is due took a fifth of the loop for a
+    quarter of a second (an open loop's sends fell behind at every part): the flusher
+    converts what came since its last turn, and a due part is only written."""
+    run = RunFolder.create(tmp_path, "r")
+    writer = TraceWriter(run.traces_dir, flush_rows=10_000, flush_seconds=3600)
+    converted = []
+
+    async def main():
+        flusher = asyncio.ensure_future(writer.flush_periodically(every=0.005, chunk=40))
+        for i in range(0, 300, 100):
+            writer.write_many(record(j) for j in range(i, i + 100))
+            for _ in range(200):
+                await asyncio.sleep(0.001)
+                if writer._converted == i + 100:
+                    break
+            converted.append(writer._converted)
+        assert not list(run.traces_dir.glob("*.parquet"))  # not due: nothing written yet
+        writer.flush_seconds = 0  # due now: the part is the rows converted
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if writer.written:
+                break
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+
+    asyncio.run(main())
+    assert converted == [100, 200, 300]  # each batch converted before the next came
+    assert writer.written == 300 and writer.pending == 0
+    assert writer.close()
+    assert rows_in(run.traces_dir) == sorted(record(i)["turn"] for i in range(300))
+
+
+def test_a_record_arrow_refuses_fails_the_writer_and_keeps_every_row(tmp_path):
+    run = RunFolder.create(tmp_path, "r")
+    failures = []
+    writer = TraceWriter(run.traces_dir, flush_rows=50, on_failure=failures.append)
+    bad = {**record(5), "user_id": "not a number"}
+
+    async def main():
+        flusher = asyncio.ensure_future(writer.flush_periodically(every=0.005, chunk=10))
+        writer.write_many([*(record(i) for i in range(5)), bad, *(record(i) for i in range(6, 80))])
+        await asyncio.sleep(0.1)
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+
+    asyncio.run(main())
+    assert len(failures) == 1 and "cannot write" in failures[0] and "part-" in failures[0]
+    assert writer.pending == 80 and writer.written == 0
+    assert not writer.close()  # the bad record cannot be written anywhere: kept, and said
+    assert writer.pending == 80 and "the fallback files failed too" in writer.failure
