@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - not on Windows
 # servers, trace parts being written, HTTP probes, Dask's sockets
 RESERVED_FDS = 64
 # the scratch dirs of embedded servers, replays and offline runs, named after their process
-_SCRATCH = re.compile(r"(aura-lab-(?:servers?|replay|offline)-)(\d+)-")
+_SCRATCH = re.compile(r"(aura-lab-(?:servers?|replay|offline|verify|aura)-)(\d+)-")
 
 
 @dataclass
@@ -134,8 +134,9 @@ def scratch_dir(prefix: str) -> str:
 
 def clean_stale_scratch(root: str | None = None) -> list[str]:
     """Remove the scratch dirs (``aura-lab-servers-<pid>-*``, ``aura-lab-server-<pid>-*``,
-    ``aura-lab-replay-<pid>-*``, ``aura-lab-offline-<pid>-*``) of processes that are gone:
-    a run killed hard cannot remove its own. Only this user's dirs are touched. Returns the
+    ``aura-lab-replay-<pid>-*``, ``aura-lab-offline-<pid>-*``, a ``--verify`` checker's
+    ``aura-lab-verify-<pid>-*``, an aura codec's ``aura-lab-aura-<pid>-*``) of processes
+    that are gone: a process killed hard cannot remove its own. Only this user's dirs are touched. Returns the
     paths removed."""
     removed: list[str] = []
     folder = Path(root or tempfile.gettempdir())

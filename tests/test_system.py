@@ -45,10 +45,13 @@ def test_process_alive():
 def test_only_scratch_dirs_of_dead_processes_are_removed(tmp_path):
     dead = tmp_path / f"aura-lab-servers-{gone_pid()}-abc"
     dead_child = tmp_path / f"aura-lab-server-{gone_pid()}-def"
+    # a --verify checker and an aura codec killed with their run (these leaked, one a test run)
+    dead_checker = tmp_path / f"aura-lab-verify-{gone_pid()}-jkl"
+    dead_codec = tmp_path / f"aura-lab-aura-{gone_pid()}-mno"
     alive = tmp_path / f"aura-lab-servers-{os.getpid()}-ghi"
     other = tmp_path / "aura-lab-servers-notapid"
-    for folder in (dead, dead_child, alive, other):
+    for folder in (dead, dead_child, dead_checker, dead_codec, alive, other):
         (folder / "inside").mkdir(parents=True)
     removed = clean_stale_scratch(str(tmp_path))
-    assert sorted(removed) == sorted([str(dead), str(dead_child)])
+    assert sorted(removed) == sorted(map(str, [dead, dead_child, dead_checker, dead_codec]))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])

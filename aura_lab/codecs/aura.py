@@ -67,7 +67,7 @@ class AuraCodec(Codec):
         self.enable_aura = bool(enable_aura)
         self._tmp = None
         if workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="aura-lab-aura-")
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"aura-lab-aura-{os.getpid()}-")
             workdir = self._tmp.name
         self.workdir = Path(workdir).resolve()
         with scratch_cwd(self.workdir):

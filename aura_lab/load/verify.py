@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 import sys
 import tempfile
 from typing import Any
@@ -38,7 +39,7 @@ class Checker:
     """The codec and the users' connection states (in the child)."""
 
     def __init__(self, spec: str, min_compression_size: int):
-        self.workdir = tempfile.TemporaryDirectory(prefix="aura-lab-verify-")
+        self.workdir = tempfile.TemporaryDirectory(prefix=f"aura-lab-verify-{os.getpid()}-")
         with scratch_cwd(self.workdir.name):
             parsed = parse_codec(spec)
             self.codec = parsed.build(**parsed.defaults(min_compression_size=min_compression_size,
