@@ -14,7 +14,7 @@ is printed with the ratio.
 - runner: the engine as ``aura-lab run`` drives it (``load.phases``): generation,
   judging, records, the trace writer with its periodic flusher, the CLI's own progress
   bar (tqdm, to /dev/null so the terminal does not change the figure). Its timed window
-  is the run's own (``load.phases.drive_main``, which the run calls) plus ``writer.close()``:
+  is the run's own (``load.drive.drive_main``, which the run calls) plus ``writer.close()``:
   every flush and the last part are in.
   The traffic made ahead of the first send (``Engine.prepare``, as the run does before
   its clocks start) is outside it, and printed, with the rate it would give counted in.
@@ -46,9 +46,9 @@ from websockets.asyncio.client import connect
 from aura_lab.analysis import metrics
 from aura_lab.load.bridge import event_loop_name, run_loop
 from aura_lab.load.console import ProgressBar
+from aura_lab.load.drive import drive_main
 from aura_lab.load.engine import Engine, EngineSettings, writer_listener
 from aura_lab.load.links import Group
-from aura_lab.load.phases import drive_main
 from aura_lab.servers.hosting import serve
 from aura_lab.timing import ThinkTime
 from aura_lab.traces.reader import load_traces

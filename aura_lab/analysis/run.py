@@ -188,7 +188,7 @@ def summarise_run(traces: pd.DataFrame, manifest: Manifest, phase: str | None = 
     summary["traffic"] = manifest.traffic
     summary["profile"] = (manifest.profile or {}).get("name")
     summary["dead_servers"] = {s.url: s.dead for s in manifest.servers if s.dead}
-    summary["client"] = manifest.client  # None: not measured (a sharded run, an older run)
+    summary["client"] = manifest.client  # None: not measured (an older run)
     rate = manifest.options.get("arrival_rate")
     if rate and phase == "main":
         lateness = metrics.send_lateness(metrics.select(traces, phase="main", codec=manifest.primary_codec))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
+from ..analysis import metrics
 from ..config import RunConfig
 from ..traces.folder import Manifest, note_dead_servers, parse_part_name
 from ..traces.writer import TraceWriter
@@ -23,6 +24,7 @@ from ..traffic.generator import config_from_files
 from ..traffic.selection import make_selector
 from ..traffic.templates import PatternLibrary
 from .bridge import run_loop
+from .drive import drive_main
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
 from .traffic_sources import read_replay, replay_traffic
@@ -71,8 +73,11 @@ async def _run_shard(job: ShardJob) -> dict:
     )
     users = [u for u in range(config.users or 0) if u % job.n_shards == job.shard - 1]
     watcher = asyncio.ensure_future(_watch_stop(job.stop_event, engine))
+    client: dict = {}
     try:
-        await engine.run_users(users, deadline_s=config.main_deadline)
+        # as in one process: traffic made first, parts written by the flusher (inline writes
+        # held the shard's loop for a whole part), the young generation collected
+        await drive_main(engine, writer, users, client, config.main_deadline)
     finally:
         watcher.cancel()
         writer.close()
@@ -84,6 +89,7 @@ async def _run_shard(job: ShardJob) -> dict:
         "messages": engine.tally.messages,
         "stop_reason": engine.stop_reason,
         "written": writer.written,
+        "client": client,
         "write_failure": writer.failure,
         "dead_servers": [dead for group in engine.groups for dead in group.dead_servers()],
         "verify": None
@@ -101,6 +107,21 @@ async def _watch_stop(name: str, engine: Engine) -> None:
             engine.stop("interrupted")
             return
         await asyncio.sleep(0.5)
+
+
+def shards_load(results: list[dict]) -> dict | None:
+    """The client's own cost over the shards: their CPU together over the longest shard's
+    wall time, per core the shards had (one each); None when a shard did not say."""
+    loads: list[dict] = [r.get("client") or {} for r in results]
+    if not loads or not all("cpu_s" in load for load in loads):
+        return None
+    figures = metrics.client_load(
+        sum(load["cpu_s"] for load in loads),
+        max(load["wall_s"] for load in loads),
+        sum(load["messages"] for load in loads),
+        cores=len(loads),
+    )
+    return {**figures, "shards": len(loads), "traffic_ahead_s": max(load["traffic_ahead_s"] for load in loads)}
 
 
 def _rows_written(folder) -> int:
@@ -176,6 +197,7 @@ async def run_distributed(
                 say(f"  {_rows_written(folder) // max(1, len(groups))} messages so far")
         results = await gathering
         manifest.workers["results"] = results
+        manifest.client = shards_load(results)
         for result in results:
             note_dead_servers(manifest, result["dead_servers"])
         failures = [f"shard {r['shard']}: {r['write_failure']}" for r in results if r["write_failure"]]

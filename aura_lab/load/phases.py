@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import json
-import time
 from collections.abc import Callable, Iterator
 
 from ..analysis import metrics
@@ -19,6 +17,7 @@ from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages, user_profile
 from ..traffic.selection import Selector, make_selector
 from .console import Printer, ProgressBar, debug_printer
+from .drive import drive_main
 from .engine import Engine, EngineSettings, writer_listener
 from .links import Group
 from .stopping import Stopper
@@ -103,51 +102,6 @@ async def run_phases(
             f"{LOGGED_GAP_CAP_S:g} s), {gaps['missing']} without timestamps took the think time"
         )
     return _status(engine.stop_reason)
-
-
-async def drive_main(
-    engine: Engine,
-    writer: TraceWriter,
-    users: list[int],
-    client: dict,
-    deadline: float | None = None,
-    progress: ProgressBar | None = None,
-) -> None:
-    """The main phase's sequence, the one ``benchmarks/runner_cost.py`` times too: the
-    users' first messages made before the clocks start, the writer's periodic flusher,
-    the users, the flusher's last part handed back, the bar closed. ``client`` gets the
-    client's own cost (``metrics.client_load``: its process's CPU, the flusher thread and
-    in-process servers included, over the main phase's messages) and the time taken to
-    make the first messages (``traffic_ahead_s``), also when the phase is stopped."""
-    ahead = time.perf_counter()
-    engine.prepare(users)  # before the clocks start: no message is sent while it runs
-    ahead = time.perf_counter() - ahead
-    flusher = asyncio.ensure_future(writer.flush_periodically())
-    collector = asyncio.ensure_future(collect_young())
-    cpu, wall = time.process_time(), time.perf_counter()
-    try:
-        await engine.run_users(users, deadline_s=deadline)
-    finally:
-        flusher.cancel()
-        collector.cancel()
-        # its part, converted or being written, is the writer's again before close()
-        await asyncio.gather(flusher, collector, return_exceptions=True)
-        if progress is not None:
-            progress.close()
-        client.update(metrics.client_load(time.process_time() - cpu, time.perf_counter() - wall, engine.tally.messages))
-        client["traffic_ahead_s"] = ahead
-
-
-async def collect_young(every: float = 0.05) -> None:
-    """Collect the garbage collector's youngest generation every ``every`` seconds
-    (cancel the task to stop it). Python collects it after 700 more objects were made
-    than freed; in a run every record made is matched by a prepared message freed, so
-    the young generation grew to ~10,000 records between collections and each one held
-    every user up for 15-20 ms (the send-lateness tail of an open loop). Collected this
-    often it holds a few hundred records: well under a ms."""
-    while True:
-        await asyncio.sleep(every)
-        gc.collect(0)
 
 
 def planned_messages(

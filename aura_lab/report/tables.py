@@ -50,7 +50,8 @@ def header_markdown(run: Run) -> str:
     if client.get("cpu_us_per_message") is not None:
         lines.append(
             f"\nClient: {client['cpu_us_per_message']:.0f} µs of its own CPU per message "
-            f"({client['cpu_share']:.0%} of a core over the main phase)"
+            f"({client['cpu_share']:.0%} of a core over the main phase"
+            + (f", each of {client['shards']} shards on its own)" if client.get("shards") else ")")
             + (
                 "; **saturated: the client set the pace, and its latencies include its own queueing**."
                 if client.get("saturated")

@@ -46,6 +46,12 @@ def test_two_workers_send_the_same_messages_as_one_process(tmp_path):
     shards = {int(p.name.split("-")[1]) for p in (two.path / "traces").glob("part-*.parquet")}
     assert shards == {1, 2}  # each worker wrote its own parts
     assert two.summary["codecs"]["deflate"]["messages"] == one.summary["codecs"]["deflate"]["messages"]
+    # the client's own cost, measured in each shard (as in one process) and over them all
+    assert all(r["client"]["messages"] == r["written"] // 2 and r["client"]["cpu_s"] > 0 for r in results)
+    client = two.manifest.client
+    assert client["shards"] == 2 and client["messages"] == one.manifest.client["messages"]
+    assert client["cpu_s"] == sum(r["client"]["cpu_s"] for r in results)
+    assert "each of 2 shards on its own" in two.summary_text()
 
 
 def test_a_replay_sharded_over_workers_sends_the_logged_texts(tmp_path):
