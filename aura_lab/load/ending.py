@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..analysis import metrics
-from ..analysis.realism import realism
 from ..analysis.run import Run, summarise_run
 from ..analysis.text import codec_label
 from ..config import RunConfig
@@ -83,6 +82,8 @@ def conclude(
         traces = load_traces(folder.path)  # read as the manifest now labels them
     summary = summarise_run(traces, manifest)
     if reference is not None:
+        from ..analysis.realism import realism  # scipy.stats: 1 s to import, for this table only
+
         summary["realism"] = realism(reference, read_logs(folder.path), label=f"run {manifest.run_id}")
     for warning in run_warnings(summary):
         say.warn(warning)

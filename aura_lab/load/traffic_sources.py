@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..analysis.profiles import sizes_frame
 from ..config import BOUNDS, CHARS_PER_TOKEN, DEFAULT_USERS, RunConfig
 from ..errors import InputError
 from ..traces.logs import LogReport, read_logs
@@ -61,6 +60,10 @@ def read_traffic_inputs(config: RunConfig) -> tuple[Any, dict]:
     elif config.users is None:
         config = dataclasses.replace(config, users=DEFAULT_USERS)
     if config.reference:
+        # here, not at the top: it imports scipy.stats (1.2 s), which a run without a
+        # reference, and every Dask shard, does without
+        from ..analysis.profiles import sizes_frame
+
         report = LogReport()
         extras["reference"] = sizes_frame(read_logs(config.reference, report))
         extras["files"]["reference"] = report.to_dict()
