@@ -3,6 +3,7 @@ process, same messages.
 
     python benchmarks/runner_cost.py [--users 1,50] [--messages 6000] [--repeats 3]
     python benchmarks/runner_cost.py --open-loop 0.5,0.8 --users 50
+    python benchmarks/runner_cost.py --profile peer --selection epsilon-greedy
 
 The server is the embedded ``identity`` codec in its own process. For each user count,
 the bare client and aura-lab's engine alternate ``--repeats`` times; the median of each
@@ -54,7 +55,7 @@ from aura_lab.timing import ThinkTime
 from aura_lab.traces.reader import load_traces
 from aura_lab.traces.writer import TraceWriter
 from aura_lab.traffic.generator import config_from_files, user_messages, user_profile
-from aura_lab.traffic.selection import UniformSelector
+from aura_lab.traffic.selection import make_selector
 
 
 async def bare_client(url: str, texts_by_user: list[list[str]], parse: bool) -> tuple[float, float, np.ndarray]:
@@ -80,12 +81,14 @@ async def bare_client(url: str, texts_by_user: list[list[str]], parse: bool) -> 
     return total / wall, cpu / total * 1e6, np.array(latencies)
 
 
-async def runner(url: str, gen_config, users: int, arrival_rate: float | None = None) -> dict:
+async def runner(
+    url: str, gen_config, users: int, arrival_rate: float | None = None, selection: str = "uniform"
+) -> dict:
     """The engine as the CLI runs it; the window includes every flush and close()."""
     with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
         writer = TraceWriter(f"{tmp}/run/traces")
         settings = EngineSettings(run_id="bench", think_time=ThinkTime.parse("0"), arrival_rate=arrival_rate)
-        engine = Engine(settings, gen_config, [Group("identity", [url])], UniformSelector(), users, [
+        engine = Engine(settings, gen_config, [Group("identity", [url])], make_selector(selection), users, [
             writer_listener(writer)
         ])  # fmt: skip
         planned = sum(user_profile(gen_config, u)[1] for u in range(users))
@@ -124,22 +127,30 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=6000, help="messages per measurement (all users)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--open-loop", default="", help="fractions of the closed-loop rate, e.g. 0.5,0.8")
+    parser.add_argument("--profile", default="assistant", help="traffic profile (peer: the one a selector shapes)")
+    parser.add_argument(
+        "--selection",
+        default="uniform",
+        help="epsilon-greedy: the peer profile's messages made one at a time as the replies come (a learning "
+        "selector's choices depend on them), not ahead; the bare clients send the uniform selection's texts",
+    )
     args = parser.parse_args()
     with serve("identity") as server:
         for users in (int(u) for u in args.users.split(",")):
             per_user = max(1, args.messages // users)
-            gen_config = config_from_files(None, None, seed=7, messages_per_user=per_user)
+            gen_config = config_from_files(None, None, seed=7, messages_per_user=per_user, profile=args.profile)
             texts = [[m.text for m in user_messages(gen_config, u)] for u in range(users)]
             parsing, bare, ours = [], [], []
             for _ in range(args.repeats):
                 parsing.append(run_loop(bare_client(server.url, texts, parse=True)))
-                ours.append(run_loop(runner(server.url, gen_config, users)))
+                ours.append(run_loop(runner(server.url, gen_config, users, selection=args.selection)))
                 bare.append(run_loop(bare_client(server.url, texts, parse=False)))
             base = statistics.median(r[0] for r in parsing)
             base_lat = np.concatenate([r[2] for r in parsing])
             print(
                 f"\n{users} users, {sum(len(t) for t in texts):,} messages, median of {args.repeats}, "
-                f"{event_loop_name()} event loop (the CLI's; both clients)"
+                f"{event_loop_name()} event loop (the CLI's; both clients); {args.profile} profile, "
+                f"{args.selection} selection"
             )
             print(f"{'':<22} {'msg/s':>10} {'ratio':>6} {'CPU µs/msg':>9} {'Δp50 µs':>11} {'Δp99 µs':>11}")
             for label, results in (("bare client, parsing", parsing), ("bare client, no parse", bare)):
@@ -160,7 +171,7 @@ def main() -> None:
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip
             for fraction in (float(f) for f in args.open_loop.split(",") if f):
                 offered = rate * fraction
-                result = run_loop(runner(server.url, gen_config, users, arrival_rate=offered / users))
+                result = run_loop(runner(server.url, gen_config, users, offered / users, args.selection))
                 lateness = result["lateness"]
                 kept = not metrics.behind_schedule(lateness, offered / users)
                 print(

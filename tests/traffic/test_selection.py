@@ -67,3 +67,28 @@ def test_make_selector():
         make_selector("greedy")
     with pytest.raises(ValueError):
         EpsilonGreedySelector(explore=1.5)
+
+
+def test_epsilon_greedy_kept_weights_choose_what_fresh_ones_would():
+    """The weights are kept as the replies come (choosing computed ~35 of them per
+    message): the choices are the ones computed from the means at choose time."""
+
+    def fresh_choice(selector, candidates, rng):
+        if rng.random() < selector.explore:
+            return candidates[rng.randrange(len(candidates))]
+        weights = []
+        for t in candidates:
+            mean = selector.mean_ratio(t)
+            weights.append(selector.unseen_weight if mean is None else max(mean, 1.0) ** 2)
+        return rng.choices(list(candidates), weights=weights)[0]
+
+    kept, fresh = EpsilonGreedySelector(), EpsilonGreedySelector()
+    rng_kept, rng_fresh, ratios = random.Random(1), random.Random(1), random.Random(2)
+    candidates = list(range(40))
+    for _ in range(5000):
+        choice = kept.choose(candidates, rng_kept)
+        assert choice == fresh_choice(fresh, candidates, rng_fresh)
+        ratio = ratios.choice([ratios.uniform(0.5, 3.0), None, float("nan")])
+        kept.update(choice, ratio)
+        fresh.update(choice, ratio)
+    assert all(kept.weight(t) == max(kept.mean_ratio(t) or 0, 1.0) ** 2 for t in kept.stats())
