@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -58,14 +59,23 @@ from aura_lab.traffic.generator import config_from_files, user_messages, user_pr
 from aura_lab.traffic.selection import make_selector
 
 
-async def bare_client(url: str, texts_by_user: list[list[str]], parse: bool) -> tuple[float, float, np.ndarray]:
-    """(messages/s, client CPU µs per message, latencies in ms)."""
+async def bare_client(
+    url: str, texts_by_user: list[list[str]], parse: bool, arrival_rate: float | None = None
+) -> tuple[float, float, np.ndarray]:
+    """(messages/s, client CPU µs per message, latencies in ms). ``arrival_rate``: each
+    user sends on an exponential schedule of that many messages a second (waiting for
+    each reply before its next send, as the runner's open loop does)."""
     latencies: list[float] = []
     loads = json.loads
 
-    async def user(texts):
+    async def user(index, texts):
+        rng = random.Random(index)
         async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+            scheduled = time.perf_counter()
             for text in texts:
+                if arrival_rate:
+                    scheduled += rng.expovariate(arrival_rate)
+                    await asyncio.sleep(scheduled - time.perf_counter())
                 sent = time.perf_counter_ns()
                 await ws.send(text)
                 raw = await ws.recv()
@@ -76,7 +86,7 @@ async def bare_client(url: str, texts_by_user: list[list[str]], parse: bool) -> 
 
     total = sum(len(t) for t in texts_by_user)
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(user(t) for t in texts_by_user))
+    await asyncio.gather(*(user(i, t) for i, t in enumerate(texts_by_user)))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return total / wall, cpu / total * 1e6, np.array(latencies)
 
@@ -111,6 +121,7 @@ async def runner(
         "send_rate": total / span if span > 0 else None,
         "cpu": cpu / total * 1e6,
         "latency": df["latency_ms"].to_numpy(),
+        "round_trip": (df["received_at"] - df["sent_at"]).dt.total_seconds().to_numpy() * 1000,
         "lateness": metrics.send_lateness(df),
     }
 
@@ -127,6 +138,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=6000, help="messages per measurement (all users)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--open-loop", default="", help="fractions of the closed-loop rate, e.g. 0.5,0.8")
+    parser.add_argument(
+        "--equal-load",
+        type=float,
+        default=0.0,
+        help="latency honesty below saturation: both clients open loop at this fraction of the parsing "
+        "client's closed-loop rate, round trips (sent to received) compared",
+    )
     parser.add_argument("--profile", default="assistant", help="traffic profile (peer: the one a selector shapes)")
     parser.add_argument(
         "--selection",
@@ -169,6 +187,23 @@ def main() -> None:
             target = 0.85 if users == 1 else 0.80
             print(f"target: runner >= {target:.2f}x the parsing client; Δp50 < 50 µs" + (
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip
+            if args.equal_load:
+                offered = base * args.equal_load
+                bare_open = [run_loop(bare_client(server.url, texts, True, offered / users)) for _ in range(2)]
+                ours_open = [run_loop(runner(server.url, gen_config, users, offered / users, args.selection))
+                             for _ in range(2)]  # fmt: skip
+                bare_rt = np.concatenate([r[2] for r in bare_open])
+                ours_rt = np.concatenate([r["round_trip"] for r in ours_open])
+                print(
+                    f"equal load, both open loop at {args.equal_load:.0%} of the parsing client's rate "
+                    f"({offered:,.0f} msg/s), round trip sent -> received: bare p50 {np.median(bare_rt):.3f} ms, "
+                    f"p99 {np.percentile(bare_rt, 99):.3f}; runner p50 {np.median(ours_rt):.3f}, p99 "
+                    f"{np.percentile(ours_rt, 99):.3f}; "
+                    f"Δp50 {(np.median(ours_rt) - np.median(bare_rt)) * 1000:+.0f} µs, "
+                    f"Δp99 {(np.percentile(ours_rt, 99) - np.percentile(bare_rt, 99)) * 1000:+.0f} µs "
+                    f"(CPU µs/msg bare {statistics.median(r[1] for r in bare_open):.0f}, runner "
+                    f"{statistics.median(r['cpu'] for r in ours_open):.0f})"
+                )
             for fraction in (float(f) for f in args.open_loop.split(",") if f):
                 offered = rate * fraction
                 result = run_loop(runner(server.url, gen_config, users, offered / users, args.selection))

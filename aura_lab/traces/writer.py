@@ -170,11 +170,12 @@ class TraceWriter:
             if self.on_failure is not None:
                 self.on_failure(reason)
 
-    async def flush_periodically(self, every: float = 0.1, chunk: int = 500) -> None:
+    async def flush_periodically(self, every: float = 0.05, chunk: int = 200) -> None:
         """For an event loop: write due parts without stalling it (cancel the task to
         stop it). Every ``every`` seconds the records that came since become Arrow
-        columns, up to ``chunk`` rows between two turns of the loop (500 rows ~1.5 ms;
-        each conversion has a fixed cost of ~0.2 ms, 40 columns): converting Python
+        columns, up to ``chunk`` rows between two turns of the loop (200 rows ~0.5 ms;
+        records just made convert at half the cost of records a second old, which have
+        left the CPU's caches, 7 µs a row and more in a run): converting Python
         objects holds the GIL (on a worker thread it held the loop up for a whole part:
         the p99 latency tail), and converting a whole part when it fell due took a share
         of the loop for a quarter of a second (an open loop's sends fell behind by tens
