@@ -189,3 +189,50 @@ def test_duration_limit_stops_the_users(tmp_path):
     assert 2 <= len(df) < 40
     assert (df["status"] == "ok").all()
     assert math.isclose(len(df), engine.tally.messages)
+
+
+# -- records announced after the next send ---------------------------------------------------
+
+
+def test_a_reply_is_announced_after_the_next_send_and_every_one_is_recorded(tmp_path):
+    """A reply's records and listeners run once the user's next message is on its way
+    (while the server works on it): none is lost, each user's stay in order, and the
+    tally is whole when run_users returns."""
+    order = []
+
+    async def main():
+        async with SlowServer(5) as server:
+            engine, writer = _engine(tmp_path, server.url, users=3, grace=1.0)
+            engine.listen(lambda event: order.append((event.message.user_id, event.message.turn)))
+            await engine.run_users([0, 1, 2])
+            writer.close()
+            return engine, server
+
+    engine, server = asyncio.run(main())
+    df = load_traces(tmp_path / "run")
+    assert len(df) == server.messages == engine.tally.messages == 12 and (df["status"] == "ok").all()
+    for user in range(3):
+        assert [turn for u, turn in order if u == user] == [0, 1, 2, 3]
+
+
+def test_a_listener_that_fails_after_the_send_stops_the_run_with_its_error(tmp_path):
+    """An announcement runs as a loop callback: its error must still end the run, not
+    be logged and forgotten."""
+
+    def fails(event):
+        if event.message.turn == 1:
+            raise RuntimeError("listener broke")
+
+    async def main():
+        async with SlowServer(5) as server:
+            engine, writer = _engine(tmp_path, server.url, users=2, grace=1.0)
+            engine.listen(fails)
+            try:
+                await engine.run_users([0, 1])
+            finally:
+                writer.close()
+            return engine
+
+    with pytest.raises(RuntimeError, match="listener broke"):
+        asyncio.run(main())
+    assert len(load_traces(tmp_path / "run")) < 8  # it stopped sending
