@@ -64,7 +64,9 @@ _python_show_warning = warnings.showwarning
 def main(argv: list[str] | None = None) -> int:
     """Run the command line. ``argv`` None means this is the program itself: its process
     ends when ``main`` returns, so a stop signal after a run stays noted (never a
-    traceback or a kill) until then. With ``argv`` given, a caller goes on afterwards:
+    traceback or a kill) until then, and is ignored while the interpreter exits (which
+    puts back the default handlers: a late Ctrl-C killed a finished run's process
+    instead of letting it exit 130). With ``argv`` given, a caller goes on afterwards:
     the signal handlers and the warning printer are put back as they were."""
     saved = None
     if argv is not None:
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             for sig, handler in handlers.items():
                 if handler is not None:
                     signal.signal(sig, handler)
+        else:  # everything is written: the exit code stands
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import resource
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -127,6 +129,22 @@ def test_a_burst_of_signals_cannot_interrupt_the_final_writes(tmp_path):
     found = records(tmp_path / "burst")
     assert found == sent < manifest.planned_messages
     FAULTS_SEEN["SIGINT then 30 more signals"] = (sent, found)
+
+
+def test_signals_after_the_program_is_done_cannot_kill_it_on_its_way_out(tmp_path):
+    """The interpreter puts the default handlers back while it exits: a Ctrl-C in that
+    moment killed a finished run (returncode -2) instead of letting it exit 130. Once
+    ``main`` returns, the program ignores them."""
+    code = (
+        "import signal, sys\n"
+        "sys.argv = ['aura-lab', 'doctor', 'no-such-run']\n"
+        "from aura_lab.cli import main\n"
+        "code = main()\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout.split() == ["True", "True"], done.stderr
 
 
 @pytest.mark.timeout(90)
