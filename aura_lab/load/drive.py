@@ -53,7 +53,7 @@ async def collect_young(every: float = 0.05) -> None:
     (cancel the task to stop it). Python collects it after 700 more objects were made
     than freed; in a run every record made is matched by a prepared message freed, so
     the young generation grew to ~10,000 records between collections and each one held
-    every user up for 15-20 ms (the send-lateness tail of an open loop). Collected this
+    every user up for 15-30 ms (the send-lateness tail of an open loop). Collected this
     often it holds a few hundred records: well under a ms."""
     while True:
         await asyncio.sleep(every)

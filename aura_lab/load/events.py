@@ -19,7 +19,7 @@ class Exchanged(NamedTuple):
     """One message (or one frame of a streamed reply) sent to every group and what came
     back: one trace record per group, the primary group's first. ``last`` is False for
     every frame of a streamed reply but its last. (A named tuple: one is made per
-    message, and a frozen dataclass cost 3x as much to make.)"""
+    message, and a frozen dataclass took 0.9 µs to make against 0.7.)"""
 
     message: GeneratedMessage
     phase: str
