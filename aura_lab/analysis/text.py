@@ -255,9 +255,9 @@ def _client_lines(summary: dict) -> list[str]:
         lines = [f"client CPU per message: {metrics.NOT_CHECKED}"]
     else:
         lines = [
-            f"client CPU per message: {client['cpu_us_per_message']:.0f} µs (wall {client['wall_us_per_message']:.0f}"
+            f"client CPU per message: {client['cpu_us_per_message']:,.0f} µs (wall {client['wall_us_per_message']:,.0f}"
             f" µs per message; {client['cpu_share']:.0%} of a core over the main phase"
-            + (f", each of {client['shards']} shards on its own" if client.get("shards") else "")
+            + (f", each of {client['shards']} shards on its own, Dask's threads in it" if client.get("shards") else "")
             + ("; SATURATED: latencies include the client's own queueing)" if client.get("saturated") else ")")
         ]
     lateness = summary.get("send_lateness_ms")

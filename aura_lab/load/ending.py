@@ -165,8 +165,8 @@ def run_warnings(summary: dict) -> list[str]:
     client = summary.get("client") or {}
     if client.get("saturated"):
         out.append(
-            f"the client was saturated: {client['cpu_us_per_message']:.0f} µs of its CPU per message against "
-            f"{client['wall_us_per_message']:.0f} µs of wall time ({client['cpu_share']:.0%} of a core): the client, "
+            f"the client was saturated: {client['cpu_us_per_message']:,.0f} µs of its CPU per message against "
+            f"{client['wall_us_per_message']:,.0f} µs of wall time ({client['cpu_share']:.0%} of a core): the client, "
             "not the server, set the pace, and latencies include replies waiting in its own event loop; do not "
             "trust them (fewer users, think time, --arrival-rate below capacity, or --workers on spare cores)"
         )

@@ -49,9 +49,13 @@ def header_markdown(run: Run) -> str:
     client = m.client or {}
     if client.get("cpu_us_per_message") is not None:
         lines.append(
-            f"\nClient: {client['cpu_us_per_message']:.0f} µs of its own CPU per message "
+            f"\nClient: {client['cpu_us_per_message']:,.0f} µs of its own CPU per message "
             f"({client['cpu_share']:.0%} of a core over the main phase"
-            + (f", each of {client['shards']} shards on its own)" if client.get("shards") else ")")
+            + (
+                f", each of {client['shards']} shards on its own, Dask's threads in it)"
+                if client.get("shards")
+                else ")"
+            )
             + (
                 "; **saturated: the client set the pace, and its latencies include its own queueing**."
                 if client.get("saturated")

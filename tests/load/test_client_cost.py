@@ -57,7 +57,7 @@ def test_a_run_states_its_own_cpu_per_message(tmp_path):
     assert run.summary["client"] == client
     assert client["event_loop"] == event_loop_name()  # uvloop when installed (aura-lab[fast])
     assert run.manifest.versions["orjson"] and "uvloop" in run.manifest.versions
-    assert f"client CPU per message: {client['cpu_us_per_message']:.0f} µs" in format_summary(run.summary)
+    assert f"client CPU per message: {client['cpu_us_per_message']:,.0f} µs" in format_summary(run.summary)
     assert "send lateness" not in format_summary(run.summary)  # a closed loop has no schedule to keep
 
 
