@@ -23,8 +23,8 @@ class Clock:
 
 
 class Record(tuple):
-    """A trace record: a tuple in ``COLUMNS`` order (the writer transposes records into
-    columns at flush; a dict per record cost 1.08x the runner's rate), read by column
+    """A trace record: a tuple in ``COLUMNS`` order (the writer turns records into
+    columns in chunks; a dict per record cost 1.08x the runner's rate), read by column
     name as a dict is (``record["status"]``, ``record.get("ratio")``)."""
 
     __slots__ = ()

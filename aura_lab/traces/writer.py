@@ -15,13 +15,14 @@ in the run folder into ``traces/``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,7 +66,7 @@ class TraceWriter:
         self._batches: list[pa.Table] = []
         self._converted = 0
         self._epoch = 0
-        self._pool: Any = None  # the background flush's thread (``_encode_in_background``)
+        self._pool: ThreadPoolExecutor | None = None  # the background flush's thread (``_encode_in_background``)
         self.written = 0
         self.failure: str | None = None  # why the first failed write failed (None: none failed)
         self.fallback: Path | None = None  # where close() put the rows the folder would not take
@@ -73,6 +74,20 @@ class TraceWriter:
     def write(self, record: dict | tuple) -> None:
         with self._lock:
             self._rows.append(record)
+        self._appended()
+
+    def write_many(self, records: Iterable[dict | tuple]) -> None:
+        if not self._background:
+            for record in records:
+                self.write(record)  # each may make a part due
+            return
+        with self._lock:  # the run's case: one exchange's records, the flusher writing parts
+            self._rows.extend(records)
+        self._appended()
+
+    def _appended(self) -> None:
+        """After records came: write a part inline when one is due (with a flusher running,
+        only when it has fallen far behind)."""
         if self.failure is not None and time.monotonic() - self._last_failure < RETRY_SECONDS:
             return  # failing: the run is stopping; do not retry on every record
         if self._background:
@@ -93,16 +108,6 @@ class TraceWriter:
     def pending(self) -> int:
         """Records buffered, not yet in a part file."""
         return len(self._rows)
-
-    def write_many(self, records: Iterable[dict | tuple]) -> None:
-        if not self._background or self.failure is not None:
-            for record in records:
-                self.write(record)  # each may make a part due
-            return
-        with self._lock:  # the run's case: one exchange's records, the flusher writing parts
-            self._rows.extend(records)
-        if len(self._rows) >= 4 * self.flush_rows:
-            self.flush()  # a starved flusher (see write)
 
     def flush(self) -> bool:
         """Write the buffer as one part. False when the write failed: the rows are kept
@@ -181,8 +186,6 @@ class TraceWriter:
         of the loop for a quarter of a second (an open loop's sends fell behind by tens
         of ms at every part). A due part is the rows converted so far; its Parquet
         encoding and file, which let the GIL go, are done on the writer's own thread."""
-        import asyncio
-
         self._background = True
         try:
             while True:
@@ -212,9 +215,6 @@ class TraceWriter:
         """``_write`` on the writer's own thread, which runs at a lower priority than the
         event loop's (where the OS allows): on a machine whose cores the client and the
         servers fill, encoding a part took the loop's core for tens of ms."""
-        import asyncio
-        from concurrent.futures import ThreadPoolExecutor
-
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, "aura-lab-traces", initializer=lower_thread_priority)
         return asyncio.get_running_loop().run_in_executor(self._pool, self._write, rows, seq, table)
@@ -223,8 +223,6 @@ class TraceWriter:
         """Turn the rows buffered now (not those that come meanwhile: bounded) into
         columns, ``chunk`` rows between two turns of the loop. False when Arrow refused a
         record: the writer has failed (the rows stay; ``close`` tries them again)."""
-        import asyncio
-
         with self._lock:
             end = len(self._rows)
         while True:
