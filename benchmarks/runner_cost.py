@@ -12,6 +12,9 @@ is printed with the ratio.
 - bare client, parsing: connect, then send / recv / ``json.loads`` the reply (what the
   runner must do at the least); the reference the targets are against.
 - bare client, not parsing: send / recv only; a second line, labelled.
+- bare client, lean link: parsing, on the runner's own connection (``load.wsclient``,
+  websockets' Sans-I/O protocol over a plain asyncio transport) instead of websockets'
+  asyncio client: the runner's ratio to this line is its cost above the transport it uses.
 - runner: the engine as ``aura-lab run`` drives it (``load.phases``): generation,
   judging, records, the trace writer with its periodic flusher, the CLI's own progress
   bar (tqdm, to /dev/null so the terminal does not change the figure). Its timed window
@@ -41,6 +44,7 @@ import random
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import connect
@@ -51,6 +55,7 @@ from aura_lab.load.console import ProgressBar
 from aura_lab.load.drive import drive_main
 from aura_lab.load.engine import Engine, EngineSettings, writer_listener
 from aura_lab.load.links import Group
+from aura_lab.load.wsclient import open_connection
 from aura_lab.servers.hosting import serve
 from aura_lab.timing import ThinkTime
 from aura_lab.traces.reader import load_traces
@@ -60,17 +65,22 @@ from aura_lab.traffic.selection import make_selector
 
 
 async def bare_client(
-    url: str, texts_by_user: list[list[str]], parse: bool, arrival_rate: float | None = None
+    url: str, texts_by_user: list[list[str]], parse: bool, arrival_rate: float | None = None, lean: bool = False
 ) -> tuple[float, float, np.ndarray]:
     """(messages/s, client CPU µs per message, latencies in ms). ``arrival_rate``: each
     user sends on an exponential schedule of that many messages a second (waiting for
-    each reply before its next send, as the runner's open loop does)."""
+    each reply before its next send, as the runner's open loop does). ``lean``: on the
+    runner's own connection (``load.wsclient``) instead of websockets' asyncio client."""
     latencies: list[float] = []
     loads = json.loads
 
     async def user(index, texts):
         rng = random.Random(index)
-        async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+        if lean:
+            ws: Any = await open_connection(url, 10, None)
+        else:
+            ws = await connect(url, compression=None, max_size=None, ping_interval=None)
+        try:
             scheduled = time.perf_counter()
             for text in texts:
                 if arrival_rate:
@@ -83,6 +93,8 @@ async def bare_client(
                 if parse:
                     loads(raw)
                 latencies.append((received - sent) / 1e6)
+        finally:
+            await ws.close()
 
     total = sum(len(t) for t in texts_by_user)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -158,11 +170,12 @@ def main() -> None:
             per_user = max(1, args.messages // users)
             gen_config = config_from_files(None, None, seed=7, messages_per_user=per_user, profile=args.profile)
             texts = [[m.text for m in user_messages(gen_config, u)] for u in range(users)]
-            parsing, bare, ours = [], [], []
+            parsing, bare, lean, ours = [], [], [], []
             for _ in range(args.repeats):
                 parsing.append(run_loop(bare_client(server.url, texts, parse=True)))
                 ours.append(run_loop(runner(server.url, gen_config, users, selection=args.selection)))
                 bare.append(run_loop(bare_client(server.url, texts, parse=False)))
+                lean.append(run_loop(bare_client(server.url, texts, parse=True, lean=True)))
             base = statistics.median(r[0] for r in parsing)
             base_lat = np.concatenate([r[2] for r in parsing])
             print(
@@ -171,7 +184,8 @@ def main() -> None:
                 f"{args.selection} selection"
             )
             print(f"{'':<22} {'msg/s':>10} {'ratio':>6} {'CPU µs/msg':>9} {'Δp50 µs':>11} {'Δp99 µs':>11}")
-            for label, results in (("bare client, parsing", parsing), ("bare client, no parse", bare)):
+            for label, results in (("bare client, parsing", parsing), ("bare client, no parse", bare),
+                                   ("bare client, lean link", lean)):  # fmt: skip
                 print(_row(label, statistics.median(r[0] for r in results), base,
                            statistics.median(r[1] for r in results), np.concatenate([r[2] for r in results]),
                            base_lat))  # fmt: skip

@@ -1,8 +1,8 @@
 """One simulated user's link to a server group: the small interface the load engine
 talks through, and its two implementations.
 
-- ``WebSocketLink``: a real connection to one of a group's URLs; connect, exchange,
-  reconnect with back-off, fail over to the next URL.
+- ``WebSocketLink``: a real connection to one of a group's URLs (``wsclient``); connect,
+  exchange, reconnect with back-off, fail over to the next URL.
 - ``InProcessLink``: no socket at all; it calls the same protocol function the server
   calls (``wire.protocol.answer``) with the user's own connection state, and judges the
   reply as a client would. Offline replay stands on it.
@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import CloseCode
 from websockets.protocol import State
@@ -31,6 +30,7 @@ from ..wire.judge import Exchange, judge_reply
 from ..wire.labels import Label, from_reply
 from ..wire.protocol import ServerStats, answer
 from .watchdog import Watchdog
+from .wsclient import LeanConnection, open_connection
 
 
 @dataclass
@@ -128,7 +128,7 @@ class WebSocketLink:
         self.max_size = max_size
         self.health = health if health is not None else ServerHealth()
         self.stats = LinkStats()
-        self._ws: ClientConnection | None = None
+        self._ws: LeanConnection | None = None
         self.sent_ns: int | None = None  # when the current (or last) message went out
         self._failures = 0  # consecutive failures on the current URL
         self._ever_connected = False
@@ -165,14 +165,7 @@ class WebSocketLink:
             # the server closed it while the user was thinking (its idle timeout, a
             # restart): a new connection, before the message is sent, not a lost message
             await self._drop()
-        self._ws = await connect(
-            self.url,
-            open_timeout=self.timeout,
-            close_timeout=1,
-            max_size=self.max_size,
-            compression=None,
-            ping_interval=None,
-        )
+        self._ws = await open_connection(self.url, self.timeout, self.max_size, close_timeout=1)
         if self._ever_connected or self.stats.connect_failures:
             # a connection after a lost one, or after failed attempts (a failover included)
             self.stats.reconnects += 1
