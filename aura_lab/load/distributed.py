@@ -137,28 +137,59 @@ def _rows_written(folder) -> int:
     return total
 
 
+def _local_cluster(workers: int):
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
+
+
+class EarlyCluster:
+    """The ``LocalCluster`` of a ``--workers`` run, started on a thread when the run
+    starts, so that its worker processes start while the servers do (it takes 1-2 s);
+    the run closes it (``close``) however it ends."""
+
+    def __init__(self, workers: int):
+        # on a thread from this moment (a task would wait for the loop, which the servers'
+        # start holds)
+        self._starting = asyncio.get_running_loop().run_in_executor(None, _local_cluster, workers)
+
+    async def get(self):
+        return await asyncio.shield(self._starting)
+
+    async def close(self) -> None:
+        try:
+            cluster = await asyncio.shield(self._starting)
+        except Exception:  # it never started: run_distributed raised its error
+            return
+        await asyncio.to_thread(cluster.close)
+
+
 async def run_distributed(
-    config, gen_config, groups: list[Group], folder, manifest: Manifest, say, stop_requested: asyncio.Event
+    config,
+    gen_config,
+    groups: list[Group],
+    folder,
+    manifest: Manifest,
+    say,
+    stop_requested: asyncio.Event,
+    cluster: EarlyCluster | None = None,
 ) -> str | None:
     """Run the main phase on Dask; returns why it stopped early (``interrupted``,
     ``write_failed``) or None. ``stop_requested`` (the run's stop) is passed on to every
-    shard; a shard's failed write is the manifest's ``error``, its dead servers notes."""
-    from distributed import Client, Event, LocalCluster
+    shard; a shard's failed write is the manifest's ``error``, its dead servers notes.
+    ``cluster``: the run's local cluster, started early (else one is started here)."""
+    from distributed import Client, Event
 
-    cluster = None
+    own = None  # a cluster started here, closed here
     if config.scheduler:
         client = await asyncio.to_thread(Client, config.scheduler, timeout=30)
         n_shards = max(config.workers, len(client.scheduler_info()["workers"]) or 1)
     else:
-        cluster = await asyncio.to_thread(
-            LocalCluster,
-            n_workers=config.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-        client = await asyncio.to_thread(Client, cluster)
+        if cluster is None:
+            cluster = own = EarlyCluster(config.workers)
+        client = await asyncio.to_thread(Client, await cluster.get())
         n_shards = config.workers
     run_id = manifest.run_id
     stop_name = f"aura-lab-stop-{run_id}"
@@ -211,6 +242,6 @@ async def run_distributed(
         raise
     finally:
         await asyncio.to_thread(client.close)
-        if cluster is not None:
-            await asyncio.to_thread(cluster.close)
+        if own is not None:
+            await own.close()
     return reason

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ..analysis import metrics
 from ..config import LOGGED_GAP_CAP_S, RunConfig
@@ -23,6 +24,9 @@ from .links import Group
 from .stopping import Stopper
 from .verify import Verifier
 
+if TYPE_CHECKING:
+    from .distributed import EarlyCluster
+
 WARMUP_USER = 1_000_000  # outside the main users' ids: the warmup has its own random streams
 
 
@@ -36,11 +40,13 @@ async def run_phases(
     stopper: Stopper,
     traffic: Callable[[int], list[GeneratedMessage]] | None = None,
     verifier: Verifier | None = None,
+    cluster: EarlyCluster | None = None,
 ) -> str:
     """Warmup (when asked) and main phase; returns the run's status: ``complete``,
     ``interrupted``, or ``failed`` when the trace writer could not write. ``traffic``
     gives each user's messages in a replay (else they are generated). ``verifier``: the
-    client checks the primary messages the server did not (``--verify``)."""
+    client checks the primary messages the server did not (``--verify``). ``cluster``:
+    the ``--workers`` run's local cluster, started with the run."""
     selector = make_selector(config.selection, config.explore)
     settings = EngineSettings.of(config, manifest.run_id)
     users = list(range(config.users or 0))
@@ -59,7 +65,9 @@ async def run_phases(
         from .distributed import run_distributed
 
         assert stopper.requested is not None
-        reason = await run_distributed(config, gen_config, groups, writer.folder, manifest, say, stopper.requested)
+        reason = await run_distributed(
+            config, gen_config, groups, writer.folder, manifest, say, stopper.requested, cluster
+        )
         return _status(stopper.reason or reason)
     engine = Engine(settings, gen_config, groups, selector, len(users), [writer_listener(writer)], traffic, verifier)
     stopper.attach(engine)

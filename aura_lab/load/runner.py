@@ -130,6 +130,12 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     verifier: Verifier | None = None
     async with contextlib.AsyncExitStack() as stack:
         try:
+            cluster = None
+            if config.workers > 1 and not config.scheduler:
+                from .distributed import EarlyCluster
+
+                cluster = EarlyCluster(config.workers)  # its processes start while the servers do
+                stack.push_async_callback(cluster.close)
             groups = _start_servers(config, stack, manifest, folder)
             _use_templates(config, groups, manifest, gen_config, given_templates)
             record_libraries(manifest)
@@ -144,7 +150,9 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
                 folder.traces_dir, shard=0, on_failure=lambda _: stopper.request_threadsafe("write_failed")
             )
             stopper.sending()
-            status = await run_phases(config, gen_config, groups, writer, manifest, say, stopper, traffic, verifier)
+            status = await run_phases(
+                config, gen_config, groups, writer, manifest, say, stopper, traffic, verifier, cluster
+            )
         except KeyboardInterrupt:
             status = "interrupted"
             manifest.notes.append("interrupted during start-up, before any message was sent")

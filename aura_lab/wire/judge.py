@@ -18,9 +18,11 @@ import orjson
 REQUIRED_FIELDS = ("status", "original_size", "compressed_size", "compression_ratio", "method")
 # interrupted: the run stopped before the reply came (set by the load engine)
 ERROR_KINDS = ("timeout", "closed", "connect", "server_error", "bad_reply", "mismatched_reply", "interrupted")
+_REQUIRED = frozenset(REQUIRED_FIELDS)
+_NUMBERS = ("original_size", "compressed_size", "compression_ratio")
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """What happened to one message on one link. Times are time.perf_counter_ns()."""
 
@@ -89,16 +91,13 @@ def judge_reply(url: str, sent: int, received: int, raw, text: str) -> Exchange:
             str(reply.get("error") or "server replied status: error"),
             reply,
         )
-    missing = [f for f in REQUIRED_FIELDS if f not in reply]
-    if missing:
+    if not reply.keys() >= _REQUIRED:
+        missing = [f for f in REQUIRED_FIELDS if f not in reply]
         return Exchange(url, sent, received, "error", "bad_reply", f"reply lacks {', '.join(missing)}", reply)
-    if reply.get("status") != "ok":
+    if reply["status"] != "ok":
         return Exchange(url, sent, received, "error", "bad_reply", f"unknown status {reply.get('status')!r}", reply)
-    bad = [
-        f
-        for f in ("original_size", "compressed_size", "compression_ratio")
-        if isinstance(reply[f], bool) or not isinstance(reply[f], (int, float))
-    ]
+    # JSON numbers are exactly int or float (bool is neither type)
+    bad = [f for f in _NUMBERS if type(reply[f]) is not int and type(reply[f]) is not float]
     if bad:
         return Exchange(url, sent, received, "error", "bad_reply", f"non-numeric {', '.join(bad)}", reply)
     return Exchange(url, sent, received, "ok", None, None, reply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -148,3 +149,16 @@ def test_sigint_reaches_every_worker(tmp_path):
     assert not df.duplicated(["user_id", "turn"]).any()
     for _, part in df.groupby("user_id"):
         assert sorted(part["turn"]) == list(range(len(part)))
+
+
+def test_an_early_cluster_is_closed_when_the_run_ends_before_its_main_phase():
+    """A --workers run starts its cluster with the run (its processes start while the
+    servers do); a run that fails before its main phase still closes it."""
+    from aura_lab.load.distributed import EarlyCluster
+
+    async def main():
+        early = EarlyCluster(1)
+        await early.close()  # the run failed during start-up: the cluster had not been used
+        return (await early.get()).status.name
+
+    assert asyncio.run(main()) == "closed"
