@@ -49,6 +49,7 @@ class LeanConnection(asyncio.Protocol):
         self._parts: list[bytes] = []  # a fragmented message's frames so far
         self._opcode = Opcode.TEXT
         self._paused = False
+        self._failed = False  # we failed the connection: nothing after it is a message
         self._deadline: asyncio.TimerHandle | None = None
 
     @property
@@ -72,9 +73,14 @@ class LeanConnection(asyncio.Protocol):
             return message
         if self.lost.done():
             raise self._closed()
-        self._waiter = self.loop.create_future()
+        waiter = self._waiter = self.loop.create_future()
         try:
-            return await self._waiter
+            return await waiter
+        except asyncio.CancelledError:
+            # cancelled (a timeout) in the same turn as its message came: keep the message
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._messages.appendleft(waiter.result())
+            raise
         finally:
             self._waiter = None
 
@@ -131,6 +137,8 @@ class LeanConnection(asyncio.Protocol):
     # -- within ----------------------------------------------------------------------------
 
     def _frame(self, frame: Frame) -> None:
+        if self._failed:
+            return
         if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.BINARY:
             self._opcode, self._parts = frame.opcode, [bytes(frame.data)]
         elif frame.opcode is Opcode.CONT:
@@ -146,6 +154,7 @@ class LeanConnection(asyncio.Protocol):
                 message = data.decode()
             except UnicodeDecodeError:
                 self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text frame")
+                self._failed = True
                 self._write()
                 self._expect_close()
                 return

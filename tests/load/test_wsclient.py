@@ -178,3 +178,47 @@ def test_a_response_that_is_not_http_fails_the_handshake(run):
 
     error = run(main())
     assert isinstance(error, InvalidMessage), error
+
+
+def test_nothing_after_a_bad_utf8_frame_is_taken_for_the_reply(run):
+    """The bad frame and a good one in one TCP write: the connection failed at the first
+    (1007), so the second is not a message (it would be taken for the reply)."""
+
+    async def serve_two(reader, writer):
+        writer.write(_handshake_reply(await reader.readuntil(b"\r\n\r\n")))
+        await reader.read(100)  # the client's message
+        bad = Frame(Opcode.TEXT, b'{"a": "\xff"}').serialize(mask=False, extensions=[])
+        writer.write(bad + Frame(Opcode.TEXT, b'"second"').serialize(mask=False, extensions=[]))
+        await writer.drain()
+        await asyncio.sleep(10)
+
+    async def main():
+        server = await asyncio.start_server(serve_two, "127.0.0.1", 0)
+        ws = await open_connection(_url(server), 5, max_size=None, close_timeout=0.3)
+        await ws.send("hello")
+        try:
+            with pytest.raises(ConnectionClosed) as caught:
+                await ws.recv()
+        finally:
+            server.close()
+        return caught.value.sent.code
+
+    assert run(main()) == CloseCode.INVALID_DATA
+
+
+def test_a_message_that_came_as_its_receive_was_cancelled_is_kept(run):
+    async def main():
+        async with await _answering(lambda ws, message: ws.send(message)) as server:
+            ws = await open_connection(_url(server), 5, max_size=None)
+            receiving = asyncio.ensure_future(ws.recv())
+            await asyncio.sleep(0)  # waiting now
+            ws._waiter.set_result("first")  # the reply comes in the turn the timeout fires
+            receiving.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await receiving
+            await ws.send("second")
+            replies = [await ws.recv(), await ws.recv()]
+            await ws.close()
+            return replies
+
+    assert run(main()) == ["first", "second"]
