@@ -328,13 +328,23 @@ def client_load(cpu_s: float, wall_s: float, messages: int, cores: int = 1) -> d
 
 def send_lateness(df: pd.DataFrame) -> dict | None:
     """How late the sends of an open loop were: ``sent_at - scheduled_at`` in ms over the
-    messages (first frames) that were sent, p50 / p99 / max (linear interpolation); and
+    messages (first frames) that were sent, p50 / p99 / max (linear interpolation);
     ``pace``: the schedule's span (first to last scheduled send) over the sends' span (first
-    scheduled to last sent), 1.0 when the last send kept its time. None when no row has
-    both times (a closed loop schedules at the send)."""
+    scheduled to last sent), 1.0 when the last send kept its time; and ``after_reply_p50`` /
+    ``after_reply_p99``: lateness counted from the user's previous reply when that came
+    after the schedule, ``sent_at - max(scheduled_at, previous received_at)``. A user sends
+    its next message only after the reply to the one before, so a send is also late when
+    that reply came late (the server's, the network's or the client's doing); the client's
+    own part lies between the two figures: a reply that waited in the socket while the
+    client was busy is stamped when the client reads it, so that wait counts as the
+    reply's. Over the sends whose previous exchange (if any) has a reply (after a timeout
+    or a lost connection the wait is not known). With several codecs the rows given are
+    one codec's: the wait for the others' replies counts as lateness after the reply.
+    None when no row has both times (a closed loop schedules at the send)."""
     if df.empty or "scheduled_at" not in df:
         return None
-    rows = df[df["frame_index"].isna() | (df["frame_index"] == 0)] if "frame_index" in df else df
+    firsts = df["frame_index"].isna() | (df["frame_index"] == 0) if "frame_index" in df else None
+    rows = df[firsts] if firsts is not None else df
     rows = rows[rows["sent_at"].notna() & rows["scheduled_at"].notna()]
     if rows.empty:
         return None
@@ -342,13 +352,33 @@ def send_lateness(df: pd.DataFrame) -> dict | None:
     first = rows["scheduled_at"].min()
     scheduled_span = (rows["scheduled_at"].max() - first).total_seconds()
     sent_span = (rows["sent_at"].max() - first).total_seconds()
+    after = _after_reply_lateness(df, firsts)
     return {
         "count": int(ms.size),
         "p50": float(np.percentile(ms, 50)),
         "p99": float(np.percentile(ms, 99)),
         "max": float(ms.max()),
         "pace": scheduled_span / sent_span if sent_span > 0 else None,
+        "after_reply_p50": float(np.percentile(after, 50)) if after is not None and after.size else None,
+        "after_reply_p99": float(np.percentile(after, 99)) if after is not None and after.size else None,
     }
+
+
+def _after_reply_lateness(df: pd.DataFrame, firsts: pd.Series | None) -> np.ndarray | None:
+    """``sent_at - max(scheduled_at, previous reply)`` in ms, per user in send order (every
+    frame counts as an exchange; the lateness is over first frames); see ``send_lateness``."""
+    if "user_id" not in df or "received_at" not in df:
+        return None
+    sent = df[df["sent_at"].notna()]
+    order = sent.sort_values(["user_id", "sent_at"], kind="stable")
+    by_user = order.groupby("user_id", sort=False)
+    previous = by_user["received_at"].shift(1)
+    known = previous.notna() | (by_user.cumcount() == 0)  # a reply before, or no exchange before
+    keep = known & order["scheduled_at"].notna()
+    if firsts is not None:
+        keep &= firsts.loc[order.index]
+    start = order["scheduled_at"].where(~(previous > order["scheduled_at"]), previous)
+    return (order["sent_at"] - start)[keep].dt.total_seconds().to_numpy(dtype=float) * 1000
 
 
 # An open loop whose sends took longer than 1/BEHIND_PACE of its schedule's span fell behind.

@@ -167,6 +167,14 @@ def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -
     return lines
 
 
+def _after_reply(lateness: dict) -> str:
+    """The send lateness counted from the previous reply when that came late."""
+    if lateness.get("after_reply_p99") is None:
+        return f" (counted from a late previous reply: {metrics.NOT_CHECKED})" if "after_reply_p99" in lateness else ""
+    figures = f"p50 {lateness['after_reply_p50']:.2f}, p99 {lateness['after_reply_p99']:.2f}"
+    return f" (counted from a late previous reply: {figures})"
+
+
 def _codec_lines(codecs: dict) -> list[str]:
     lines = []
     for name, c in codecs.items():
@@ -264,6 +272,7 @@ def _client_lines(summary: dict) -> list[str]:
     if "send_lateness_ms" in summary:
         lines.append(
             f"send lateness (open loop, sent - scheduled): p50 {lateness['p50']:.2f} ms, p99 {lateness['p99']:.2f} ms"
+            + _after_reply(lateness)
             + ("; BEHIND SCHEDULE" if summary.get("behind_schedule") else "")
             if lateness
             else f"send lateness (open loop): {metrics.NOT_CHECKED}"

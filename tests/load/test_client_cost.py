@@ -3,6 +3,7 @@ warnings state them (real runs against real servers on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,6 +49,33 @@ def test_send_lateness_is_over_first_frames_and_says_none_without_a_schedule():
     assert not metrics.behind_schedule(None, 50)
 
 
+def test_lateness_after_a_late_reply_counts_from_the_reply():
+    """User 1's second send was due at 5 ms but its first reply came at 20 ms: 16 ms late,
+    1 ms of it after the reply. User 2's first exchange timed out (no reply): how long its
+    second send waited is not known, so it is not in the figures after the reply."""
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+    def at(*values):
+        return pd.Series([t0 + pd.Timedelta(milliseconds=v) if v is not None else None for v in values],
+                         dtype="datetime64[ns, UTC]")  # fmt: skip
+
+    df = pd.DataFrame(
+        {
+            "user_id": [1, 1, 1, 2, 2],
+            "scheduled_at": at(0, 5, 50, 0, 10),
+            "sent_at": at(1, 21, 52, 0.5, 3000),
+            "received_at": at(20, 30, 60, None, 3010),
+            "frame_index": [None] * 5,
+        }
+    )
+    late = metrics.send_lateness(df)
+    assert late["max"] == pytest.approx(2990)  # user 2's second send, after its timeout
+    after = metrics._after_reply_lateness(df, None)
+    assert sorted(after.round(3)) == [0.5, 1, 1, 2]  # user 2's second send left out
+    assert late["after_reply_p99"] == pytest.approx(np.percentile([0.5, 1, 1, 2], 99))
+    assert late["p99"] > 2000 > late["after_reply_p99"]
+
+
 def test_a_run_states_its_own_cpu_per_message(tmp_path):
     run = aura_lab.run(users=3, turns=(4, 6), think_time="0.001", **ONE, trace_dir=str(tmp_path))
     client = run.manifest.client
@@ -74,6 +102,8 @@ def test_open_loop_reports_lateness_and_warns_when_behind(tmp_path):
     late = kept.summary["send_lateness_ms"]
     assert late["count"] == 12 and 0 <= late["p50"] <= late["p99"]
     assert "send lateness (open loop, sent - scheduled): p50" in format_summary(kept.summary)
+    assert 0 <= late["after_reply_p50"] <= late["after_reply_p99"] <= late["max"]
+    assert "counted from a late previous reply: p50" in format_summary(kept.summary)
     # a schedule no client and server can keep: 10,000 messages a second from each user
     behind = aura_lab.run(users=2, turns=(40, 40), arrival_rate=10_000, **ONE, trace_dir=str(tmp_path))
     assert behind.summary["behind_schedule"] is True
