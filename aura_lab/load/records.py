@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from ..traces.schema import COLUMNS, writable
+from ..traffic.compose import utf8_size
 from ..traffic.generator import GeneratedMessage
 from ..wire.judge import Exchange
 
@@ -68,7 +69,7 @@ def build_record(
         start = scheduled_ns if open_loop else result.sent_ns
         if start is not None:
             latency = (result.received_ns - start) / 1e6
-    length_bytes = utf8_length(text)
+    length_bytes = utf8_size(text)
     method = reply.get("method")
     roundtrip_ok, roundtrip_by = roundtrip(result)
     # in COLUMNS order (tests/load/test_records.py checks it against the schema)
@@ -114,16 +115,10 @@ def build_record(
             message.message_index,
             reply_id,
             frame_index,
-            length_bytes if frame is None else utf8_length(message.text),
+            length_bytes if frame is None else utf8_size(message.text),
             int_or_none(reply.get("codec_size")),
         )
     )
-
-
-def utf8_length(text: str) -> int:
-    """Bytes of ``text`` in UTF-8 (lone surrogates as three, as ``surrogatepass`` writes
-    them); an ASCII text is not encoded to find out (``isascii`` is a flag, not a scan)."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def roundtrip(result: Exchange) -> tuple[bool | None, str | None]:

@@ -36,7 +36,9 @@ TOPIC_TOLERANCE = 0.22  # a wider window (about 25%) for a message of the conver
 
 
 def utf8_size(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    """Bytes of ``text`` in UTF-8 (a lone surrogate as three, as ``surrogatepass`` writes
+    it); an ASCII text is not encoded to find out (``isascii`` is a flag, not a scan)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)
