@@ -167,6 +167,12 @@ def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -
     return lines
 
 
+def shards_note(client: dict) -> str:
+    """What a sharded run's client figure is over, for the sentence that gives it ("" for
+    one process)."""
+    return f", each of {client['shards']} shards on its own, Dask's threads in it" if client.get("shards") else ""
+
+
 def _after_reply(lateness: dict) -> str:
     """The send lateness counted from the previous reply when that came late."""
     if lateness.get("after_reply_p99") is None:
@@ -265,7 +271,7 @@ def _client_lines(summary: dict) -> list[str]:
         lines = [
             f"client CPU per message: {client['cpu_us_per_message']:,.0f} µs (wall {client['wall_us_per_message']:,.0f}"
             f" µs per message; {client['cpu_share']:.0%} of a core over the main phase"
-            + (f", each of {client['shards']} shards on its own, Dask's threads in it" if client.get("shards") else "")
+            + shards_note(client)
             + ("; SATURATED: latencies include the client's own queueing)" if client.get("saturated") else ")")
         ]
     lateness = summary.get("send_lateness_ms")

@@ -11,7 +11,7 @@ from ..analysis import metrics
 from ..analysis.churn import CHURN_RULE
 from ..analysis.run import Run
 from ..analysis.templates import template_table
-from ..analysis.text import codec_label
+from ..analysis.text import codec_label, shards_note
 
 
 def header_markdown(run: Run) -> str:
@@ -50,12 +50,7 @@ def header_markdown(run: Run) -> str:
     if client.get("cpu_us_per_message") is not None:
         lines.append(
             f"\nClient: {client['cpu_us_per_message']:,.0f} µs of its own CPU per message "
-            f"({client['cpu_share']:.0%} of a core over the main phase"
-            + (
-                f", each of {client['shards']} shards on its own, Dask's threads in it)"
-                if client.get("shards")
-                else ")"
-            )
+            f"({client['cpu_share']:.0%} of a core over the main phase{shards_note(client)})"
             + (
                 "; **saturated: the client set the pace, and its latencies include its own queueing**."
                 if client.get("saturated")

@@ -161,11 +161,14 @@ class TraceWriter:
             self.written += len(rows)
         return True
 
+    def _cannot_write(self, seq: int, exc: BaseException) -> str:
+        return f"cannot write {self.folder / part_name(self.shard, seq)}: {_reason(exc)}"
+
     def _put_back(self, rows: list, seq: int, exc: BaseException) -> bool:
         with self._lock:
             self._rows[:0] = rows  # nothing is lost: back in front of what came since
             self._void_batches()
-        self._failed(f"cannot write {self.folder / part_name(self.shard, seq)}: {_reason(exc)}")
+        self._failed(self._cannot_write(seq, exc))
         return False
 
     def _failed(self, reason: str) -> None:
@@ -234,7 +237,7 @@ class TraceWriter:
             try:
                 table = records_to_table(piece)
             except pa.ArrowException as exc:
-                self._failed(f"cannot write {self.folder / part_name(self.shard, self._seq)}: {_reason(exc)}")
+                self._failed(self._cannot_write(self._seq, exc))
                 return False
             with self._lock:
                 if self._epoch != epoch:  # the buffer was taken meanwhile: what is left of it
