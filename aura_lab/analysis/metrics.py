@@ -328,7 +328,8 @@ def client_load(cpu_s: float, wall_s: float, messages: int, cores: int = 1) -> d
 
 def send_lateness(df: pd.DataFrame) -> dict | None:
     """How late the sends of an open loop were: ``sent_at - scheduled_at`` in ms over the
-    messages (first frames) that were sent, p50 / p99 / max (linear interpolation);
+    messages (first frames) that were sent, p50 / p99 / max (linear interpolation;
+    negative when sent early: uvloop's timers have a millisecond's grain);
     ``pace``: the schedule's span (first to last scheduled send) over the sends' span (first
     scheduled to last sent), 1.0 when the last send kept its time; and ``after_reply_p50`` /
     ``after_reply_p99``: lateness counted from the user's previous reply when that came

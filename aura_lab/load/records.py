@@ -60,13 +60,17 @@ def build_record(
     reply_id: str | None = None,
 ) -> Record:
     """One record: the message (or ``frame``, the part of it sent, when a reply is
-    streamed), where it went, what came back. Latency (ms) counts from the scheduled
-    send in an open loop and from the send otherwise."""
+    streamed), where it went, what came back. Latency (ms) counts from the send, or in
+    an open loop from the scheduled send when that came first: a late send's wait counts,
+    and a send the event loop's timer let go early (uvloop's timers have a millisecond's
+    grain: up to ~1 ms) does not shorten the figure below the round trip."""
     reply = result.reply
     text = message.text if frame is None else frame
     latency = None
     if result.received_ns is not None:
-        start = scheduled_ns if open_loop else result.sent_ns
+        start = result.sent_ns
+        if open_loop and (start is None or scheduled_ns < start):
+            start = scheduled_ns
         if start is not None:
             latency = (result.received_ns - start) / 1e6
     length_bytes = utf8_size(text)

@@ -38,3 +38,13 @@ def test_a_record_reads_by_name_in_the_schemas_order():
     assert from_tuples.equals(from_dicts)
     assert records_to_table([record, as_dict, {"run_id": "x"}]).column("run_id").to_pylist() == ["r", "r", "x"]
     assert records_to_table([]).num_rows == 0
+
+
+def test_an_open_loops_latency_counts_from_the_schedule_or_an_early_send():
+    clock = Clock()
+    result = Exchange("ws://127.0.0.1:1", clock.mono0 + 1000, clock.mono0 + 3000, "ok", reply=REPLY)
+    late = build_record("r", "main", "zstd", MESSAGE, result, clock.mono0, True, clock, 0, 0)
+    assert late["latency_ms"] == 0.003  # sent 1 µs after its time: the wait counts
+    early = build_record("r", "main", "zstd", MESSAGE, result, clock.mono0 + 1500, True, clock, 0, 0)
+    assert early["latency_ms"] == 0.002  # sent 0.5 µs before its time: the round trip, no less
+    assert early["scheduled_at"] > early["sent_at"]  # the early send stays visible (negative lateness)
