@@ -55,6 +55,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from websockets.asyncio.client import connect
 
 from aura_lab.analysis import metrics
@@ -96,12 +97,16 @@ def _steal_text(share: float | None) -> str:
 
 async def bare_client(
     url: str, texts_by_user: list[list[str]], parse: bool, arrival_rate: float | None = None, lean: bool = False
-) -> tuple[float, float, np.ndarray]:
-    """(messages/s, client CPU µs per message, latencies in ms). ``arrival_rate``: each
-    user sends on an exponential schedule of that many messages a second (waiting for
-    each reply before its next send, as the runner's open loop does). ``lean``: on the
-    runner's own connection (``load.wsclient``) instead of websockets' asyncio client."""
+) -> dict:
+    """``rate`` (messages/s), ``cpu`` (client CPU µs per message), ``latency`` and
+    ``round_trip`` (the same here: sent to received, ms), ``lateness`` (send lateness).
+    ``arrival_rate``: each user sends on an exponential schedule of that many messages a
+    second, started when its connection is open, waiting for each reply before its next
+    send (as the runner's open loop does); its lateness is judged as the runner's is
+    (``metrics.send_lateness``; None in a closed loop). ``lean``: on the runner's own
+    connection (``load.wsclient``) instead of websockets' asyncio client."""
     latencies: list[float] = []
+    times: list[tuple[int, int, int, int]] = []  # user, scheduled, sent, received (ns), open loop only
     loads = json.loads
 
     async def user(index, texts):
@@ -111,11 +116,11 @@ async def bare_client(
         else:
             ws = await connect(url, compression=None, max_size=None, ping_interval=None)
         try:
-            scheduled = time.perf_counter()
+            scheduled = time.perf_counter_ns()
             for text in texts:
                 if arrival_rate:
-                    scheduled += rng.expovariate(arrival_rate)
-                    await asyncio.sleep(scheduled - time.perf_counter())
+                    scheduled += int(rng.expovariate(arrival_rate) * 1e9)
+                    await asyncio.sleep((scheduled - time.perf_counter_ns()) / 1e9)
                 sent = time.perf_counter_ns()
                 await ws.send(text)
                 raw = await ws.recv()
@@ -123,6 +128,8 @@ async def bare_client(
                 if parse:
                     loads(raw)
                 latencies.append((received - sent) / 1e6)
+                if arrival_rate:
+                    times.append((index, scheduled, sent, received))
         finally:
             await ws.close()
 
@@ -130,7 +137,24 @@ async def bare_client(
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(user(i, t) for i, t in enumerate(texts_by_user)))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return total / wall, cpu / total * 1e6, np.array(latencies)
+    rtt = np.array(latencies)
+    return {
+        "rate": total / wall,
+        "cpu": cpu / total * 1e6,
+        "latency": rtt,
+        "round_trip": rtt,
+        "lateness": _lateness(times),
+    }
+
+
+def _lateness(times: list[tuple[int, int, int, int]]) -> dict | None:
+    """``metrics.send_lateness`` of the bare client's open loop, from its own clock."""
+    if not times:
+        return None
+    frame = pd.DataFrame(times, columns=["user_id", "scheduled_at", "sent_at", "received_at"])
+    for column in ("scheduled_at", "sent_at", "received_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="ns")
+    return metrics.send_lateness(frame)
 
 
 async def runner(
@@ -168,10 +192,80 @@ async def runner(
     }
 
 
-def _row(label: str, rate: float, base: float, cpu: float, lat: np.ndarray, base_lat: np.ndarray) -> str:
+def _row(label: str, results: list[dict], base: float, base_lat: np.ndarray) -> str:
+    rate = statistics.median(r["rate"] for r in results)
+    lat = np.concatenate([r["latency"] for r in results])
     d50 = (np.median(lat) - np.median(base_lat)) * 1000
     d99 = (np.percentile(lat, 99) - np.percentile(base_lat, 99)) * 1000
+    cpu = statistics.median(r["cpu"] for r in results)
     return f"{label:<22} {rate:>10,.0f} {rate / base:>6.2f} {cpu:>9.0f} {d50:>+11.0f} {d99:>+11.0f}"
+
+
+CLIENTS = (("runner (CLI path)", "runner"), ("bare client, parsing", "parsing"), ("bare client, lean link", "lean"))
+
+
+def open_loops(url: str, texts, gen_config, users: int, per_user: float, repeats: int, selection: str) -> list[dict]:
+    """``repeats`` alternations of the runner, the parsing bare client and the lean one,
+    each open loop at ``per_user`` messages a second a user, with the host's steal over
+    each alternation: the three share whatever the host did in it."""
+    rounds = []
+    for _ in range(repeats):
+        jiffies = cpu_jiffies()
+        rounds.append({
+            "runner": run_loop(runner(url, gen_config, users, per_user, selection)),
+            "parsing": run_loop(bare_client(url, texts, True, per_user)),
+            "lean": run_loop(bare_client(url, texts, True, per_user, lean=True)),
+        })  # fmt: skip
+        rounds[-1]["steal"] = steal_share(jiffies, cpu_jiffies())
+    return rounds
+
+
+def _each(values, form: str = ".2f") -> str:
+    return " / ".join(format(v, form) for v in values)
+
+
+def _steals(rounds: list[dict]) -> str:
+    shares = [r["steal"] for r in rounds]
+    return "host steal not measured" if None in shares else f"host steal {_each(shares, '.1%')}"
+
+
+def print_equal_load(rounds: list[dict], fraction: float, offered: float) -> None:
+    """Round trips (sent -> received) of the three clients below saturation, per alternation."""
+    print(
+        f"equal load, all open loop at {fraction:.0%} of the parsing client's rate ({offered:,.0f} msg/s), "
+        f"{len(rounds)} alternations ({_steals(rounds)}); round trip sent -> received, ms, each alternation:"
+    )
+    for label, key in CLIENTS:
+        trips = [r[key]["round_trip"] for r in rounds]
+        p50, p99 = _each(np.median(t) for t in trips), _each(np.percentile(t, 99) for t in trips)
+        cpu = statistics.median(r[key]["cpu"] for r in rounds)
+        print(f"  {label:<22} p50 {p50}; p99 {p99}; CPU µs/msg {cpu:.0f}")
+    ours, bare = [r["runner"]["round_trip"] for r in rounds], [r["parsing"]["round_trip"] for r in rounds]
+    d50 = _each(((np.median(a) - np.median(b)) * 1000 for a, b in zip(ours, bare)), "+.0f")
+    d99 = _each(((np.percentile(a, 99) - np.percentile(b, 99)) * 1000 for a, b in zip(ours, bare)), "+.0f")
+    print(f"  runner - parsing client: Δp50 {d50} µs, Δp99 {d99} µs (the closed loop's targets: < 50, < 1,000 µs)")
+
+
+def print_open_loop(rounds: list[dict], fraction: float, rate: float, users: int) -> None:
+    """Send lateness of the three clients on the same schedule, per alternation: how much
+    of the runner's lateness a bare client on the same server and host has too."""
+    offered = rate * fraction
+    print(
+        f"open loop at {fraction:.0%} of the runner's {rate:,.0f} msg/s ({offered:,.0f} offered; a user's mean "
+        f"interval {users / offered * 1000:.1f} ms), {len(rounds)} alternations ({_steals(rounds)}); send "
+        f"lateness, ms, each alternation:"
+    )
+    for label, key in CLIENTS:
+        late = [r[key]["lateness"] for r in rounds]
+        kept = sum(not metrics.behind_schedule(x, offered / users) for x in late)
+        after = _each(x["after_reply_p99"] for x in late)
+        print(
+            f"  {label:<22} p50 {_each(x['p50'] for x in late)}; p99 {_each(x['p99'] for x in late)}; "
+            f"from a late previous reply p99 {after}; schedule kept {kept} of {len(late)}"
+        )
+    d99 = _each((r["runner"]["lateness"]["p99"] - r["parsing"]["lateness"]["p99"] for r in rounds), "+.2f")
+    target = "p99 < 5 ms" if fraction <= 0.5 else "schedule kept"
+    print(f"  runner - parsing client, p99: {d99} ms (target at {fraction:.0%}: the runner's {target})")
 
 
 def main() -> None:
@@ -208,8 +302,8 @@ def main() -> None:
                 bare.append(run_loop(bare_client(server.url, texts, parse=False)))
                 lean.append(run_loop(bare_client(server.url, texts, parse=True, lean=True)))
             steal = steal_share(jiffies, cpu_jiffies())
-            base = statistics.median(r[0] for r in parsing)
-            base_lat = np.concatenate([r[2] for r in parsing])
+            base = statistics.median(r["rate"] for r in parsing)
+            base_lat = np.concatenate([r["latency"] for r in parsing])
             print(
                 f"\n{users} users, {sum(len(t) for t in texts):,} messages, median of {args.repeats}, "
                 f"{event_loop_name()} event loop (the CLI's; both clients); {args.profile} profile, "
@@ -217,13 +311,9 @@ def main() -> None:
             )
             print(f"{'':<22} {'msg/s':>10} {'ratio':>6} {'CPU µs/msg':>9} {'Δp50 µs':>11} {'Δp99 µs':>11}")
             for label, results in (("bare client, parsing", parsing), ("bare client, no parse", bare),
-                                   ("bare client, lean link", lean)):  # fmt: skip
-                print(_row(label, statistics.median(r[0] for r in results), base,
-                           statistics.median(r[1] for r in results), np.concatenate([r[2] for r in results]),
-                           base_lat))  # fmt: skip
+                                   ("bare client, lean link", lean), ("runner (CLI path)", ours)):  # fmt: skip
+                print(_row(label, results, base, base_lat))
             rate = statistics.median(r["rate"] for r in ours)
-            print(_row("runner (CLI path)", rate, base, statistics.median(r["cpu"] for r in ours),
-                       np.concatenate([r["latency"] for r in ours]), base_lat))  # fmt: skip
             with_ahead = statistics.median(r["rate_with_ahead"] for r in ours)
             print(
                 f"  (traffic made ahead of the first send, outside the window as in the run's own rate: "
@@ -235,38 +325,13 @@ def main() -> None:
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip
             if args.equal_load:
                 offered = base * args.equal_load
-                bare_open = [run_loop(bare_client(server.url, texts, True, offered / users)) for _ in range(2)]
-                ours_open = [run_loop(runner(server.url, gen_config, users, offered / users, args.selection))
-                             for _ in range(2)]  # fmt: skip
-                bare_rt = np.concatenate([r[2] for r in bare_open])
-                ours_rt = np.concatenate([r["round_trip"] for r in ours_open])
-                print(
-                    f"equal load, both open loop at {args.equal_load:.0%} of the parsing client's rate "
-                    f"({offered:,.0f} msg/s), round trip sent -> received: bare p50 {np.median(bare_rt):.3f} ms, "
-                    f"p99 {np.percentile(bare_rt, 99):.3f}; runner p50 {np.median(ours_rt):.3f}, p99 "
-                    f"{np.percentile(ours_rt, 99):.3f}; "
-                    f"Δp50 {(np.median(ours_rt) - np.median(bare_rt)) * 1000:+.0f} µs, "
-                    f"Δp99 {(np.percentile(ours_rt, 99) - np.percentile(bare_rt, 99)) * 1000:+.0f} µs "
-                    f"(CPU µs/msg bare {statistics.median(r[1] for r in bare_open):.0f}, runner "
-                    f"{statistics.median(r['cpu'] for r in ours_open):.0f})"
-                )
+                rounds = open_loops(server.url, texts, gen_config, users, offered / users, args.repeats, args.selection)
+                print_equal_load(rounds, args.equal_load, offered)
             for fraction in (float(f) for f in args.open_loop.split(",") if f):
-                offered = rate * fraction
-                jiffies = cpu_jiffies()
-                result = run_loop(runner(server.url, gen_config, users, offered / users, args.selection))
-                steal = steal_share(jiffies, cpu_jiffies())
-                lateness = result["lateness"]
-                kept = not metrics.behind_schedule(lateness, offered / users)
-                print(
-                    f"open loop at {fraction:.0%} of {rate:,.0f} msg/s ({offered:,.0f} offered): sent "
-                    f"{result['send_rate']:,.0f} msg/s (first scheduled to last sent; an exponential schedule's "
-                    f"last user ends late), send lateness p50 {lateness['p50']:.2f} ms, p99 {lateness['p99']:.2f} ms "
-                    f"(counted from a late previous reply: p50 {lateness['after_reply_p50']:.2f}, p99 "
-                    f"{lateness['after_reply_p99']:.2f}): "
-                    f"schedule {'kept' if kept else 'NOT kept'} (p50 under a user's mean interval, "
-                    f"{users / offered * 1000:.1f} ms; pace {lateness['pace']:.2f}); CPU {result['cpu']:.0f} µs/msg; "
-                    f"{_steal_text(steal)}"
+                rounds = open_loops(
+                    server.url, texts, gen_config, users, rate * fraction / users, args.repeats, args.selection
                 )
+                print_open_loop(rounds, fraction, rate, users)
 
 
 if __name__ == "__main__":
