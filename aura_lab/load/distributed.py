@@ -141,7 +141,14 @@ def _local_cluster(workers: int):
     from distributed import LocalCluster
 
     return LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        # no dashboard; the scheduler's HTTP server (health, metrics) on loopback at any
+        # free port (its default, 8787, warned on stderr whenever another cluster had it)
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
+        silence_logs=logging.ERROR,
     )
 
 

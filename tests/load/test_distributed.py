@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -153,12 +156,26 @@ def test_sigint_reaches_every_worker(tmp_path):
 
 def test_an_early_cluster_is_closed_when_the_run_ends_before_its_main_phase():
     """A --workers run starts its cluster with the run (its processes start while the
-    servers do); a run that fails before its main phase still closes it."""
+    servers do); a run that fails before its main phase still closes it. Its scheduler
+    listens on loopback only, and a port another cluster holds (the dashboard's 8787)
+    gives no warning."""
+    from distributed.comm.utils import get_tcp_server_addresses
+
     from aura_lab.load.distributed import EarlyCluster
 
     async def main():
         early = EarlyCluster(1)
+        cluster = await early.get()
+        http = [address[0] for address in get_tcp_server_addresses(cluster.scheduler.http_server)]
         await early.close()  # the run failed during start-up: the cluster had not been used
-        return (await early.get()).status.name
+        return cluster.scheduler_address, http, cluster.status.name
 
-    assert asyncio.run(main()) == "closed"
+    with socket.socket() as holder, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with contextlib.suppress(OSError):  # taken already: as good
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        address, http, status = asyncio.run(main())
+    assert address.startswith("tcp://127.0.0.1:") and http and set(http) == {"127.0.0.1"}
+    assert status == "closed"
+    assert not [w for w in caught if "8787" in str(w.message)]
