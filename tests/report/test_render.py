@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
+import sys
+import tempfile
+
+import pytest
 
 import aura_lab
 from aura_lab.cli import main
@@ -17,10 +24,37 @@ def primary_ratio(run) -> str:
     return f"{run.summary['codecs'][codec]['overall_ratio']:.3f}"
 
 
-def test_report_html(small_run, tmp_path, capfd):
-    html_file = tmp_path / "report.html"
-    assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
-    out, err = capfd.readouterr()  # the kernel's own output too (file descriptors)
+@pytest.fixture(scope="module")
+def small_report(small_run, tmp_path_factory):
+    """``aura-lab report`` on the small run, once for the tests that read its HTML: the
+    exit code, the file, and what the command wrote to stdout and stderr (the file
+    descriptors too, as capfd reads them: the kernel's own output)."""
+    html_file = tmp_path_factory.mktemp("report") / "report.html"
+    with tempfile.TemporaryFile() as out_fd, tempfile.TemporaryFile() as err_fd:
+        out_sys, err_sys = io.StringIO(), io.StringIO()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(out_fd.fileno(), 1)
+        os.dup2(err_fd.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(out_sys), contextlib.redirect_stderr(err_sys):
+                code = main(["report", str(small_run.path), "-o", str(html_file)])
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+        out_fd.seek(0)
+        err_fd.seek(0)
+        out = out_sys.getvalue() + out_fd.read().decode("utf-8", "replace")
+        err = err_sys.getvalue() + err_fd.read().decode("utf-8", "replace")
+    return code, html_file, out, err
+
+
+def test_report_html(small_run, small_report):
+    code, html_file, out, err = small_report
+    assert code == 0
     assert str(html_file) in out
     assert "WARNING" not in err and "without encryption" not in err, err
     html = html_file.read_text(encoding="utf-8")
@@ -34,11 +68,11 @@ def test_report_html(small_run, tmp_path, capfd):
     assert "saves the most bandwidth losslessly" in html
 
 
-def test_report_is_self_contained_with_alt_text(small_run, tmp_path):
+def test_report_is_self_contained_with_alt_text(small_run, small_report):
     """Nothing is fetched when the file opens (no script, stylesheet or font from the
     network: require.js and MathJax are gone), and every chart has its alt text."""
-    html_file = tmp_path / "report.html"
-    assert main(["report", str(small_run.path), "-o", str(html_file)]) == 0
+    code, html_file, _out, _err = small_report
+    assert code == 0
     html = html_file.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\bsrc=", html)
     assert not re.search(r"<link[^>]*\bhref=\"?https?:", html)
