@@ -167,7 +167,9 @@ def test_a_profile_file_round_trips(tmp_path):
     ],
 )
 def test_bad_profile_files_name_the_file_and_field(tmp_path, mutate, message):
-    data = load_profile("assistant").to_dict()
+    # a copy: to_dict() hands out the built-in profile's own dicts (content_mix, first_role),
+    # and mutating them would change the cached assistant profile for every later test
+    data = json.loads(json.dumps(load_profile("assistant").to_dict()))
     mutate(data)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
