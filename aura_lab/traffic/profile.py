@@ -23,6 +23,7 @@ Built in:
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class Profile:
         out["first_role"] = self.first_role
         out["role_shares"] = self.role_shares
         out["content_mix"] = self.content_mix
-        return out
+        return copy.deepcopy(out)  # the caller's own: the built-in profiles are cached and shared
 
     def save(self, path: str | Path) -> Path:
         """Write the profile as JSON (lists of numbers on one line: a small file to read)."""

@@ -167,9 +167,7 @@ def test_a_profile_file_round_trips(tmp_path):
     ],
 )
 def test_bad_profile_files_name_the_file_and_field(tmp_path, mutate, message):
-    # a copy: to_dict() hands out the built-in profile's own dicts (content_mix, first_role),
-    # and mutating them would change the cached assistant profile for every later test
-    data = json.loads(json.dumps(load_profile("assistant").to_dict()))
+    data = load_profile("assistant").to_dict()
     mutate(data)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
@@ -202,3 +200,11 @@ def test_command_line_names_the_profile_flag(capsys, tmp_path):
     assert main(["generate", "--corpus", "none", "--profile", "peer", "--n", "3"]) == 0
     assert main(["run", "--replay", str(tmp_path), "--turns", "2-3", "--quiet"]) == 2
     assert "--turns: a replay plays each conversation as logged" in capsys.readouterr().err
+
+
+def test_to_dict_is_the_callers_own_copy():
+    """The built-in profiles are cached: changing what to_dict() gave changes nothing."""
+    share = load_profile("assistant").code_share()
+    data = load_profile("assistant").to_dict()
+    data["content_mix"]["assistant"]["code"] = 3
+    assert load_profile("assistant").code_share() == share
