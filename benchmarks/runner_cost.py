@@ -34,9 +34,9 @@ in each alternation (the host's speed drifts between alternations).
 (``arrival_rate``) at those fractions of the closed-loop rate it measured, and prints the
 send lateness (sent_at - scheduled_at, ms; and counted from the user's previous reply
 when that came after the send was due: the runner's own part lies between the two, see
-``metrics.send_lateness``) and whether it kept its
-schedule (``metrics.behind_schedule``, as a run's summary judges it: half the sends late
-by more than a user's mean interval, or the sends spread over more than 1/0.9 of the
+``metrics.send_lateness``) and whether it kept its schedule (``metrics.behind_schedule``,
+as a run's summary judges it: half the sends late by more than a user's mean interval and
+by more than 1 ms, the timers' grain, or the sends spread over more than 1/0.9 of the
 schedule's span). Target: p99 < 5 ms at 0.5; schedule kept at 0.8.
 
 Each block prints the host's CPU steal over it (``/proc/stat``): on a virtual machine the

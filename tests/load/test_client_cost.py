@@ -46,6 +46,9 @@ def test_send_lateness_is_over_first_frames_and_says_none_without_a_schedule():
     assert metrics.behind_schedule({"p50": 1, "p99": 30, "pace": 0.5}, 10)  # sent over twice the schedule's time
     assert metrics.behind_schedule({"p50": 30, "p99": 60, "pace": 1.0}, 50)  # half late by more than 20 ms
     assert not metrics.behind_schedule({"p50": 1, "p99": 30, "pace": 0.95}, 50)
+    # one user at 3,500 msg/s: a mean interval of 0.29 ms, under the timers' 1 ms grain
+    assert not metrics.behind_schedule({"p50": 0.6, "p99": 5, "pace": 0.99}, 3500)
+    assert metrics.behind_schedule({"p50": 1.5, "p99": 5, "pace": 0.99}, 3500)
     assert not metrics.behind_schedule(None, 50)
 
 
