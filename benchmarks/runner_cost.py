@@ -30,6 +30,9 @@ server is (a slow moment of the host), both clients wait on it and the ratio nea
 the client is, it is the ratio of their CPU a message. The script prints both, and the ratio
 in each alternation (the host's speed drifts between alternations).
 
+``--trace-cost``: the runner again with its records kept in a list (never converted or
+written) and with no records taken, alternating: the trace's share of its CPU.
+
 ``--open-loop F1,F2``: after the closed-loop measurement, runs the runner open loop
 (``arrival_rate``) at those fractions of the closed-loop rate it measured, and prints the
 send lateness (sent_at - scheduled_at, ms; and counted from the user's previous reply
@@ -161,15 +164,28 @@ def _lateness(times: list[tuple[int, int, int, int]]) -> dict | None:
 
 
 async def runner(
-    url: str, gen_config, users: int, arrival_rate: float | None = None, selection: str = "uniform"
+    url: str,
+    gen_config,
+    users: int,
+    arrival_rate: float | None = None,
+    selection: str = "uniform",
+    records: str = "trace",
 ) -> dict:
-    """The engine as the CLI runs it; the window includes every flush and close()."""
+    """The engine as the CLI runs it; the window includes every flush and close().
+    ``records``: "trace" (the run's trace writer), or, to measure what the trace costs,
+    "list" (each record appended to a list, never converted or written) or "none" (no
+    listener takes them); those two give only ``rate`` and ``cpu``."""
+    kept: list = []
     with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
         writer = TraceWriter(f"{tmp}/run/traces")
         settings = EngineSettings(run_id="bench", think_time=ThinkTime.parse("0"), arrival_rate=arrival_rate)
-        engine = Engine(settings, gen_config, [Group("identity", [url])], make_selector(selection), users, [
-            writer_listener(writer)
-        ])  # fmt: skip
+        sinks = {
+            "trace": [writer_listener(writer)],
+            "list": [lambda event: kept.extend(map(tuple, event.records))],  # plain tuples, as the writer keeps
+            "none": [],
+        }
+        groups = [Group("identity", [url])]
+        engine = Engine(settings, gen_config, groups, make_selector(selection), users, sinks[records])
         planned = sum(user_profile(gen_config, u)[1] for u in range(users))
         with contextlib.redirect_stderr(devnull):  # the CLI's bar, its terminal left out
             progress = ProgressBar(planned, "identity", engine.tally)
@@ -180,6 +196,8 @@ async def runner(
         writer.close()
         wall, cpu = client["wall_s"] + time.perf_counter() - wall, client["cpu_s"] + time.process_time() - cpu
         ahead = client["traffic_ahead_s"]
+        if records != "trace":
+            return {"rate": planned / wall, "cpu": cpu / planned * 1e6}
         df = load_traces(f"{tmp}/run")
     total = len(df)
     span = (df["sent_at"].max() - df["scheduled_at"].min()).total_seconds()  # first scheduled to last sent
@@ -221,6 +239,21 @@ def open_loops(url: str, texts, gen_config, users: int, per_user: float, repeats
         })  # fmt: skip
         rounds[-1]["steal"] = steal_share(jiffies, cpu_jiffies())
     return rounds
+
+
+def print_trace_cost(url: str, gen_config, users: int, repeats: int, selection: str) -> None:
+    """The runner with its trace, with its records kept in a list, and with no records
+    taken, alternating: what writing the trace costs, and what the engine costs without it."""
+    results: dict[str, list[dict]] = {"trace": [], "list": [], "none": []}
+    for _ in range(repeats):
+        for records, out in results.items():
+            out.append(run_loop(runner(url, gen_config, users, selection=selection, records=records)))
+    base = statistics.median(r["cpu"] for r in results["trace"])
+    print(f"what the trace costs, {repeats} alternations (median):")
+    for records, label in (("trace", "trace written"), ("list", "records in a list"), ("none", "no records taken")):
+        cpu = statistics.median(r["cpu"] for r in results[records])
+        rate = statistics.median(r["rate"] for r in results[records])
+        print(f"  runner, {label:<18} {rate:>8,.0f} msg/s  CPU {cpu:>4.0f} µs/msg ({cpu - base:+.0f})")
 
 
 def _each(values, form: str = ".2f") -> str:
@@ -284,6 +317,11 @@ def main() -> None:
         help="latency honesty below saturation: both clients open loop at this fraction of the parsing "
         "client's closed-loop rate, round trips (sent to received) compared",
     )
+    parser.add_argument(
+        "--trace-cost",
+        action="store_true",
+        help="also run the runner with its records kept in a list, and with none taken: what the trace costs",
+    )
     parser.add_argument("--profile", default="assistant", help="traffic profile (peer: the one a selector shapes)")
     parser.add_argument(
         "--selection",
@@ -333,6 +371,8 @@ def main() -> None:
             target = 0.85 if users == 1 else 0.80
             print(f"target: runner >= {target:.2f}x the parsing client; Δp50 < 50 µs" + (
                 "; Δp99 < 1000 µs" if users >= 50 else ""))  # fmt: skip
+            if args.trace_cost:
+                print_trace_cost(server.url, gen_config, users, args.repeats, args.selection)
             if args.equal_load:
                 offered = base * args.equal_load
                 rounds = open_loops(server.url, texts, gen_config, users, offered / users, args.repeats, args.selection)
