@@ -382,21 +382,17 @@ def _after_reply_lateness(df: pd.DataFrame, firsts: pd.Series | None) -> np.ndar
     return (order["sent_at"] - start)[keep].dt.total_seconds().to_numpy(dtype=float) * 1000
 
 
-# An open loop whose sends took longer than 1/BEHIND_PACE of its schedule's span fell behind.
-BEHIND_PACE = 0.9
-# An event loop's timers have a millisecond's grain (epoll waits whole milliseconds: asyncio
-# rounds a wait up, uvloop's timers wake up to ~1 ms early or late): a send this late kept
-# its time as well as any event loop can.
-TIMER_GRAIN_MS = 1.0
+BEHIND_PACE = 0.9  # sends that took over 1/BEHIND_PACE of the schedule's span fell behind
+TIMER_GRAIN_MS = 1.0  # epoll waits whole ms (asyncio rounds up; uvloop wakes ~1 ms early or late)
 
 
 def behind_schedule(lateness: dict | None, arrival_rate: float | None) -> bool:
     """An open loop fell behind its schedule when its sends queued up: half of them were
     late by more than the mean interval between a user's sends (``1 / arrival_rate``
-    seconds) and by more than the timer's grain (``TIMER_GRAIN_MS``: one user at 3,500
-    messages a second has a mean interval of 0.29 ms, which no event loop's timer keeps),
-    or its sends took more than 1/0.9 of its schedule's span (``pace`` under
-    ``BEHIND_PACE``). Latencies (counted from the schedule) then include that wait."""
+    seconds) and by more than the timers' grain (one user at 3,500 messages a second has a
+    mean interval of 0.29 ms, which no event loop's timer keeps), or its sends took more
+    than 1/0.9 of its schedule's span (``pace`` under ``BEHIND_PACE``). Latencies
+    (counted from the schedule) then include that wait."""
     if not lateness or not arrival_rate:
         return False
     pace = lateness.get("pace")
