@@ -12,7 +12,9 @@ starts a part (on the loop), each part's Parquet encoding (on the writer's threa
 every garbage collection (``gc.callbacks``). For each run the script prints the send
 lateness, every lag over ``--lag-ms`` with the events that overlapped it, and the events'
 counts, longest and total times while the ticker ran. The ticker costs the loop a little: read the lateness
-beside ``runner_cost.py``'s, not instead of it.
+beside ``runner_cost.py``'s, not instead of it. The baseline, after each run with the
+same ticker and schedule: the lean bare client (``runner_cost.bare_client``), whose lags
+are the host's and the event loop's, not the runner's.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from runner_cost import runner
+from runner_cost import bare_client, runner
 
 from aura_lab.load.bridge import run_loop
 from aura_lab.servers.hosting import serve
 from aura_lab.traces import writer as trace_writer
-from aura_lab.traffic.generator import config_from_files
+from aura_lab.traffic.generator import config_from_files, user_messages
 
 events: list[tuple[str, float, float]] = []  # (what, start, seconds), perf_counter clock
 
@@ -116,6 +118,7 @@ def main() -> None:
     config = config_from_files(
         None, None, seed=7, messages_per_user=max(1, args.messages // args.users), profile="assistant"
     )
+    texts = [[m.text for m in user_messages(config, u)] for u in range(args.users)]
     with serve("identity") as server:
         for repeat in range(args.repeats):
             events.clear()
@@ -123,6 +126,14 @@ def main() -> None:
             print(f"run {repeat + 1}, {args.users} users, open loop at {args.rate:,.0f} msg/s:")
             result = run_loop(with_ticker(runner(server.url, config, args.users, args.rate / args.users), lags))
             report(result, lags, args.lag_ms)
+            lags = []
+            bare = run_loop(with_ticker(bare_client(server.url, texts, True, args.rate / args.users, lean=True), lags))
+            late = bare["lateness"]
+            over = sum(lag * 1000 > args.lag_ms for _, lag in lags)
+            print(
+                f"  baseline, lean bare client on the same schedule: send lateness p50 {late['p50']:.2f} ms, "
+                f"p99 {late['p99']:.2f}; lags over {args.lag_ms:g} ms: {over}"
+            )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,20 @@ from .folder import part_name, unsaved_name
 from .schema import records_to_table
 
 RETRY_SECONDS = 1.0  # after a failed write, inline writes wait this long before trying again
+RELEASE_ROWS = 250  # a written part's records freed per turn of the loop (~0.3 ms)
+
+
+async def release(rows: list, batches: list) -> None:
+    """Free a written part's records and columns a little at a time, a turn of the loop
+    between: freed at once when the next part replaced them (~180,000 objects for 4,500
+    records, and the Arrow columns), they held an event loop for 4-10 ms at every part
+    (``benchmarks/loop_lags.py``). The lists are emptied; a failed part's rows are back
+    in the buffer already, which holds them."""
+    while rows or batches:
+        del rows[-RELEASE_ROWS:]
+        if batches:
+            batches.pop()
+        await asyncio.sleep(0)
 
 
 class TraceWriter:
@@ -206,11 +220,13 @@ class TraceWriter:
                     self._put_back(rows, seq, exc)
                     continue
                 writing = asyncio.ensure_future(self._encode_in_background(rows, seq, table))
+                del table  # the writer's thread holds it while it encodes
                 try:
                     await asyncio.shield(writing)
                 except asyncio.CancelledError:
                     await asyncio.wait({writing})  # the part is written (or its rows back) before close()
                     raise
+                await release(rows, batches)
         finally:
             self._background = False
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 
 import pyarrow.parquet as pq
 
 from aura_lab.traces.folder import RunFolder
-from aura_lab.traces.writer import TraceWriter
+from aura_lab.traces.writer import RELEASE_ROWS, TraceWriter, release
 from tests.traces.test_traces import record
 
 
@@ -161,3 +162,41 @@ def test_a_record_arrow_refuses_fails_the_writer_and_keeps_every_row(tmp_path):
     assert writer.pending == 80 and writer.written == 0
     assert not writer.close()  # the bad record cannot be written anywhere: kept, and said
     assert writer.pending == 80 and "the fallback files failed too" in writer.failure
+
+
+def test_a_written_part_is_released_a_little_at_a_time_not_held_until_the_next(tmp_path):
+    """Freed at once when the next part replaced them, a part's records held the loop for
+    4-10 ms at every part: the flusher lets them go right after the write, in steps."""
+    run = RunFolder.create(tmp_path, "r")
+    writer = TraceWriter(run.traces_dir, flush_rows=100)
+    first = record(0)
+    held = sys.getrefcount(first)
+
+    async def main():
+        flusher = asyncio.ensure_future(writer.flush_periodically(every=0.001, chunk=50))
+        await asyncio.sleep(0)
+        writer.write_many([first, *(record(i) for i in range(1, 100))])
+        for _ in range(2000):  # the part is written, then released (a turn of the loop per step)
+            await asyncio.sleep(0.001 if writer.written < 100 else 0)
+            if writer.written == 100 and sys.getrefcount(first) == held:
+                break
+        flusher.cancel()
+        return sys.getrefcount(first)
+
+    assert asyncio.run(main()) == held  # no part of the flusher still holds the record
+    assert writer.close() and rows_in(run.traces_dir) == [record(i)["turn"] for i in range(100)]
+
+
+def test_release_empties_the_lists_letting_the_loop_turn_between_steps():
+    rows, batches = list(range(4 * RELEASE_ROWS + 1)), ["a", "b"]
+    turns = []
+
+    async def main():
+        ticker = asyncio.ensure_future(_tick(turns))
+        await asyncio.sleep(0)
+        await release(rows, batches)
+        ticker.cancel()
+
+    asyncio.run(main())
+    assert rows == [] and batches == []
+    assert len(turns) >= 5  # one step a turn: five steps for the rows
