@@ -37,7 +37,7 @@ RELEASE_ROWS = 250  # a written part's records freed per turn of the loop (~0.3 
 async def release(rows: list, batches: list) -> None:
     """Free a written part's records and columns a little at a time, a turn of the loop
     between: freed at once when the next part replaced them (~180,000 objects for 4,500
-    records, and the Arrow columns), they held an event loop for 4-10 ms at every part
+    records, and the Arrow columns), they held an event loop for 5-15 ms at every part
     (``benchmarks/loop_lags.py``). The lists are emptied; a failed part's rows are back
     in the buffer already, which holds them."""
     while rows or batches:
