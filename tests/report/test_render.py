@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
+import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -27,29 +24,16 @@ def primary_ratio(run) -> str:
 @pytest.fixture(scope="module")
 def small_report(small_run, tmp_path_factory):
     """``aura-lab report`` on the small run, once for the tests that read its HTML: the
-    exit code, the file, and what the command wrote to stdout and stderr (the file
-    descriptors too, as capfd reads them: the kernel's own output)."""
+    exit code, the file, and what the command wrote to stdout and stderr (its own process,
+    so the kernel's output is in them too)."""
     html_file = tmp_path_factory.mktemp("report") / "report.html"
-    with tempfile.TemporaryFile() as out_fd, tempfile.TemporaryFile() as err_fd:
-        out_sys, err_sys = io.StringIO(), io.StringIO()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(out_fd.fileno(), 1)
-        os.dup2(err_fd.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(out_sys), contextlib.redirect_stderr(err_sys):
-                code = main(["report", str(small_run.path), "-o", str(html_file)])
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-        out_fd.seek(0)
-        err_fd.seek(0)
-        out = out_sys.getvalue() + out_fd.read().decode("utf-8", "replace")
-        err = err_sys.getvalue() + err_fd.read().decode("utf-8", "replace")
-    return code, html_file, out, err
+    done = subprocess.run(
+        [sys.executable, "-m", "aura_lab", "report", str(small_run.path), "-o", str(html_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, html_file, done.stdout, done.stderr
 
 
 def test_report_html(small_run, small_report):

@@ -166,7 +166,7 @@ def test_a_record_arrow_refuses_fails_the_writer_and_keeps_every_row(tmp_path):
 
 def test_a_written_part_is_released_a_little_at_a_time_not_held_until_the_next(tmp_path):
     """Freed at once when the next part replaced them, a part's records held the loop for
-    4-10 ms at every part: the flusher lets them go right after the write, in steps."""
+    5-15 ms at every part: the flusher lets them go right after the write, in steps."""
     run = RunFolder.create(tmp_path, "r")
     writer = TraceWriter(run.traces_dir, flush_rows=100)
     first = record(0)
