@@ -1,4 +1,5 @@
-"""The one place where percentiles, ratios and bootstrap intervals are computed."""
+"""The one place where percentiles, ratios and intervals are computed, and targets
+judged by an interval."""
 
 from __future__ import annotations
 
@@ -63,3 +64,42 @@ def bootstrap_ci(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(stats, [alpha, 1 - alpha])
     return estimate, float(low), float(high)
+
+
+def mean_interval(
+    values: Sequence[float], confidence: float = 0.95, log: bool = False
+) -> tuple[float | None, float | None, float | None]:
+    """(mean, low, high): Student's t interval of the mean (``scipy.stats``), for a few
+    independent repeats of one measurement (a benchmark's alternations), where a
+    bootstrap of three to five values can only give back their range. ``log``: of the
+    values' logarithms, given back as their geometric mean and its interval (ratios and
+    times, which spread by factors). ``None``s for no values; no interval (``None``,
+    ``None``) from one value."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return None, None, None
+    if log and (arr <= 0).any():
+        raise ValueError(f"mean_interval(log=True) takes positive values only, got {arr.min():g}")
+    x = np.log(arr) if log else arr
+    back = np.exp if log else (lambda v: v)
+    mean = float(back(x.mean()))
+    if arr.size == 1:
+        return mean, None, None
+    if np.ptp(x) == 0:
+        return mean, mean, mean
+    from scipy import stats  # a slow import, for benchmarks and reports only
+
+    low, high = stats.ttest_1samp(x, 0.0).confidence_interval(confidence)
+    return mean, float(back(low)), float(back(high))
+
+
+def against(low: float | None, high: float | None, target: float, above: bool) -> str:
+    """A target judged by an interval: "met" when all of it is on the target's side
+    (``above``: at or above ``target``; else below it), "missed" when none of it is,
+    "undecided" when it straddles the target or there is none."""
+    if low is None or high is None:
+        return "undecided"
+    if above:
+        return "met" if low >= target else "missed" if high < target else "undecided"
+    return "met" if high < target else "missed" if low >= target else "undecided"

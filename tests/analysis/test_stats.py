@@ -1,4 +1,4 @@
-"""aura_lab.stats: the one place for percentiles, ratios and bootstrap intervals."""
+"""aura_lab.stats: the one place for percentiles, ratios and intervals."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from aura_lab.analysis.stats import bootstrap_ci, divide, percentiles
+from aura_lab.analysis.stats import against, bootstrap_ci, divide, mean_interval, percentiles
 
 
 def test_percentiles_of_known_arrays():
@@ -49,3 +50,41 @@ def test_bootstrap_edge_cases():
     est, low, high = bootstrap_ci([1.0, 1.0, 1.0])
     assert est == low == high == 1.0
     assert not any(math.isnan(x) for x in bootstrap_ci([1.0, 2.0]))
+
+
+def test_mean_interval_is_students_t():
+    values = [0.75, 0.82, 0.72, 0.90]
+    mean, low, high = mean_interval(values)
+    assert mean == pytest.approx(np.mean(values))
+    half = stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2
+    assert (low, high) == pytest.approx((mean - half, mean + half))
+    # more repeats of the same spread: a narrower interval
+    _, low8, high8 = mean_interval(values * 2)
+    assert low < low8 < high8 < high
+
+
+def test_mean_interval_on_a_log_scale_is_the_geometric_mean():
+    ratios = [0.5, 2.0, 1.0]
+    mean, low, high = mean_interval(ratios, log=True)
+    assert mean == pytest.approx(1.0)
+    assert low == pytest.approx(1 / high)  # symmetric in log
+    assert low < 0.5 < 2.0 < high
+    with pytest.raises(ValueError, match="positive values only"):
+        mean_interval([1.0, 0.0], log=True)
+
+
+def test_mean_interval_edge_cases():
+    assert mean_interval([]) == (None, None, None)
+    assert mean_interval([float("nan")]) == (None, None, None)
+    assert mean_interval([3.0]) == (3.0, None, None)  # one value: no interval
+    assert mean_interval([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+
+
+def test_against_a_target():
+    assert against(0.81, 0.95, 0.80, above=True) == "met"
+    assert against(0.70, 0.79, 0.80, above=True) == "missed"
+    assert against(0.72, 0.94, 0.80, above=True) == "undecided"
+    assert against(2.1, 4.9, 5.0, above=False) == "met"
+    assert against(5.0, 9.0, 5.0, above=False) == "missed"
+    assert against(3.0, 7.0, 5.0, above=False) == "undecided"
+    assert against(None, None, 5.0, above=False) == "undecided"
