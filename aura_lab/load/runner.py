@@ -114,7 +114,6 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     config = extras.pop("config")
     config.check_resources()  # a replay's users are known once its logs are read
     run_id = config.run_id or new_run_id()
-    folder = RunFolder.create(config.trace_dir, run_id)
     manifest = new_manifest(config, run_id, gen_config)
     manifest.files.update(extras["files"])
     manifest.notes.extend(extras["notes"])
@@ -123,13 +122,16 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     # main-phase messages planned (fixed by seed and user, or by the logs): on disk from
     # the start, so a run killed hard still says how far it got
     manifest.planned_messages = planned_messages(config, gen_config, traffic)
-    folder.write_manifest(manifest)  # from its first moment a run folder says what it is
     status = "failed"
+    folder: RunFolder | None = None
     writer: TraceWriter | None = None
     groups: list[Group] = []
     verifier: Verifier | None = None
     async with contextlib.AsyncExitStack() as stack:
         try:
+            with stopper.held():  # from its first moment a run folder says what it is
+                folder = RunFolder.create(config.trace_dir, run_id)
+                folder.write_manifest(manifest)
             cluster = None
             if config.workers > 1 and not config.scheduler:
                 from .distributed import EarlyCluster
@@ -164,7 +166,9 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
             stopper.sending()  # from here a signal is only noted: the files get written
             if verifier is not None and verifier.failure:
                 say.warn(f"--verify: the client's check failed ({verifier.failure}); later messages are unchecked")
-            status = finish(folder, manifest, writer, groups, status, stopper, say)
+            if folder is not None:
+                status = finish(folder, manifest, writer, groups, status, stopper, say)
+    assert folder is not None  # created, or the block above raised
     return conclude(config, folder, manifest, groups[0], extras["reference"], say)
 
 

@@ -2,7 +2,9 @@
 
 - Start-up (inputs, run folder, servers): nothing has been sent, so the first Ctrl-C or
   SIGTERM raises ``KeyboardInterrupt`` at once; the runner marks the manifest
-  ``interrupted`` and the servers and scratch dirs are cleaned up on the way out.
+  ``interrupted`` and the servers and scratch dirs are cleaned up on the way out. Later
+  signals are only noted, so they cannot cut the way out short; inside ``held`` (the run
+  folder and its first manifest) the first one waits until the block ends.
 - From the first message to the last file: the first Ctrl-C or SIGTERM (or the
   notebook's interrupt button, or a trace write that failed) stops sending; replies in
   flight get their grace, then every record is written and the manifest says why it
@@ -23,18 +25,16 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 class Stopper:
     """The run's stop: its reason (``interrupted``, ``write_failed``), the engines it
-    stops, and the signal handlers of each stage."""
+    stops, and the signal handlers of each stage. An experiment holds one too, in its
+    start-up stage only, so that SIGTERM between its runs stops it as Ctrl-C does."""
 
     def __init__(self, stop_flag: threading.Event | None = None):
         self.stop_flag = stop_flag
@@ -46,6 +46,8 @@ class Stopper:
         self._previous: dict[int, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Future | None = None
+        self._holding = False
+        self._held: str | None = None
 
     # -- start-up: a signal interrupts at once --------------------------------------------
 
@@ -56,7 +58,32 @@ class Stopper:
         for sig in SIGNALS:
             with contextlib.suppress(ValueError, OSError):
                 self._previous.setdefault(sig, signal.getsignal(sig))
-                signal.signal(sig, _raise_interrupt)
+                signal.signal(sig, self._on_start_signal)
+
+    def _on_start_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.reason is not None:  # the run is on its way out: nothing may cut that short
+            self.later_signals += 1
+            _note(f"aura-lab: {name} noted: already stopping ({self.reason}); cleaning up\n")
+            return
+        self.reason = "interrupted"
+        if self._holding:
+            self._held = name
+            return
+        raise KeyboardInterrupt(name)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A start-up step a signal must not cut in two (the run folder and its first
+        manifest): a signal in it raises KeyboardInterrupt when the block ends."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._held is not None:
+            name, self._held = self._held, None
+            raise KeyboardInterrupt(name)
 
     # -- sending and the final writes: a signal stops sending, later ones are noted -------
 
