@@ -16,6 +16,7 @@ or failed experiment keeps every run it finished.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import re
@@ -35,6 +36,7 @@ from .experiment_analysis import analyse, write_outputs
 from .experiment_spec import ExperimentSpec, read_spec
 from .runner import run as run_one
 from .runner import utc_now, versions
+from .stopping import Stopper
 
 
 @dataclass
@@ -149,10 +151,24 @@ def run_experiment(
             where="workers",
             fix="pip install 'aura-lab[dask]'",
         )
-    say = Printer(quiet)
+    stopper = Stopper()  # SIGTERM stops an experiment as Ctrl-C does; each run has its own stop
+    stopper.starting()
+    try:
+        return _run_experiment(spec, out, root, online, workers, Printer(quiet), stopper)
+    finally:
+        stopper.done()
+
+
+def _run_experiment(
+    spec: ExperimentSpec,
+    out: str | Path | None,
+    root: str | Path | None,
+    online: bool,
+    workers: int,
+    say: Printer,
+    stopper: Stopper,
+) -> dict:
     tasks = plan(spec, online)
-    folder = ExperimentFolder.create(out, _slug(spec.name), root)
-    shutil.copyfile(spec.path, folder.file("spec.toml"))
     manifest: dict[str, Any] = {
         "name": spec.name,
         "description": spec.description,
@@ -186,18 +202,18 @@ def run_experiment(
         "think_time" in a.options or "think_time" in t.options for a in spec.arms for t in spec.traffics
     ):
         manifest["notes"].append("think time applies online only: offline runs send without pauses")
-    folder.write_manifest(manifest)
-    say(
-        f"experiment {spec.name}: {len(tasks)} runs ({len(spec.traffics)} traffics x replicates x {len(spec.arms)} "
-        f"arms), {manifest['mode']}{f' on {workers} Dask workers' if workers > 1 else ''}; folder {folder.path}"
-    )
-
-    def done(record: dict) -> None:
-        manifest["runs"].append(record)
-        folder.write_manifest(manifest)
-        say(_progress(len(manifest["runs"]), len(tasks), record))
-
+    folder: ExperimentFolder | None = None
     try:
+        with stopper.held():  # a signal waits until the folder says what it is
+            folder = ExperimentFolder.create(out, _slug(spec.name), root)
+            shutil.copyfile(spec.path, folder.file("spec.toml"))
+            folder.write_manifest(manifest)
+        say(
+            f"experiment {spec.name}: {len(tasks)} runs ({len(spec.traffics)} traffics x replicates x "
+            f"{len(spec.arms)} arms), {manifest['mode']}{f' on {workers} Dask workers' if workers > 1 else ''}; "
+            f"folder {folder.path}"
+        )
+        done = functools.partial(_record_run, folder, manifest, say, len(tasks))
         if workers > 1:
             _on_dask(tasks, str(folder.runs_dir), online, workers, done)
         else:
@@ -207,9 +223,15 @@ def run_experiment(
         found = analyse(spec, runs)
         write_outputs(folder, found, manifest)
     except KeyboardInterrupt:
-        _finish(folder, manifest, "interrupted", f"interrupted after {len(manifest['runs'])} of {len(tasks)} runs")
+        stopper.reason = stopper.reason or "interrupted"  # a run's own stop may have caught it: later signals wait
+        if folder is not None:
+            ran = len(manifest["runs"])
+            when = "while analysing, after every run" if ran == len(tasks) else f"after {ran} of {len(tasks)} runs"
+            _finish(folder, manifest, "interrupted", f"interrupted {when}")
         raise
     except BaseException as exc:
+        if folder is None:  # nothing was written (a bad output folder)
+            raise
         manifest["traceback"] = traceback.format_exc()  # for a bug report: the message alone is printed
         _finish(folder, manifest, "failed", f"{type(exc).__name__}: {exc}")
         if isinstance(exc, AuraLabError):
@@ -220,6 +242,13 @@ def run_experiment(
     say(found["text"])
     say(f"\nexperiment folder: {folder.path}\nreport: {folder.file('report.html')}")
     return {**found, "folder": folder.path, "manifest": manifest}
+
+
+def _record_run(folder: ExperimentFolder, manifest: dict, say: Printer, total: int, record: dict) -> None:
+    """One run is done: into the manifest on disk, and one progress line."""
+    manifest["runs"].append(record)
+    folder.write_manifest(manifest)
+    say(_progress(len(manifest["runs"]), total, record))
 
 
 def _finish(folder: ExperimentFolder, manifest: dict, status: str, error: str | None) -> None:

@@ -171,6 +171,76 @@ def test_a_signal_during_start_up_leaves_nothing_behind(tmp_path):
     FAULTS_SEEN["SIGTERM during start-up"] = (0, records(tmp_path / "t" / "early"))
 
 
+def signalled_after_a_write(folder_class: str, when: str, *args, cwd) -> subprocess.CompletedProcess:
+    """``aura-lab ARGS`` in a process that sends itself SIGTERM, then SIGINT (unless the
+    SIGTERM has raised already), right after the first manifest write for which ``when``
+    (an expression of ``data``, what was written) is true: a user's signal at the worst
+    moment, every time."""
+    code = f"""
+import os, signal, sys
+from aura_lab.traces import experiment_folder, folder
+
+cls = {folder_class}
+write = cls.write_manifest
+
+def write_then_signal(self, manifest):
+    write(self, manifest)
+    data = manifest if isinstance(manifest, dict) else manifest.to_dict()
+    if ({when}) and not getattr(cls, "signalled", False):
+        cls.signalled = True
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # and again, impatient
+
+cls.write_manifest = write_then_signal
+sys.argv = ["aura-lab", *sys.argv[1:]]
+from aura_lab.cli import main
+sys.exit(main())
+"""
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=100
+    )
+
+
+@pytest.mark.timeout(60)
+def test_signals_the_moment_the_run_folder_appears_leave_it_saying_interrupted(tmp_path):
+    """The signal test above reacts to the first manifest on disk: when the signal came
+    before the run's clean-up was armed, the folder was left saying ``running``. Here the
+    signals come right after that first write, every time: exit 130, ``interrupted``,
+    the second signal noted, not obeyed."""
+    done = signalled_after_a_write(
+        "folder.RunFolder", "data['status'] == 'running'",
+        "run", "--codec", "identity", "--trace-dir", "t", "--run-id", "at-once", *QUIET, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    manifest = RunFolder(tmp_path / "t" / "at-once").read_manifest()
+    assert manifest.status == "interrupted" and manifest.ended_at
+    assert "interrupted during start-up, before any message was sent" in manifest.notes
+    assert "1 more stop signal(s) came while the run was finishing" in manifest.notes
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_between_an_experiments_runs_stops_it_as_ctrl_c_does(tmp_path):
+    """SIGTERM between two of an experiment's runs killed the process: ``experiment.json``
+    said ``running`` for ever. Now: exit 130, ``interrupted`` with the run done so far.
+    (The SIGTERM raises at once here, so the SIGINT after it is never sent.)"""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[traffic]\nprofile = "peer"\nusers = 4\nseed = 2\nreplicates = 2\n\n'
+        '[baseline]\ncodec = "deflate"\n\n[[variant]]\nname = "zstd"\ncodec = "zstd-dict"\n'
+    )
+    done = signalled_after_a_write(
+        "experiment_folder.ExperimentFolder", "len(data['runs']) == 1",
+        "experiment", spec, "-o", "out", *QUIET, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    manifest = json.loads((tmp_path / "out" / "experiment.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["ended_at"]
+    assert manifest["error"] == "interrupted after 1 of 4 runs" and len(manifest["runs"]) == 1
+    assert RunFolder(tmp_path / manifest["runs"][0]["path"]).read_manifest().status == "complete"
+
+
 @pytest.mark.timeout(120)
 def test_a_run_killed_hard_explains_itself_and_doctor_repairs_it(tmp_path):
     """SIGKILL mid-run: readers see ``incomplete`` with the records it had, compare warns,
