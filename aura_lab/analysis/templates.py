@@ -61,8 +61,6 @@ def template_table(
         ratios = group["ratio"].to_numpy(float)
         mean, mean_low, mean_high = bootstrap_ci(ratios, np.mean, n_boot=n_boot, seed=seed)
         median, median_low, median_high = bootstrap_ci(ratios, np.median, n_boot=n_boot, seed=seed)
-        if np.count_nonzero(~np.isnan(ratios)) < 2:  # one value: no interval, not a zero-width one
-            mean_low = mean_high = median_low = median_high = None
         methods = metrics.methods(group).fillna("UNKNOWN")
         mix = {m: float(s) for m, s in methods.value_counts(normalize=True).sort_index().items()}
         fillings = Counter(first_filling(v) for v in group["slot_values"])

@@ -41,12 +41,15 @@ def test_bootstrap_contains_estimate_and_narrows():
         assert low_l <= est_l <= high_l
         assert (high_l - low_l) < (high_s - low_s) / 3
     assert bootstrap_ci(small) == bootstrap_ci(small)  # seeded
+    # the mean's interval of a large normal sample is the textbook one, +-1.96 sd / sqrt(n)
+    _est, low, high = bootstrap_ci(large, n_boot=2000)
+    assert (high - low) / 2 == pytest.approx(1.96 * np.std(large, ddof=1) / np.sqrt(large.size), rel=0.12)
 
 
 def test_bootstrap_edge_cases():
     assert bootstrap_ci([]) == (None, None, None)
     assert bootstrap_ci([float("nan")]) == (None, None, None)
-    assert bootstrap_ci([4.0]) == (4.0, 4.0, 4.0)
+    assert bootstrap_ci([4.0]) == (4.0, None, None)  # one value: no interval, not a zero-width one
     est, low, high = bootstrap_ci([1.0, 1.0, 1.0])
     assert est == low == high == 1.0
     assert not any(math.isnan(x) for x in bootstrap_ci([1.0, 2.0]))
