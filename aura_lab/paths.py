@@ -1,5 +1,5 @@
-"""Where aura-lab's own files live, and a scratch directory for code that writes into
-the current one.
+"""Where aura-lab's own files live, a scratch directory for code that writes into the
+current one, and how a file is written so that no reader sees half of it.
 
 The corpora, the template metadata and the report notebook ship inside the package
 (package data), so a wheel install finds them from any directory. Run output goes to
@@ -65,3 +65,21 @@ def scratch_cwd(path: str | os.PathLike | None = None) -> Iterator[Path]:
         os.chdir(old)
         if tmp is not None:
             tmp.cleanup()
+
+
+def write_atomic(path: str | os.PathLike, text: str, errors: str = "strict") -> Path:
+    """Write ``text`` as UTF-8 to ``path`` through ``NAME.tmp`` and a rename: a reader
+    (or the user's old file, when it is overwritten) sees the old file or the new one,
+    never half of either. ``errors``: the encoder's, for text UTF-8 cannot hold."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(text.encode("utf-8", errors))
+        tmp.replace(path)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+    return path

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..paths import write_atomic
 from ..traffic.slots import coverage, discover_slot_examples  # noqa: F401  (re-exported)
 from ..traffic.templates import PatternLibrary, TemplateLibrary
 
@@ -170,8 +171,7 @@ def save_template_file(mined: Iterable[MinedTemplate], path: str | Path) -> Path
     """Write ``{id: pattern}`` JSON, the form ``aura_lab.templates.load_template_file`` reads."""
     path = Path(path)
     data = {str(m.id): m.pattern for m in mined}
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def verify_mined(mined: Iterable[MinedTemplate], library: TemplateLibrary) -> pd.DataFrame:

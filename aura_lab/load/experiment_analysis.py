@@ -21,6 +21,7 @@ from ..analysis.experiment_text import format_experiment
 from ..analysis.run import Run
 from ..codecs.training import read_training_texts
 from ..config import RunConfig
+from ..paths import write_atomic
 from ..traces.experiment_folder import COSTS, DIVERGENCE, REPORT, RESULTS, TEXT, ExperimentFolder
 from .experiment_spec import ExperimentSpec, Traffic
 
@@ -155,7 +156,7 @@ def write_outputs(folder: ExperimentFolder, found: dict[str, Any], manifest: dic
     found["results"].to_csv(folder.file(RESULTS), index=False)
     found["costs"].to_csv(folder.file(COSTS), index=False)
     found["divergence"].to_csv(folder.file(DIVERGENCE), index=False)
-    folder.file(TEXT).write_text(found["text"] + "\n", encoding="utf-8")
+    write_atomic(folder.file(TEXT), found["text"] + "\n")
     manifest["divergence"] = found["divergence_summary"]
     manifest["text"] = found["text"]
     render_experiment(folder.file(REPORT), manifest, found["results"], found["costs"], found["divergence_summary"])

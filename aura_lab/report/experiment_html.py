@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..analysis.experiment import METHOD
 from ..analysis.experiment_text import change_text, claim_verdict, value_text
+from ..paths import write_atomic
 from .experiment_charts import forest_plot, pareto_chart
 from .figures import alt_text
 
@@ -117,6 +118,4 @@ def render_experiment(
     notes = [*manifest.get("notes", []), "offline runs: latency is the codec's time, not a network's"]
     parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(str(n))}</li>" for n in notes) + "</ul>")
     parts.append("</body></html>")
-    path = Path(path)
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    return write_atomic(path, "\n".join(parts))

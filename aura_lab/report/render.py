@@ -71,8 +71,7 @@ def notebook_to_html(notebook: str | Path, output: str | Path, title: str, show_
     body, _ = exporter.from_notebook_node(
         nbformat.read(str(notebook), as_version=4), resources={"metadata": {"name": title}}
     )
-    Path(output).write_text(body, encoding="utf-8")
-    return Path(output)
+    return paths.write_atomic(output, body)
 
 
 def render_report(run_path: str | Path, output: str | Path | None = None, show_code: bool = False) -> Path:

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from ..config import RunConfig
 from ..errors import InputError
 from ..inputs import read_json_file
+from ..paths import write_atomic
 from ..system import process_alive
 
 MANIFEST = "manifest.json"
@@ -311,19 +312,9 @@ class RunFolder:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half.
-    Text JSON's UTF-8 cannot hold (a lone surrogate) is written as its escape."""
-    tmp = path.with_name(path.name + ".tmp")
-    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
-    try:
-        tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
-        tmp.replace(path)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise
+    """Write JSON atomically (``paths.write_atomic``). Text JSON's UTF-8 cannot hold (a
+    lone surrogate) is written as its escape."""
+    write_atomic(path, json.dumps(data, indent=2, default=str, ensure_ascii=False), errors="backslashreplace")
 
 
 def _utc(value) -> datetime | None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..inputs import read_json_file
+from ..paths import write_atomic
 from .conversations import BANDS, CHAT_ROLES
 from .lengths import PEER_LENGTHS, PEER_TURNS
 from .sizes import SizeModel
@@ -125,8 +126,7 @@ class Profile:
         path = Path(path)
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         text = _NUMBERS.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-        path.write_text(text + "\n", encoding="utf-8")
-        return path
+        return write_atomic(path, text + "\n")
 
 
 def _shares(data: Any, where: str, keys: tuple[str, ...]) -> dict[str, float | None]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputError
+from ..paths import write_atomic
 from .templates import TemplateLibrary
 
 DEFAULT_DESCRIPTION = "Slot examples discovered by aura_lab.slots"
@@ -116,8 +117,7 @@ def write_metadata(metadata: dict, path: str | os.PathLike) -> Path:
     """Write metadata as pretty UTF-8 JSON (non-ASCII kept as is); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_atomic(path, json.dumps(metadata, ensure_ascii=False, indent=2) + "\n")
 
 
 def format_coverage(report: dict) -> str:
