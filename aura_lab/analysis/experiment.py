@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import metrics
 from .compare import compare_runs
+from .stats import mean_interval
 from .verdict import CONFIDENCE
 
 #: metric -> True when higher is better
@@ -144,14 +144,10 @@ _NOTHING = {"a": None, "b": None, "change_low": None, "change_high": None, "judg
 
 
 def replicate_interval(deltas: Sequence[float]) -> tuple[float | None, float | None]:
-    """A t interval for the mean of the replicates' changes (None with fewer than 2)."""
-    values = np.asarray([d for d in deltas if d is not None and math.isfinite(d)], dtype=float)
-    if values.size < 2:
-        return None, None
-    if np.ptp(values) == 0:
-        return float(values[0]), float(values[0])
-    low, high = stats.t.interval(CONFIDENCE, values.size - 1, loc=values.mean(), scale=stats.sem(values))
-    return float(low), float(high)
+    """A t interval for the mean of the replicates' changes (``stats.mean_interval``;
+    None with fewer than 2 finite values)."""
+    _mean, low, high = mean_interval([d for d in deltas if d is not None and math.isfinite(d)], CONFIDENCE)
+    return low, high
 
 
 def _change(base: float | None, value: float | None) -> float | None:
