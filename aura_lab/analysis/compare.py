@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .stats import divide
-from .verdict import CONFIDENCE
+from .stats import CONFIDENCE, divide, percentile_interval, user_draws
 
 # metric -> True when higher is better
 HIGHER_IS_BETTER = {
@@ -49,7 +48,6 @@ METHOD = (
     f"{CONFIDENCE:.0%} percentile bootstrap over conversations (users): paired when both runs sent the same "
     "conversations, else each run resampled on its own"
 )
-_CHUNK = 200  # bootstrap draws per matrix product
 
 
 @dataclass
@@ -154,9 +152,7 @@ def _boot(samples: list[_Sample], n_boot: int, rng: np.random.Generator) -> list
     share one user index: a paired comparison)."""
     users = samples[0].users
     chunks: list[list[dict[str, np.ndarray]]] = [[] for _ in samples]
-    for start in range(0, n_boot, _CHUNK):
-        size = min(_CHUNK, n_boot - start)
-        counts = rng.multinomial(users, np.full(users, 1 / users), size=size).astype(float)
+    for counts in user_draws(users, n_boot, rng):
         for got, s in zip(chunks, samples):
             got.append(_figures(s, counts))
     return [{m: np.concatenate([c[m] for c in got]) for m in METRICS} for got in chunks]
@@ -226,14 +222,6 @@ def compare_codecs(df: pd.DataFrame, phase: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["codec", "messages", "loss", "lossy", *METRICS])
 
 
-def _interval(samples: np.ndarray) -> tuple[float | None, float | None]:
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
-        return None, None
-    low, high = np.percentile(samples, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2], method="linear")
-    return float(low), float(high)
-
-
 def judge(metric: str, a: float | None, low: float | None, high: float | None, threshold: float) -> bool:
     """A regression: the whole interval (relative change, or absolute when A is 0) lies
     beyond ``threshold`` in the metric's worse direction."""
@@ -297,11 +285,11 @@ def compare_runs(
         for m in METRICS:
             a, b = value_a[m], value_b[m]
             delta = None if a is None or b is None else b - a
-            delta_low, delta_high = _interval(boot_b[m] - boot_a[m])
+            delta_low, delta_high = percentile_interval(boot_b[m] - boot_a[m])
             relative = a is not None and a != 0
             with np.errstate(invalid="ignore", divide="ignore"):
                 change = (boot_b[m] - boot_a[m]) / np.abs(boot_a[m]) if relative else boot_b[m] - boot_a[m]
-            change_low, change_high = _interval(change)
+            change_low, change_high = percentile_interval(change)
             worse = delta is not None and (delta < 0 if HIGHER_IS_BETTER[m] else delta > 0)
             judged = judge_latency or m not in LATENCY_METRICS
             rows.append(

@@ -26,8 +26,7 @@ import pandas as pd
 
 from . import metrics
 from .compare import compare_runs
-from .stats import mean_interval
-from .verdict import CONFIDENCE
+from .stats import CONFIDENCE, mean_interval
 
 #: metric -> True when higher is better
 EXPERIMENT_METRICS = {

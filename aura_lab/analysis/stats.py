@@ -1,13 +1,17 @@
 """The one place where percentiles, ratios and intervals are computed, and targets
-judged by an interval."""
+judged by an interval: the bootstrap over conversations (``user_draws``, drawn once for
+many figures and codecs, and ``percentile_interval``), ``scipy.stats.bootstrap`` for
+one sample's statistic, and Student's t for a few repeats."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 LATENCY_PERCENTILES = (50, 90, 95, 99, 99.9)
+CONFIDENCE = 0.95  # of every interval a report shows
+BOOT_CHUNK = 200  # bootstrap draws per matrix product: bounded memory for many users
 # numpy's default linear interpolation between closest ranks; stated in every summary
 PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy 'linear')"
 # the peer's: the value at rank int(n * q) of the sorted values; used under the peer's
@@ -38,6 +42,27 @@ def divide(numerator: float, denominator: float) -> float | None:
     return float(numerator) / float(denominator) if denominator else None
 
 
+def user_draws(users: int, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """The bootstrap over conversations: ``n_boot`` resamples of ``users`` users (with
+    replacement), as counts (draws x users: how often each user was drawn), ``BOOT_CHUNK``
+    draws at a time. A figure built from per-user sums is then ``counts @ sums``, for
+    every draw at once; the same draws serve every codec of a run (paired)."""
+    for start in range(0, n_boot, BOOT_CHUNK):
+        size = min(BOOT_CHUNK, n_boot - start)
+        yield rng.multinomial(users, np.full(users, 1 / users), size=size).astype(float)
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
+    """The central ``confidence`` interval of bootstrap samples (numpy's 'linear'
+    percentiles), draws without a finite figure left out; ``None``s when none has one."""
+    samples = np.asarray(samples, dtype=float)
+    samples = samples[np.isfinite(samples)]
+    if samples.size == 0:
+        return None, None
+    low, high = np.percentile(samples, [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2], method="linear")
+    return float(low), float(high)
+
+
 _BOOT_VALUES = 4_000_000  # values resampled at once: a template used 200,000 times stays within ~40 MB
 
 
@@ -45,7 +70,7 @@ def bootstrap_ci(
     values: Sequence[float],
     statistic: Callable[..., float] = np.mean,
     n_boot: int = 1000,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> tuple[float | None, float | None, float | None]:
     """(estimate, low, high) by ``scipy.stats.bootstrap``'s percentile bootstrap, in
@@ -75,7 +100,7 @@ def bootstrap_ci(
 
 
 def mean_interval(
-    values: Sequence[float], confidence: float = 0.95, log: bool = False
+    values: Sequence[float], confidence: float = CONFIDENCE, log: bool = False
 ) -> tuple[float | None, float | None, float | None]:
     """(mean, low, high): Student's t interval of the mean (``scipy.stats``), for a few
     independent repeats of one measurement (a benchmark's alternations), where a

@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .stats import CONFIDENCE, percentile_interval, user_draws
 from .warmup import best_min_compression_size
 
-CONFIDENCE = 0.95
 MIN_LEVER_GAIN = 0.005  # a lever worth less than 0.5 % of the safe ratio is not mentioned
 MAX_LEVERS = 2
-_BOOT_CHUNK = 200  # bootstrap draws per matrix product (bounded memory for many users)
 
 
 def user_sums(frame: pd.DataFrame, codecs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[bool]]:
@@ -51,24 +50,12 @@ def bootstrap_ratios(original: np.ndarray, wire: np.ndarray, n_boot: int, seed: 
     n_users = original.shape[1]
     if n_users == 0 or n_boot <= 0:
         return np.full((0, original.shape[0]), np.nan)
-    rng = np.random.default_rng(seed)
     out = []
-    for start in range(0, n_boot, _BOOT_CHUNK):
-        counts = rng.multinomial(n_users, np.full(n_users, 1 / n_users), size=min(_BOOT_CHUNK, n_boot - start))
+    for counts in user_draws(n_users, n_boot, np.random.default_rng(seed)):
         num, den = counts @ original.T, counts @ wire.T
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
     return np.vstack(out)
-
-
-def interval(samples: np.ndarray) -> tuple[float | None, float | None]:
-    """The central ``CONFIDENCE`` interval of bootstrap samples (NaN draws left out)."""
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return None, None
-    alpha = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return float(low), float(high)
 
 
 def verdict(
@@ -107,7 +94,7 @@ def verdict(
         key=lambda c: (-figures[c]["safe_ratio"], codecs.index(c)),
     )
     for c in ranked:
-        low, high = interval(boots[:, column[c]])
+        low, high = percentile_interval(boots[:, column[c]])
         out["ranking"].append({"codec": c, "safe_ratio": figures[c]["safe_ratio"], "low": low, "high": high})
     out["unranked"] = [c for c in codecs if c not in ranked]
     lines = out["lines"]
@@ -149,7 +136,7 @@ def _best_line(out: dict, figures: dict, boots: np.ndarray, column: dict) -> str
         return text + " (the only codec checked for loss)."
     nxt = out["ranking"][1]
     diff = boots[:, column[name]] - boots[:, column[nxt["codec"]]]
-    low, high = interval(diff)
+    low, high = percentile_interval(diff)
     delta = best["safe_ratio"] - nxt["safe_ratio"]
     out["margin"] = {"over": nxt["codec"], "delta": delta, "low": low, "high": high}
     text += f"; {_r(delta)} {_span(low, high, _r)} above {nxt['codec']} ({_r(nxt['safe_ratio'])})"
@@ -244,7 +231,7 @@ def _levers(
     if primary in ranked and ranked[0] != primary:
         best = ranked[0]
         ratio = boots[:, column[best]] / boots[:, column[primary]] - 1
-        low, high = interval(ratio)
+        low, high = percentile_interval(ratio)
         gain = figures[best]["safe_ratio"] / figures[primary]["safe_ratio"] - 1
         gains.append(
             {
