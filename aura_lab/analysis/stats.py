@@ -75,13 +75,14 @@ def bootstrap_ci(
 ) -> tuple[float | None, float | None, float | None]:
     """(estimate, low, high) by ``scipy.stats.bootstrap``'s percentile bootstrap, in
     batches of bounded memory. ``None``s for no values; no interval (``None``, ``None``)
-    from one value; equal values give a zero-width one."""
+    from one value or with ``n_boot`` below 2 (0: the estimate only); equal values give
+    a zero-width one."""
     arr = np.asarray(values, dtype=float)
     arr = arr[~np.isnan(arr)]
     if arr.size == 0:
         return None, None, None
     estimate = float(statistic(arr))
-    if arr.size == 1:
+    if arr.size == 1 or n_boot < 2:
         return estimate, None, None
     if np.ptp(arr) == 0:
         return estimate, estimate, estimate

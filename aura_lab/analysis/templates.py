@@ -54,7 +54,7 @@ def template_table(
     (share per upper-case method), the churn figures (``analysis.churn``: unique
     fillings against those a uniform draw over ``slot_space`` would give; the flag is
     None, not checked, without ``slot_space``) and the three most used fillings (slot
-    values joined by " | ")."""
+    values joined by " | "). ``n_boot`` 0: no intervals (the other figures only)."""
     rows = _ok_templated(df)
     records = []
     for (codec, template_id), group in rows.groupby(["codec", "template_id"], observed=True, sort=True):

@@ -147,7 +147,7 @@ def churn_table(rows: pd.DataFrame, slot_space: dict[int, int] | None) -> pd.Dat
         return "Churn not checked: no record names the template its message was built from."
     if slot_space is None:
         return "Churn not checked: the run did not record how many slot values each template had."
-    table = template_table(rows, n_boot=1, slot_space=slot_space)
+    table = template_table(rows, n_boot=0, slot_space=slot_space)  # the churn figures only, no intervals
     flagged = table[table["low_diversity"].fillna(False).astype(bool)]
     if flagged.empty:
         return f"No churn ({CHURN_RULE})."

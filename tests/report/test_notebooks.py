@@ -64,6 +64,14 @@ def reference_logs(tmp_path_factory):
     return write_logs(tmp_path_factory.mktemp("logs"), 300, seed=5)["sharegpt"]
 
 
+def python_warnings(executed: Path) -> list[str]:
+    """The Python warnings (``RuntimeWarning: ...``) the cells printed: a reader of the
+    notebook or its HTML must not get a screen of numpy's complaints."""
+    cells = nbformat.read(str(executed), as_version=4).cells
+    streams = [o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    return [line for text in streams for line in text.splitlines() if re.search(r"\b[A-Z]\w*Warning: ", line)]
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp_path):
     runs = tmp_path / "data" / "traces"
@@ -87,6 +95,7 @@ def test_notebook_executes(notebook, small_run, small_run_b, reference_logs, tmp
     executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)  # failing cells raise
     TIMES[notebook.stem] = time.perf_counter() - start
     text = executed.read_text(encoding="utf-8")
+    assert not python_warnings(executed)
     if "trace_dir" not in declared:  # it opened the latest run by itself (07: the two latest)
         assert newer.run_id in text
         if "run_path_b" in declared:

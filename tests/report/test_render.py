@@ -14,6 +14,7 @@ from aura_lab.cli import main
 # the elements (not the stylesheet rules) of code cells and their "In [ ]:" prompts
 CODE_CELL = re.compile(r'class="[^"]*\bjp-InputArea\b')
 PROMPT = re.compile(r'class="[^"]*\bjp-InputPrompt\b')
+PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning: ")  # RuntimeWarning: ..., as a cell's stderr prints it
 
 
 def primary_ratio(run) -> str:
@@ -50,6 +51,9 @@ def test_report_html(small_run, small_report):
     # the verdict comes first, before any chart
     assert html.index(">Verdict<") < html.index("<img")
     assert "saves the most bandwidth losslessly" in html
+    # no Python warning printed by a cell reaches the reader (a churn table's n_boot=1 once
+    # filled a screen with numpy's "Degrees of freedom <= 0")
+    assert not PYTHON_WARNING.search(html), PYTHON_WARNING.search(html)
 
 
 def test_report_is_self_contained_with_alt_text(small_run, small_report):
