@@ -26,16 +26,23 @@ REPLY_ROWS = (
 LABEL_WIDTH = 30
 LOSSY_SUFFIX = "LOSSY"
 UNCHECKED_SUFFIX = f"(loss {metrics.NOT_CHECKED})"
+PARTLY_CHECKED_SUFFIX = "(loss partly checked)"
+
+
+def loss_mark(lossy: bool, status: str = "checked") -> str:
+    """What follows a codec's name wherever its ratio appears: LOSSY when it lost a
+    message, else "(loss not checked)" or "(loss partly checked)" when some of its
+    delivered messages were not checked (``metrics.loss``'s status); "" when all were."""
+    if lossy:
+        return LOSSY_SUFFIX
+    return {metrics.NOT_CHECKED: UNCHECKED_SUFFIX, "partly checked": PARTLY_CHECKED_SUFFIX}.get(status, "")
 
 
 def codec_label(name: str, figures: dict) -> str:
-    """A codec's name as every table and chart shows it: marked LOSSY when it lost a
-    message, "(loss not checked)" when nobody checked its round trips."""
-    if figures.get("lossy"):
-        return f"{name} {LOSSY_SUFFIX}"
-    if figures.get("loss", {}).get("status") == metrics.NOT_CHECKED:
-        return f"{name} {UNCHECKED_SUFFIX}"
-    return name
+    """A codec's name as every table and chart shows it, from its summary figures
+    (``loss_mark``)."""
+    mark = loss_mark(bool(figures.get("lossy")), figures.get("loss", {}).get("status", "checked"))
+    return f"{name} {mark}" if mark else name
 
 
 def _fmt(value, spec: str = ".2f", suffix: str = "") -> str:

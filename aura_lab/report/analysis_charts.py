@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .figures import describe, method_bars, readable_log_axis
+from .figures import LossStates, describe, method_bars, readable_log_axis
 from .palette import codec_colour, codec_tick
 
 
@@ -165,11 +165,16 @@ def template_heatmap(
     n: int = 30,
     title: str = "Mean compression ratio per template and codec",
     lossy: set[str] | frozenset[str] = frozenset(),
+    states: LossStates | None = None,
 ):
     """``analysis.template_codec_matrix`` as a heatmap, the ``n`` templates with the widest
     spread between codecs first; 1.0 (no compression) is white, red below, blue above;
-    the codecs in ``lossy`` labelled LOSSY."""
+    the codecs in ``lossy`` labelled LOSSY, or each marked as ``codec_tick`` does from
+    ``states`` (``report.figures.loss_states``) when given."""
     from matplotlib.colors import TwoSlopeNorm
+
+    def tick(codec: str) -> str:
+        return codec_tick(codec, *(states or {}).get(codec, (codec in lossy, "checked")))
 
     shown = (
         matrix.loc[(matrix.max(axis=1) - matrix.min(axis=1)).sort_values(ascending=False).index[:n]]
@@ -183,11 +188,11 @@ def template_heatmap(
         norm = TwoSlopeNorm(vcenter=1.0, vmin=min(low, 0.99), vmax=max(high, 1.01))
         image = ax.imshow(values, cmap="RdBu", norm=norm, aspect="auto")
         fig.colorbar(image, ax=ax, label="mean ratio (original / wire bytes)")
-        ax.set_xticks(range(len(shown.columns)), [codec_tick(c, c in lossy) for c in shown.columns], rotation=20)
+        ax.set_xticks(range(len(shown.columns)), [tick(c) for c in shown.columns], rotation=20)
         ax.set_yticks(range(len(shown)), [f"#{t}" for t in shown.index], fontsize="small")
     ax.set(title=title, xlabel="codec", ylabel="template")
     fig.tight_layout()
-    means = ", ".join(f"{codec_tick(c, c in lossy)} {shown[c].mean():.2f}" for c in shown.columns) if len(shown) else ""
+    means = ", ".join(f"{tick(c)} {shown[c].mean():.2f}" for c in shown.columns) if len(shown) else ""
     return describe(
         fig, f"Heatmap of mean ratio for {len(shown)} templates by codec; column means: {means or 'no data'}."
     )

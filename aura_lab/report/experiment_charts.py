@@ -22,10 +22,6 @@ from .palette import codec_colour
 CLAIM_COLOUR = "#DDDDDD"
 
 
-def _base_name(codec: str) -> str:
-    return str(codec).split(":")[0]
-
-
 def _label(variant: str, codec: str, lossy: bool, index: int) -> str:
     name = f"{codec} {LOSSY_SUFFIX}" if lossy else str(codec)
     return f"{variant}: {name}" if index == 1 else f"    {name}"
@@ -60,7 +56,7 @@ def forest_plot(
                 ax.fill_betweenx([yi - 0.4, yi + 0.4], 100 * claim[0], 100 * claim[1], color=CLAIM_COLOUR, zorder=0)
             if r["relative_delta"] is None or pd.isna(r["relative_delta"]) or r["interval"] != "relative":
                 continue
-            colour = codec_colour(_base_name(r["codec"]))
+            colour = codec_colour(str(r["codec"]))  # as in every chart of its runs
             hollow = changed.get((traffic, r["variant"]), False)
             err = [
                 [max(0.0, 100 * (r["relative_delta"] - r["low"]))],
@@ -123,7 +119,7 @@ def pareto_chart(costs: pd.DataFrame, traffic: str, title: str | None = None):
     handles = []
     for number, (r, size) in enumerate(zip(part.to_dict("records"), sizes), 1):
         lossy, front = bool(r["lossy"]), bool(r.get("pareto"))
-        colour = codec_colour(_base_name(r["codec"]))
+        colour = codec_colour(str(r["codec"]))  # as in every chart of its runs
         x, y = r["cpu_us_per_message"], r["wire_ratio"]
         if lossy:
             ax.scatter(x, y, s=size, color=colour, marker="x", linewidths=1.5)

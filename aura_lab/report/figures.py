@@ -64,18 +64,22 @@ def label_bars(ax, bars, texts, horizontal: bool = False) -> None:
                         fontsize="small")  # fmt: skip
 
 
-def loss_states(df: pd.DataFrame) -> dict[str, tuple[bool, bool]]:
-    """``{codec: (lost a message, every delivered message checked)}`` over the main phase."""
+LossStates = dict[str, tuple[bool, str]]  # codec -> (lost a message, metrics.loss's status)
+
+
+def loss_states(df: pd.DataFrame) -> LossStates:
+    """``{codec: (lost a message, "checked" | "partly checked" | "not checked")}`` over
+    the main phase: what ``codec_tick`` marks a codec's name with."""
     main = metrics.select(df, phase="main")
     out = {}
     for codec, part in main.groupby(main["codec"].astype(str), sort=False):
         loss = metrics.loss(part)
-        out[str(codec)] = (loss["lossy"] > 0, loss["status"] == "checked")
+        out[str(codec)] = (loss["lossy"] > 0, str(loss["status"]))
     return out
 
 
-def codec_ticks(names, states: dict[str, tuple[bool, bool]]) -> list[str]:
-    return [codec_tick(n, *states.get(n, (False, True))) for n in names]
+def codec_ticks(names, states: LossStates) -> list[str]:
+    return [codec_tick(n, *states.get(n, (False, "checked"))) for n in names]
 
 
 def mark_lossy(ax, bars, lossy: list[bool]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 
-from ..analysis.text import LOSSY_SUFFIX, UNCHECKED_SUFFIX
+from ..analysis.text import LOSSY_SUFFIX, loss_mark
 
 CODEC_COLOURS = {
     "aura": "#D55E00",  # vermillion
@@ -78,8 +78,8 @@ def method_colour(name: str) -> str:
     return METHOD_COLOURS.get(str(name).upper(), _spare(f"method:{str(name).upper()}"))
 
 
-def codec_tick(name: str, lossy: bool, checked: bool = True) -> str:
-    """A codec's label on a chart's axis or legend: marked when lossy or unchecked."""
-    if lossy:
-        return f"{name} {LOSSY_SUFFIX}"
-    return name if checked else f"{name} {UNCHECKED_SUFFIX}"
+def codec_tick(name: str, lossy: bool, status: str = "checked") -> str:
+    """A codec's label on a chart's axis or legend (``analysis.text.loss_mark``):
+    ``status`` is ``metrics.loss``'s ("checked", "partly checked", "not checked")."""
+    mark = loss_mark(lossy, status)
+    return f"{name} {mark}" if mark else name

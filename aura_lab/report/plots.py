@@ -31,6 +31,7 @@ from .analysis_charts import (
     threshold_curves,
 )
 from .figures import (
+    LossStates,
     codec_ticks,
     describe,
     label_bars,
@@ -79,7 +80,7 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     measured = [codecs[n]["overall_ratio"] for n in names]
     safe = [codecs[n]["safe_ratio"] for n in names]
     lossy = [bool(codecs[n]["lossy"]) for n in names]
-    checked = [codecs[n]["loss"]["status"] == "checked" for n in names]
+    checked = [codecs[n]["loss"]["status"] for n in names]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(9.5, 3.8))
     colours = [codec_colour(n) for n in names]
@@ -168,7 +169,7 @@ def ratio_by_length(df: pd.DataFrame, title: str = "Compression ratio by message
         for b in buckets:
             counts[b["bucket"]] = max(counts[b["bucket"]], b["messages"])
         x = np.arange(len(labels)) + (i - (len(names) - 1) / 2) * width
-        lossy = states.get(codec, (False, True))[0]
+        lossy = states.get(codec, (False, "checked"))[0]
         bars = ax.bar(x, [v or 0 for v in values], width, color=codec_colour(codec),
                       label=codec_ticks([codec], states)[0])  # fmt: skip
         hatched |= mark_lossy(ax, bars, [lossy] * len(bars))
@@ -216,14 +217,20 @@ def length_histogram(df: pd.DataFrame, title: str = "Message lengths by role"):
 
 
 def template_bars(
-    table: pd.DataFrame, n: int = 15, title: str = "Mean compression ratio per template", lossy: bool = False
+    table: pd.DataFrame,
+    n: int = 15,
+    title: str = "Mean compression ratio per template",
+    lossy: bool = False,
+    states: LossStates | None = None,
 ):
     """Sorted horizontal bars with bootstrap intervals, from ``analysis.template_table``;
     uses after each bar; a template used once has no interval (none is drawn); hatched
-    when the codec is ``lossy``."""
+    when the codec is ``lossy``; its name marked as ``codec_tick`` does, from ``states``
+    (``loss_states``) when given."""
     top = table.sort_values("mean_ratio", ascending=False).head(n).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, max(3, 0.32 * len(top) + 1.2)))
     codec = str(top["codec"].iloc[0]) if len(top) else ""
+    lossy, status = (states or {}).get(codec, (lossy, "checked"))
     if len(top):
         mean = top["mean_ratio"].astype(float)
         low = (mean - top["mean_ratio_low"].astype(float)).clip(lower=0).fillna(0)
@@ -241,7 +248,7 @@ def template_bars(
                         va="center", fontsize="small")  # fmt: skip
     ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, (top["mean_ratio_high"].astype(float).fillna(top["mean_ratio"]).max() * 1.3) if len(top) else 1)
-    marked = f"{title} ({codec_tick(codec, lossy)})" if codec else title
+    marked = f"{title} ({codec_tick(codec, lossy, status)})" if codec else title
     ax.set(title=marked, xlabel="mean ratio (95% bootstrap interval)", ylabel="template")
     fig.tight_layout()
     items = ", ".join(f"#{t} {m:.2f} ({u} uses)" for t, m, u in zip(top["template_id"], top["mean_ratio"], top["uses"]))

@@ -197,3 +197,31 @@ def test_log_ticks_are_plain_numbers(small_run):
     assert labels and all("$" not in text for text in labels)  # no mathtext 10^x
     assert set(loss_states(small_run.traces)) == set(small_run.codecs)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5], ids=["not checked", "partly checked"])
+def test_a_codec_whose_loss_was_not_all_checked_is_marked_alike_everywhere(small_run, share):
+    """The summary's label, the ratio chart, the template bars and the template heatmap
+    mark a codec whose round trips were not (all) checked the same way: they once said
+    nothing on the template charts while the ratio chart said "(loss not checked)"."""
+    from aura_lab.analysis.text import codec_label
+
+    df = small_run.traces.copy()
+    codec = next(c for c, f in small_run.summary["codecs"].items() if not f["lossy"])  # LOSSY would win
+    rows = df.index[(df["codec"] == codec).to_numpy()]
+    df.loc[rows[: int(len(rows) * share)], ["roundtrip_ok", "roundtrip_by"]] = None
+    status = "not checked" if share == 1.0 else "partly checked"
+    summary = summarise(df, primary_codec=codec, n_boot=20)
+    assert summary["codecs"][codec]["loss"]["status"] == status
+    expected = f"{codec} (loss {status})"
+    assert codec_label(codec, summary["codecs"][codec]) == expected
+    states = loss_states(df)
+    ratios = plots.codec_ratios(summary)
+    bars = plots.template_bars(template_table(df[df["codec"] == codec], n_boot=20), states=states)
+    heatmap = plots.template_heatmap(template_codec_matrix(df), states=states)
+    assert expected in [t.get_text() for t in ratios.axes[0].get_xticklabels()]
+    assert bars.axes[0].get_title().endswith(f"({expected})")
+    assert expected in [t.get_text() for t in heatmap.axes[0].get_xticklabels()]
+    assert expected in alt_text(heatmap)
+    for fig in (ratios, bars, heatmap):
+        plt.close(fig)
