@@ -78,8 +78,9 @@ def method_colour(name: str) -> str:
     return METHOD_COLOURS.get(str(name).upper(), _spare(f"method:{str(name).upper()}"))
 
 
-def codec_tick(name: str, lossy: bool, status: str = "checked") -> str:
+def codec_tick(name: str, lossy: bool, status: str = "checked", sep: str = " ") -> str:
     """A codec's label on a chart's axis or legend (``analysis.text.loss_mark``):
-    ``status`` is ``metrics.loss``'s ("checked", "partly checked", "not checked")."""
+    ``status`` is ``metrics.loss``'s ("checked", "partly checked", "not checked");
+    ``sep`` "\n" puts the mark under the name (side-by-side ticks)."""
     mark = loss_mark(lossy, status)
-    return f"{name} {mark}" if mark else name
+    return f"{name}{sep}{mark}" if mark else name

@@ -92,7 +92,7 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     label_bars(ax, safe_bars, [_ratio_text(v) if v is not None else "not checked" for v in safe])
     hatched = mark_lossy(ax, bars, lossy)
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="1.0: no compression")
-    ax.set_xticks(x, [codec_tick(n, lf, ck) for n, lf, ck in zip(names, lossy, checked)])
+    ax.set_xticks(x, [codec_tick(n, lf, ck, sep="\n") for n, lf, ck in zip(names, lossy, checked)])
     top = max([v for v in measured + safe if v] or [1.0])
     ax.set_ylim(0, top * 1.18)
     ax.set(title=title, xlabel="codec", ylabel="ratio (original / wire bytes)")
