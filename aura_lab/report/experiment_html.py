@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..analysis.experiment import METHOD
-from ..analysis.experiment_text import change_text, claim_verdict, value_text
+from ..analysis.experiment_text import change_text, claim_verdict, percent, value_text
 from ..paths import write_atomic
 from .experiment_charts import forest_plot, pareto_chart
 from .figures import alt_text
@@ -58,7 +58,7 @@ def claims_table(manifest: dict, results: pd.DataFrame, divergence: dict) -> pd.
                     "traffic": row["traffic"],
                     "variant": arm["name"],
                     "codec": row["codec"],
-                    "claimed": f"{claimed[0]:+.0%} to {claimed[1]:+.0%}" if claimed else "",
+                    "claimed": f"{percent(claimed[0])} to {percent(claimed[1])}" if claimed else "",  # as results.txt
                     "measured": change_text(row),
                     "verdict": claim_verdict(claimed, row) if claimed else "",
                     "baseline -> variant": f"{value_text(row['baseline'], row['lossy_baseline'])} -> "

@@ -80,6 +80,7 @@ def test_runner_writes_every_table_and_a_self_contained_report(tiny):
     images = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', html)
     assert len(images) >= 4 and all(alt.strip() for alt in images)  # forest plots and the cost chart, described
     assert "Claimed against measured" in html
+    assert "+30.0% to +50.0%" in html  # the claim as results.txt writes it (was "+30% to +50%")
 
 
 def test_arms_on_the_same_traffic_send_identical_messages(tiny):
