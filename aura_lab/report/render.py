@@ -33,8 +33,12 @@ class LocalKernelManager(AsyncKernelManager):
 def execute_notebook(
     notebook: str | Path, output: str | Path, parameters: dict, cwd: str | Path | None = None, timeout: int = 600
 ) -> Path:
-    """Run a notebook with papermill (parameters injected after its ``parameters`` cell)."""
+    """Run a notebook with papermill (parameters injected after its ``parameters`` cell).
+    A cell that stops on bad input (``InputError`` in the kernel: a run folder without
+    its traces, say) raises it here, one line; any other failure raises papermill's
+    error with the cell's traceback."""
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     notebook = Path(notebook)
     if not notebook.exists():
@@ -43,17 +47,22 @@ def execute_notebook(
             where=str(notebook),
             fix="the analysis notebooks are in the repository's notebooks/ folder",
         )
-    papermill.execute_notebook(
-        str(notebook),
-        str(output),
-        parameters=parameters,
-        cwd=str(cwd or notebook.parent),
-        progress_bar=False,
-        execution_timeout=timeout,
-        kernel_name="python3",
-        log_output=False,
-        kernel_manager_class=LocalKernelManager,
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            cwd=str(cwd or notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+            kernel_name="python3",
+            log_output=False,
+            kernel_manager_class=LocalKernelManager,
+        )
+    except PapermillExecutionError as exc:
+        if exc.ename == "InputError":
+            raise InputError(exc.evalue) from None
+        raise
     return Path(output)
 
 

@@ -126,6 +126,22 @@ def test_report_on_the_peer_trace_folder_and_on_an_export(peer_folder, peer_expo
     assert "not checked" in html and "per-message records" in html
 
 
+def test_report_on_a_run_folder_that_lost_its_traces_is_one_line(small_run, tmp_path):
+    """A manifest and a summary but no ``traces/``: the notebook's kernel stopped on it
+    and the user got papermill's traceback; now the kernel's InputError, one line, exit 2."""
+    folder = tmp_path / "lost"
+    folder.mkdir()
+    for name in ("manifest.json", "summary.json"):
+        (folder / name).write_bytes((small_run.path / name).read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"aura-lab: error: {folder}: ") and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_report_refuses_what_is_not_a_run_with_the_fix(tmp_path, capsys):
     (tmp_path / "notes.json").write_text('{"hello": 1}')
     assert main(["report", str(tmp_path / "notes.json")]) == 2
