@@ -36,6 +36,7 @@ from typing import Any
 from ..config import BOUNDS, RunConfig, split_specs
 from ..errors import InputError
 from ..inputs import read_input_file
+from ..traffic.profile import BUILT_IN
 from .runner import check_codecs
 
 #: options the experiment sets itself, not the spec
@@ -267,6 +268,9 @@ def _options(options: dict, where: str, base: Path) -> dict:
             out[key] = _resolve(value, base)
         elif isinstance(value, list):
             out[key] = [_resolve(str(v), base) for v in value]
+    profile = out.get("profile")
+    if isinstance(profile, str) and profile not in BUILT_IN:  # a profile JSON file, from the spec's folder too
+        out["profile"] = _resolve(profile, base)
     if isinstance(out.get("turns"), list):
         out["turns"] = tuple(out["turns"])
     return out
@@ -289,7 +293,7 @@ def _check_runs(spec: ExperimentSpec) -> None:
                         fix="relative paths are read from the spec's folder",
                     )
             try:
-                config = RunConfig(**options, offline=True, think_time="0").validate()
+                config = RunConfig(**{**options, "offline": True}).validate()  # a think time given is checked too
                 check_codecs(config.codecs)
             except InputError as exc:
                 raise InputError(exc.message, where=f"{where}: {exc.where or 'codec'}", fix=exc.fix) from None

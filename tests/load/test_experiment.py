@@ -188,6 +188,31 @@ def test_bad_specs_are_clear_errors_naming_the_file(tmp_path, text, expected):
     assert str(path) in str(err.value)
 
 
+def test_a_think_time_and_a_profile_file_beside_the_spec_are_taken(tmp_path):
+    """``think_time`` (a key the docs list) was refused whatever its value, and a
+    relative ``profile`` file was looked for in the current folder, not the spec's."""
+    from aura_lab.traffic.profile import load_profile
+
+    (tmp_path / "profiles").mkdir()
+    load_profile("peer").save(tmp_path / "profiles" / "mine.json")
+    path = write_spec(tmp_path, """
+        [traffic]
+        profile = "profiles/mine.json"
+        think_time = "uniform:0.1,0.2"
+        [baseline]
+        codec = "deflate"
+        [[variant]]
+        name = "identity"
+        codec = "identity"
+        """)  # fmt: skip
+    spec = read_spec(path)
+    options = spec.options(spec.traffics[0], spec.baseline)
+    assert options["profile"] == str(tmp_path / "profiles" / "mine.json")
+    assert options["think_time"] == "uniform:0.1,0.2"
+    with pytest.raises(InputError, match="think_time"):
+        read_spec(write_spec(tmp_path, path.read_text().replace("uniform:0.1,0.2", "uniform:5,1"), "bad.toml"))
+
+
 def test_command_exit_codes_and_relative_paths(tmp_path, capsys):
     (tmp_path / "meta").mkdir()
     spec = write_spec(tmp_path, """
