@@ -46,7 +46,8 @@ def templates_file(source: str | Path, cli: bool = False) -> Path:
 
 
 def with_templates_from(config: RunConfig, cli: bool = False) -> RunConfig:
-    """``config`` with every aura codec given ``templates=FILE`` from ``templates_from``."""
+    """``config`` with every aura codec given ``templates=FILE`` from ``templates_from``
+    (applying it twice changes nothing)."""
     if not config.templates_from:
         return config
     path = templates_file(config.templates_from, cli).resolve()
@@ -60,7 +61,12 @@ def with_templates_from(config: RunConfig, cli: bool = False) -> RunConfig:
     for spec in config.codecs:
         parsed = parse_codec(spec)
         if parsed.name == AURA:
-            if "templates" in parsed.options:
+            given = parsed.options.get("templates")
+            if given is not None and Path(str(given)).resolve() == path:  # applied already (the CLI, then run)
+                specs.append(spec)
+                changed = True
+                continue
+            if given is not None:
                 raise InputError(
                     f"codec {spec!r} names its templates already",
                     where=where("templates_from", cli),

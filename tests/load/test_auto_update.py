@@ -63,6 +63,18 @@ def test_templates_from_loads_them_into_the_next_runs_aura_codec(mined, tmp_path
     assert again.manifest.templates_from == "aura_compression.TemplateLibrary (installed)"
 
 
+def test_templates_from_on_the_command_line(mined, tmp_path, capsys):
+    """``aura-lab run --templates-from RUN`` always failed: the command line gave the aura
+    codec its templates, then ``run`` did it again and refused a codec that had them."""
+    code = main(["run", "--profile", "peer", "--users", "2", "--turns", "2-3", "--think-time", "0", "--codec", "aura",
+                 "--templates-from", str(mined.path), "--trace-dir", str(tmp_path), "--run-id", "cli",
+                 "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    codecs = aura_lab.load_run(tmp_path / "cli").manifest.files["codec_templates"]
+    (library,) = codecs.values()
+    assert library["templates_sha256"] == mined.manifest.files["mined_templates"]["sha256"]
+
+
 def test_templates_from_errors_name_the_flag(mined, tmp_path, capsys):
     with pytest.raises(InputError, match="no aura codec"):
         aura_lab.run(**PEER, codecs="deflate", offline=True, templates_from=str(mined.path), trace_dir=str(tmp_path))
