@@ -7,7 +7,8 @@ write, from what its parts hold.
 - parts that cannot be read are renamed ``*.parquet.corrupt`` (named in the report);
 - a manifest still ``running`` whose process is gone becomes ``incomplete``, with
   ``ended_at`` from its last record and a note of planned against recorded messages;
-- the summary is computed from the records and written.
+- the summary is computed from the records and written (the one it had, if any, is kept
+  as ``summary.before-doctor.json``); a run whose ``traces/`` is gone is refused.
 
 A run whose process is still alive is left alone.
 """
@@ -64,10 +65,22 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
         manifest.status = "incomplete"
         manifest.ended_at = manifest.ended_at or folder.last_record_at()
         manifest.notes.append("marked incomplete by aura-lab doctor --force: its process could not be checked")
+    if not folder.traces_dir.is_dir() and folder.summary_path.is_file() and not list(folder.path.glob("unsaved-*")):
+        raise InputError(
+            "traces/ is gone: there are no records to rebuild the summary from (the summary is kept as it is)",
+            where=str(folder.path),
+            fix="put the run's traces/ folder back, or read the run from its summary",
+        )
     folder.traces_dir.mkdir(exist_ok=True)
     done += _remove_leftovers(folder)
     done += _adopt_unsaved(folder)
-    done += _set_aside_corrupt(folder)
+    aside = _set_aside_corrupt(folder)
+    done += aside
+    if aside:
+        manifest.notes.append(
+            f"aura-lab doctor set {len(aside)} trace part(s) aside (*.parquet.corrupt): they cannot be read, "
+            "so their records are not in the summary"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the unreadable parts are set aside already
         traces = load_traces(folder.path)
@@ -80,6 +93,10 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
         if line not in manifest.notes:
             manifest.notes.append(line)
         done.append(f"status incomplete, ended_at {manifest.ended_at} (the last record); {line}")
+    if folder.summary_path.is_file():  # the summary it had is kept: the records may say less than it did
+        before = folder.path / "summary.before-doctor.json"
+        folder.summary_path.replace(before)
+        done.append(f"kept the summary it had as {before.name}")
     folder.write_manifest(manifest)
     folder.write_summary(summarise_run(traces, manifest))
     done.append(f"wrote {folder.manifest_path.name} and {folder.summary_path.name} ({len(traces)} records)")

@@ -81,3 +81,23 @@ def test_doctor_on_a_folder_without_manifest_and_on_no_run(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["doctor", str(tmp_path / "empty")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_doctor_never_throws_a_summary_away(tmp_path):
+    """A run whose traces/ is gone is refused (doctor once wrote an empty summary over its
+    good one and left it 'complete'); a summary rebuilt from fewer records keeps the one
+    it had beside it, and the manifest says which parts could not be read."""
+    run = killed_run(tmp_path)
+    repair_run(run.path)
+    summary = run.summary_path.read_bytes()
+    shutil.move(run.traces_dir, tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="traces/ is gone"):
+        repair_run(run.path)
+    assert run.summary_path.read_bytes() == summary and not run.traces_dir.exists()
+    shutil.move(tmp_path / "elsewhere", run.traces_dir)
+    run.parts()[0].write_bytes(b"PAR1 not really")
+    done = repair_run(run.path)
+    assert "kept the summary it had as summary.before-doctor.json" in done
+    assert (run.path / "summary.before-doctor.json").read_bytes() == summary
+    notes = json.loads(run.manifest_path.read_text())["notes"]
+    assert any("set 1 trace part(s) aside" in note for note in notes)
