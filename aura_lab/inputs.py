@@ -22,6 +22,18 @@ DEFAULT_MAX_INPUT_BYTES = 512 << 20
 STDIN = "-"
 
 
+def output_file(path: str | os.PathLike, where: str = "-o") -> str:
+    """An output file's path, checked before any work: its folder exists and it is not a
+    folder itself (else the work was done and lost at the write)."""
+    target = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise InputError(f"{path} is a folder", where=where, fix="give a file name inside it")
+    if not os.path.isdir(parent):
+        raise InputError(f"folder {parent} does not exist", where=where, fix="create it, or write somewhere else")
+    return os.fspath(path)
+
+
 def max_input_bytes() -> int:
     """The input size cap in bytes: ``AURA_LAB_MAX_INPUT_BYTES`` when set, else 512 MiB."""
     value = os.environ.get(MAX_INPUT_BYTES_ENV)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from ..analysis.profiles import fit_profile, profile_table
 from ..errors import InputError
+from ..inputs import output_file
 from ..traces.logs import LogReport, read_logs
 
 
 def command(args: argparse.Namespace) -> int:
     if not 2 <= args.min_samples <= 1_000_000:
         raise InputError(f"must be a whole number >= 2 and <= 1000000, got {args.min_samples}", where="--min-samples")
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        raise InputError(f"folder {Path(args.output).parent} does not exist", where="-o")
+    if args.output:
+        output_file(args.output)
     report = LogReport()
     name = args.name or (Path(args.output).stem if args.output else "fitted")
     profile = fit_profile(read_logs(args.logs, report), name, {"logs": report.to_dict()}, args.min_samples)

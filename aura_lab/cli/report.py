@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..inputs import output_file
 from ..report.render import render_report
 
 
 def command(args: argparse.Namespace) -> int:
-    html = render_report(args.run, args.output, args.show_code)
+    html = render_report(args.run, output_file(args.output) if args.output else None, args.show_code)
     print(f"report: {html}")
     return 0
 

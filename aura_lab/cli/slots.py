@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..inputs import read_json_file
+from ..inputs import output_file, read_json_file
 from ..traffic.corpus import load_corpus
 from ..traffic.slots import coverage, discover_slot_examples, format_coverage, write_metadata
 from ..traffic.templates import load_templates
@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.output:
+        output_file(args.output)
     library = load_templates(args.templates)
     texts = [m.text for m in load_corpus(args.corpus, stdin=True).messages]
     existing = read_json_file(args.metadata, "metadata") if args.metadata else None

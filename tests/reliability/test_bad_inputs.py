@@ -232,3 +232,16 @@ def test_template_matching_of_a_many_slot_pattern_ends(tmp_path):
     assert library.match(words) is None
     assert library.match(words + " end") == (1, ["word"] * 9 + [" ".join(["word"] * 51)])
     assert library.match(" and ".join(["a"] * 5000)) is None  # a repeated slot: bounded tries
+
+
+@pytest.mark.parametrize("command", ["report", "profile", "slots"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys, command):
+    """``-o`` naming a folder, or a file in a folder that does not exist: one line and
+    exit 2 before anything is done (it was a traceback once the work was done)."""
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"text": "hello there"}\n', encoding="utf-8")
+    source = {"report": tmp_path / "no-run-needed", "profile": corpus, "slots": corpus}[command]
+    for output, said in ((tmp_path, "is a folder"), (tmp_path / "nowhere" / "x.out", "does not exist")):
+        assert cli.main([command, str(source), "-o", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("aura-lab: error: -o: ") and said in err and len(err.strip().splitlines()) == 1
