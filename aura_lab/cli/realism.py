@@ -25,6 +25,8 @@ def command(args: argparse.Namespace) -> int:
     from ..analysis.profiles import sizes_frame
 
     reference_frame = sizes_frame(read_logs(args.reference, reference))
+    if reference_frame.empty:
+        raise reference.nothing_read(args.reference, "--reference")
     if args.run:
         traffic_report = LogReport()
         traffic = sizes_frame(read_logs(args.run, traffic_report))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import BOUNDS, CHARS_PER_TOKEN, DEFAULT_USERS, RunConfig
-from ..errors import InputError
 from ..traces.logs import LogReport, read_logs
 from ..traffic.conversations import Conversation
 from ..traffic.generator import GeneratedMessage
@@ -29,9 +28,7 @@ def read_replay(config: RunConfig, where: str = "replay") -> tuple[list[Conversa
     conversations = list(itertools.islice(items, limit))
     more = next(items, None) is not None
     if not conversations:
-        raise InputError(
-            "no conversation with a chat message in the logs", where=where, fix="check the files (see the counts)"
-        )
+        raise report.nothing_read(config.replay, where)
     return conversations, report, more
 
 
@@ -66,6 +63,8 @@ def read_traffic_inputs(config: RunConfig) -> tuple[Any, dict]:
 
         report = LogReport()
         extras["reference"] = sizes_frame(read_logs(config.reference, report))
+        if extras["reference"].empty:  # found out now, not in the realism table after the run
+            raise report.nothing_read(config.reference, "reference")
         extras["files"]["reference"] = report.to_dict()
     extras["config"] = config
     return traffic, extras

@@ -83,6 +83,16 @@ class LogReport:
             out.append(f"  {count} x {kind} (e.g. {', '.join(self.examples.get(kind, []))})")
         return out
 
+    def nothing_read(self, paths: Iterable[str | Path], where: str) -> InputError:
+        """The error for logs that gave no conversation with a chat message: the files,
+        and what reading them found."""
+        found = "; ".join(line.strip() for line in self.lines()) or "nothing readable"
+        return InputError(
+            f"no conversation with a chat message in {', '.join(map(str, paths))}",
+            where=where,
+            fix=f"what reading found: {found[:400]}",
+        )
+
 
 def detect(path: Path) -> str:
     """The format of a log file or folder (see the module's note)."""

@@ -245,3 +245,21 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_work(tmp_pa
         assert cli.main([command, str(source), "-o", str(output)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("aura-lab: error: -o: ") and said in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["realism", "run", "replay"])
+def test_logs_without_one_chat_message_name_the_file_and_what_was_found(tmp_path, capsys, command):
+    """A reference (or a replay) with nothing usable: one line naming the file and the
+    counts, before anything runs. ``run --reference`` crashed with a KeyError after the
+    whole run, ``realism`` at once; the replay's error named no file."""
+    logs = tmp_path / "logs.json"
+    logs.write_text('[{"conversations": [{"from": "robot", "value": "x"}]}]', encoding="utf-8")
+    argv = {
+        "realism": ["realism", "--reference", str(logs)],
+        "run": ["run", "--reference", str(logs), "--users", "1", "--trace-dir", str(tmp_path / "t"), "--quiet"],
+        "replay": ["replay", str(logs)],
+    }[command]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"no conversation with a chat message in {logs}" in err and "0 chat messages" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "t").exists()
