@@ -14,6 +14,7 @@ from ..analysis.checks import EXIT_CHECK_FAILED, evaluate, parse_checks, report
 from ..analysis.compare_text import FORMATS
 from ..analysis.comparison import compare, parse_codec_map
 from ..analysis.run import RUN_FOLDER, Run, load_run, summarise_run
+from ..config import BOUNDS
 from ..errors import InputError
 
 EXIT_REGRESSION = 1
@@ -41,6 +42,7 @@ def command(args: argparse.Namespace) -> int:
         raise InputError(f"must be a fraction such as 0.10, got {args.threshold}", where="--threshold")
     if not 1 <= args.n_boot <= 100_000:
         raise InputError(f"must be a whole number >= 1 and <= 100000, got {args.n_boot}", where="--n-boot")
+    BOUNDS["seed"].check(args.seed, "--seed")
     checks = parse_checks(args.check, compare=True)
     codec_map = parse_codec_map(args.map, where="--map")
     phase = None if args.phase == "all" else args.phase

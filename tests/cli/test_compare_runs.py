@@ -70,6 +70,8 @@ def test_strict_refuses_runs_set_up_differently_and_markdown_is_a_table(runs, ca
     assert main(["compare", str(base.path), str(other.path), "--strict", "--n-boot", "50"]) == 2
     err = capsys.readouterr().err
     assert "--strict" in err and "seed" in err
+    assert main(["compare", str(base.path), str(other.path), "--seed", "-1"]) == 2  # was numpy's traceback
+    assert "--seed: must be a whole number >= 0" in capsys.readouterr().err
     assert main(["compare", str(base.path), str(base.path), "--strict", "--n-boot", "50", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("### aura-lab compare") and "| codec | metric |" in out
