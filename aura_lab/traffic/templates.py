@@ -239,6 +239,10 @@ def aura_library() -> PatternLibrary:
 def load_template_file(path: str | os.PathLike) -> PatternLibrary:
     """Read ``{id: pattern}`` or ``[{id, pattern, ...}]`` JSON (``inputs.read_template_patterns``)."""
     patterns, _ = read_template_patterns(path)
+    if not patterns:  # a generator would have nothing to draw from, a codec nothing to add
+        raise InputError(
+            "the template file holds no template", where=str(path), fix='give {"id": "pattern with {0}"} entries'
+        )
     return PatternLibrary(patterns, source=str(Path(path)))
 
 

@@ -263,3 +263,13 @@ def test_logs_without_one_chat_message_name_the_file_and_what_was_found(tmp_path
     err = capsys.readouterr().err
     assert f"no conversation with a chat message in {logs}" in err and "0 chat messages" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("text", ["{}", "[]"])
+def test_a_template_file_without_a_template_is_one_line(tmp_path, capsys, text):
+    """``{}`` as --templates was a ValueError from random.randrange deep in the generator."""
+    empty = tmp_path / "templates.json"
+    empty.write_text(text, encoding="utf-8")
+    assert cli.main(["generate", "--n", "2", "--profile", "peer", "--templates", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aura-lab: error: {empty}: the template file holds no template") and "Traceback" not in err
