@@ -302,6 +302,9 @@ class RunConfig:
              "an offline run plays its users in this process: leave out --workers and --scheduler")  # fmt: skip
         if self.templates_from:
             need(Path(self.templates_from).exists(), "templates_from", f"{self.templates_from} does not exist")
+        if self.scheduler:
+            need(scheduler_address(self.scheduler) is not None, "scheduler",
+                 f"{self.scheduler!r} is not a scheduler address: give HOST:PORT or tcp://HOST:PORT")  # fmt: skip
         if self.urls:
             for url in self.urls:
                 check_url(url, where("urls", cli))
@@ -385,3 +388,13 @@ def check_url(url: str, where_: str = "--url") -> None:
         raise InputError(f"bad URL {url!r}", where=where_, fix=fix)
     if parts.fragment or url.endswith("#"):
         raise InputError(f"bad URL {url!r}: a WebSocket URL has no #fragment", where=where_, fix=fix)
+
+
+def scheduler_address(text: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Dask scheduler address (``HOST:PORT`` or ``tcp://HOST:PORT``);
+    None when it is not one."""
+    host, _, port = text.removeprefix("tcp://").rpartition(":")
+    host = host.strip("[]")
+    if not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)

@@ -23,6 +23,7 @@ import importlib.util
 import os
 import platform
 import secrets
+import socket
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from typing import Any, Unpack
 from .. import __version__
 from ..analysis.run import Run
 from ..codecs import parse_codec
-from ..config import LOGGED_GAP_CAP_S, RunConfig
+from ..config import LOGGED_GAP_CAP_S, RunConfig, scheduler_address
 from ..errors import AuraLabError, InputError
 from ..system import clean_stale_scratch, this_process
 from ..traces.folder import Manifest, RunFolder, ServerInfo
@@ -106,6 +107,7 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
             fix="pip install 'aura-lab[dask]'",
         )
     _probe_urls(config, say)
+    _probe_scheduler(config)
     given_templates = load_templates(config.templates) if config.templates else None  # a bad file fails now
     gen_config = config_from_files(
         config.corpus, config.metadata, library=given_templates, **config.generator_options()
@@ -196,6 +198,21 @@ def _probe_urls(config: RunConfig, say: Printer) -> None:
     if problems:
         url, (problem, fix) = next(iter(problems.items()))
         raise InputError(f"{url}: {problem}", where="urls", fix=fix)
+
+
+def _probe_scheduler(config: RunConfig) -> None:
+    """A ``--scheduler`` nobody listens on fails the run now, not after Dask's 30 s."""
+    address = scheduler_address(config.scheduler) if config.scheduler else None
+    if address is None:
+        return
+    try:
+        socket.create_connection(address, timeout=5).close()
+    except OSError as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {config.scheduler} ({exc.strerror or exc})",
+            where="scheduler",
+            fix="start it with dask scheduler, or leave out --scheduler to use a LocalCluster",
+        ) from None
 
 
 def check_verify(spec: str, where: str = "verify") -> None:

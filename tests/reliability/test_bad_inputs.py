@@ -273,3 +273,16 @@ def test_a_template_file_without_a_template_is_one_line(tmp_path, capsys, text):
     assert cli.main(["generate", "--n", "2", "--profile", "peer", "--templates", str(empty)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"aura-lab: error: {empty}: the template file holds no template") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "said"),
+    [("127.0.0.1:1", "cannot reach the Dask scheduler at 127.0.0.1:1"), ("notanaddress", "not a scheduler address")],
+)
+def test_a_scheduler_that_cannot_be_reached_is_refused_before_the_run(tmp_path, capsys, scheduler, said):
+    """Dask's 30 s timeout and its traceback (or a ValueError for a malformed address),
+    after a run folder was made; now one line at once, and nothing made."""
+    argv = ["run", "--users", "2", "--workers", "2", "--scheduler", scheduler, "--trace-dir", str(tmp_path / "t")]
+    assert cli.main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "t").exists()
