@@ -36,6 +36,13 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
     folder = RunFolder(path)
     if not folder.path.is_dir():
         raise InputError("no such run folder", where=str(folder.path), fix="give a folder under data/traces/")
+    for odd, kind in ((folder.manifest_path, "a folder"), (folder.traces_dir, "a file")):
+        if odd.exists() and odd.is_dir() == (kind == "a folder"):
+            raise InputError(
+                f"{odd.name} is {kind}: this is not a run folder as aura-lab writes it",
+                where=str(folder.path),
+                fix=f"move {odd.name} out of the way if it is not the run's, then run doctor again",
+            )
     done: list[str] = []
     if folder.is_run():
         manifest = folder.read_manifest()

@@ -101,3 +101,14 @@ def test_doctor_never_throws_a_summary_away(tmp_path):
     assert (run.path / "summary.before-doctor.json").read_bytes() == summary
     notes = json.loads(run.manifest_path.read_text())["notes"]
     assert any("set 1 trace part(s) aside" in note for note in notes)
+
+
+@pytest.mark.parametrize("odd", ["manifest.json", "traces"])
+def test_doctor_on_a_folder_laid_out_wrongly_is_one_error(tmp_path, odd):
+    """manifest.json as a folder, or traces as a file: an IsADirectoryError or a
+    FileExistsError traceback before; now the error names what is wrong."""
+    run = killed_run(tmp_path)
+    shutil.rmtree(run.traces_dir) if odd == "traces" else run.manifest_path.unlink()
+    (run.path / odd).mkdir() if odd == "manifest.json" else (run.path / odd).write_text("x")
+    with pytest.raises(InputError, match=f"{odd} is a (folder|file)"):
+        repair_run(run.path)
