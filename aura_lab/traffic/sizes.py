@@ -33,6 +33,7 @@ from ..errors import InputError
 
 KINDS = ("parametric", "quantiles")
 FAMILIES = ("lognorm", "gamma", "weibull_min", "expon", "norm")
+_SHAPES = {"lognorm": 1, "gamma": 1, "weibull_min": 1, "expon": 0, "norm": 0}  # scipy's shape parameters
 TABLE_CELLS = 8192
 MAX_SIZE = 1 << 20  # bytes: the embedded servers' largest message
 _SLOPE_LIMIT = 20.0  # log units per standard deviation: steeper than any real tail
@@ -57,6 +58,17 @@ class SizeModel:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.kind == "parametric" and self.family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.kind == "parametric":
+            shapes = _SHAPES[str(self.family)]
+            params = self.params
+            if len(params) != shapes + 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in params):
+                raise ValueError(
+                    f"{self.family} takes {shapes + 2} finite params (shapes, loc, scale), got {list(params)}"
+                )
+            if any(abs(v) > 1e12 for v in params):  # sizes are at most MAX_SIZE bytes: no fit gives these
+                raise ValueError(f"{self.family}'s params must be within +-1e12, got {list(params)}")
+            if any(v <= 0 for v in (*params[:shapes], params[-1])):
+                raise ValueError(f"{self.family}'s shape and scale params must be above 0, got {list(params)}")
         if self.kind == "quantiles":
             ps = [p for p, _ in self.points]
             values = [v for _, v in self.points]

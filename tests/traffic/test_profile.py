@@ -65,6 +65,11 @@ def test_sampling_follows_the_model():
         ({"kind": "quantiles", "points": [[0.2, 10], [0.4, 5]]}, "never fall"),
         ({"kind": "parametric", "family": "cauchy"}, "family must be one of"),
         ({"kind": "quantiles", "points": [[0.2, 10], [0.8, 20]], "mean": 1.0}, "below what the points allow"),
+        # these made every message 1 MiB (or 1 byte) without a word
+        ({"kind": "parametric", "family": "weibull_min", "params": [float("nan")] * 3}, "3 finite params"),
+        ({"kind": "parametric", "family": "weibull_min", "params": [2.0]}, "3 finite params"),
+        ({"kind": "parametric", "family": "lognorm", "params": [-1.0, 0.0, 300.0]}, "must be above 0"),
+        ({"kind": "parametric", "family": "expon", "params": [0.0, 1e308]}, "within +-1e12"),
     ],
 )
 def test_bad_models_are_named(data, message):
