@@ -53,14 +53,24 @@ def load_traces(path: str | Path | Sequence[str | Path]) -> pd.DataFrame:
     )
 
 
+# in every trace part since the first schema: a part without them is not one
+CORE_COLUMNS = ("run_id", "user_id", "turn")
+
+
 def read_parts(parts: list[Path]) -> pd.DataFrame:
     """Part files as one DataFrame; unreadable parts are skipped with a warning each."""
     schemas = {}
     for part in parts:
         try:
-            schemas[part] = pq.read_schema(part)
+            schema = pq.read_schema(part)
         except (OSError, pa.ArrowException) as exc:
             _skipped(part, exc)
+            continue
+        missing = [name for name in CORE_COLUMNS if name not in schema.names]
+        if missing:  # Parquet, but not a trace part: its rows would be junk records
+            _skipped(part, ValueError(f"not a trace part: no {', '.join(missing)} column"))
+            continue
+        schemas[part] = schema
     good = list(schemas)
     if not good:
         return empty_frame()

@@ -315,3 +315,21 @@ def test_close_waits_for_a_part_the_flusher_thread_is_still_writing(tmp_path, mo
     writer.close()
     assert len(load_traces(tmp_path)) == 40
     flusher.join()
+
+
+def test_a_parquet_file_that_is_not_a_trace_part_is_skipped_with_a_warning(tmp_path):
+    """Parquet of another layout among the parts (no run_id, user_id, turn): its rows
+    became junk records (and compare a TypeError); now it is skipped, named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aura_lab.errors import DataWarning
+
+    folder = tmp_path / "run" / "traces"
+    folder.mkdir(parents=True)
+    with TraceWriter(folder, shard=0) as writer:
+        writer.write({"run_id": "r", "user_id": 8, "turn": 1})
+    pq.write_table(pa.table({"x": [1, 2, 3]}), folder / "part-0001-000000.parquet")
+    with pytest.warns(DataWarning, match="part-0001-000000.parquet: trace part skipped.*not a trace part"):
+        df = load_traces(tmp_path / "run")
+    assert df["user_id"].tolist() == [8]
