@@ -36,8 +36,12 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
     folder = RunFolder(path)
     if not folder.path.is_dir():
         raise InputError("no such run folder", where=str(folder.path), fix="give a folder under data/traces/")
-    for odd, kind in ((folder.manifest_path, "a folder"), (folder.traces_dir, "a file")):
-        if odd.exists() and odd.is_dir() == (kind == "a folder"):
+    misplaced = (
+        (folder.manifest_path, folder.manifest_path.is_dir(), "a folder"),
+        (folder.traces_dir, folder.traces_dir.exists() and not folder.traces_dir.is_dir(), "a file"),
+    )
+    for odd, wrong, kind in misplaced:
+        if wrong:
             raise InputError(
                 f"{odd.name} is {kind}: this is not a run folder as aura-lab writes it",
                 where=str(folder.path),

@@ -223,7 +223,7 @@ def _run_experiment(
         found = analyse(spec, runs)
         write_outputs(folder, found, manifest)
     except KeyboardInterrupt:
-        stopper.reason = stopper.reason or "interrupted"  # a run's own stop may have caught it: later signals wait
+        stopper.request("interrupted")  # a run's own stop may have caught it: later signals are only noted
         if folder is not None:
             ran = len(manifest["runs"])
             when = "while analysing, after every run" if ran == len(tasks) else f"after {ran} of {len(tasks)} runs"
