@@ -5,13 +5,17 @@ is fetched from the network when it is opened (the ``aura_report`` template drop
 require.js, MathJax, Mermaid and widget scripts of JupyterLab's). It names the run in
 its title and first heading, and shows no code cells unless ``--show-code`` is given.
 The kernel runs over IPC (local socket files), not TCP, so it has no unencrypted port
-to warn about.
+to warn about, and its own stdout and stderr go to a log file, never to the user's
+terminal: jupyter_client interrupts a kernel before shutting it down, and under load the
+kernel logged "KeyboardInterrupt caught in kernel." beside the command's own lines.
 """
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum
@@ -24,10 +28,28 @@ TEMPLATE = "aura_report"
 
 
 class LocalKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel talks over IPC: the kernel is on this machine, and
-    TCP would open unencrypted ports (ipykernel warns about them on every report)."""
+    """A kernel manager whose kernel talks over IPC (the kernel is on this machine, and
+    TCP would open unencrypted ports, which ipykernel warns about on every report) and
+    writes its own output to ``kernel_log``, not to the terminal of the command that
+    started it."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+    kernel_log: Path | None = None  # set on a subclass per execution (papermill makes the instance)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if self.kernel_log is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        with open(self.kernel_log, "ab") as log:  # the child keeps its own copy of the descriptor
+            kw.update(stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+def _kernel_log_tail(log: Path, lines: int = 20) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def execute_notebook(
@@ -47,22 +69,29 @@ def execute_notebook(
             where=str(notebook),
             fix="the analysis notebooks are in the repository's notebooks/ folder",
         )
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            cwd=str(cwd or notebook.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-            kernel_name="python3",
-            log_output=False,
-            kernel_manager_class=LocalKernelManager,
-        )
-    except PapermillExecutionError as exc:
-        if exc.ename == "InputError":
-            raise InputError(exc.evalue) from None
-        raise
+    with tempfile.TemporaryDirectory(prefix="aura-lab-kernel-") as scratch:
+        manager = type("KernelManager", (LocalKernelManager,), {"kernel_log": Path(scratch) / "kernel.log"})
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                cwd=str(cwd or notebook.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+                kernel_name="python3",
+                log_output=False,
+                kernel_manager_class=manager,
+            )
+        except PapermillExecutionError as exc:
+            if exc.ename == "InputError":
+                raise InputError(exc.evalue) from None
+            raise
+        except Exception as exc:  # the kernel died or never started: what it said is the clue
+            tail = _kernel_log_tail(manager.kernel_log)
+            if tail:
+                exc.add_note(f"the kernel's own output (last lines):\n{tail}")
+            raise
     return Path(output)
 
 

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 import aura_lab
@@ -140,6 +141,62 @@ def test_report_on_a_run_folder_that_lost_its_traces_is_one_line(small_run, tmp_
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith(f"aura-lab: error: {folder}: ") and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.html").exists()
+
+
+def busy_cores(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that spin on the CPU, to load the machine beside a test."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def test_the_kernel_never_writes_to_the_commands_terminal(tmp_path):
+    """Whatever the kernel prints on its own stdout and stderr (ipykernel's log lines, a
+    library's noise) goes to its log, not to the terminal of the command that started it:
+    ``jupyter_client`` interrupts a kernel before shutting it down, and under load the
+    kernel logged "KeyboardInterrupt caught in kernel." before ``report``'s own line."""
+    notebook = tmp_path / "noisy.ipynb"
+    noise = (
+        "import os, sys\nos.write(1, b'KERNEL-STDOUT\\n')\nos.write(2, b'KERNEL-STDERR\\n')\n"
+        "print('KERNEL-LOG', file=sys.__stderr__, flush=True)"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(noise)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nbformat.write(nb, str(notebook))
+    script = (
+        "import sys; from aura_lab.report.render import execute_notebook; "
+        "execute_notebook(sys.argv[1], sys.argv[2], {'x': 2}, cwd=sys.argv[3]); print('done')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(notebook), str(tmp_path / "out.ipynb"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n" and done.stderr == "", (done.stdout, done.stderr)
+    assert not list(tmp_path.glob("*.log"))  # the log lives in the execution's scratch, not in cwd
+
+
+def test_report_prints_only_its_own_lines_under_load(small_run, tmp_path):
+    """The issue-29 failure, provoked: ``report`` on a folder that lost its traces, five
+    times with both cores kept busy beside it; stderr is its one line every time."""
+    folder = tmp_path / "lost"
+    folder.mkdir()
+    for name in ("manifest.json", "summary.json"):
+        (folder / name).write_bytes((small_run.path / name).read_bytes())
+    spinners = busy_cores(2)
+    try:
+        for attempt in range(5):
+            done = subprocess.run(
+                [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            lines = done.stderr.splitlines()
+            assert done.returncode == 2 and done.stdout == "", (attempt, done.stdout, done.stderr)
+            assert len(lines) == 1 and lines[0].startswith(f"aura-lab: error: {folder}: "), (attempt, done.stderr)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def test_report_refuses_what_is_not_a_run_with_the_fix(tmp_path, capsys):
