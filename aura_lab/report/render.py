@@ -70,7 +70,8 @@ def execute_notebook(
             fix="the analysis notebooks are in the repository's notebooks/ folder",
         )
     with tempfile.TemporaryDirectory(prefix="aura-lab-kernel-") as scratch:
-        manager = type("KernelManager", (LocalKernelManager,), {"kernel_log": Path(scratch) / "kernel.log"})
+        kernel_log = Path(scratch) / "kernel.log"
+        manager = type("KernelManager", (LocalKernelManager,), {"kernel_log": kernel_log})
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -88,7 +89,7 @@ def execute_notebook(
                 raise InputError(exc.evalue) from None
             raise
         except Exception as exc:  # the kernel died or never started: what it said is the clue
-            tail = _kernel_log_tail(manager.kernel_log)
+            tail = _kernel_log_tail(kernel_log)
             if tail:
                 exc.add_note(f"the kernel's own output (last lines):\n{tail}")
             raise
