@@ -81,7 +81,7 @@ def _in_code(data: bytes) -> np.ndarray:
     while at != -1:
         fences.append(at)
         at = data.find(_FENCE, at + len(_FENCE))
-    for start, end in zip(fences[0::2], fences[1::2] + [len(data)]):
+    for start, end in zip(fences[0::2], [*fences[1::2], len(data)]):
         inside[start:end] = True
     return inside
 
