@@ -248,14 +248,13 @@ class RunConfig:
         return ThinkTime.parse(self.think_time)
 
     def file_descriptors(self) -> int:
-        """Open files this process needs at most: one connection per user and server
-        group (twice with in-process servers: both ends are here), the warmup's, and
-        ``RESERVED_FDS``. With workers, each process holds its share of the users."""
-        groups = 1 if self.urls else max(1, len(self.codecs))
+        """Open files this process needs at most: two connections (one per direction) per
+        user and server group (twice with in-process servers: both ends are here), the
+        warmup's, and ``RESERVED_FDS``. With workers, each holds its share of the users."""
+        connections = 2 * (1 if self.urls else max(1, len(self.codecs)))  # per user
         users = self.users or DEFAULT_USERS
         per_process = -(-users // max(1, self.workers)) if self.workers > 1 or self.scheduler else users
-        ends = 2 if self.in_process_servers and not self.urls else 1
-        return (per_process + 1) * groups * ends + RESERVED_FDS
+        return (per_process + 1) * connections * (2 if self.in_process_servers and not self.urls else 1) + RESERVED_FDS
 
     def validate(self, cli: bool = False) -> RunConfig:
         """Check every option against its range; errors name the flag when ``cli``."""

@@ -2,8 +2,14 @@
 
 A codec turns one chat message (``str``) into bytes and back. Codecs that keep
 history across the messages of one WebSocket connection (``deflate-stream``) return
-that history from ``new_connection_state()`` and receive it back in every call; the
-others return ``None`` and ignore it. Sizes are UTF-8 bytes throughout.
+that history from ``new_connection_state(direction)`` and receive it back in every call;
+the others return ``None`` and ignore it. Sizes are UTF-8 bytes throughout.
+
+A connection carries messages both ways: a human's from the client to the server, an
+assistant's reply from the server to the client. permessage-deflate (RFC 7692) keeps one
+compression context per direction, each with its own window (``client_max_window_bits``,
+``server_max_window_bits``): a codec's ``context`` says which model it follows, and
+``ConnectionStates`` holds a connection's contexts by direction accordingly.
 """
 
 from __future__ import annotations
@@ -11,6 +17,12 @@ from __future__ import annotations
 import importlib.metadata
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+CLIENT_TO_SERVER = "client-to-server"  # a human's message
+SERVER_TO_CLIENT = "server-to-client"  # an assistant's reply
+DIRECTIONS = (CLIENT_TO_SERVER, SERVER_TO_CLIENT)
+NO_CONTEXT, PER_DIRECTION, SHARED = "none", "per-direction", "shared"
+CONTEXTS = (PER_DIRECTION, SHARED)  # the values of a stateful codec's ``context`` option
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,10 @@ class Codec:
     #: options the constructor takes only to refuse them with a reason (``{name: why and
     #: what to do instead}``): a clear error when the spec is parsed, never a silent no-op
     refused_options: ClassVar[dict[str, str]] = {}
+    #: what a connection keeps between messages: ``none`` (each message alone),
+    #: ``per-direction`` (one context each way, as permessage-deflate does) or ``shared``
+    #: (one context for both directions: not what a WebSocket does, kept for comparison)
+    context: str = NO_CONTEXT
 
     @property
     def package_version(self) -> str:
@@ -53,8 +69,9 @@ class Codec:
         except importlib.metadata.PackageNotFoundError:
             return "unknown"
 
-    def new_connection_state(self) -> Any:
-        """Per-connection state (None for codecs that compress each message alone)."""
+    def new_connection_state(self, direction: str = CLIENT_TO_SERVER) -> Any:
+        """The state of one direction of a connection (of the whole connection when the
+        codec's ``context`` is shared; None for codecs that compress each message alone)."""
         return None
 
     def compress(self, text: str, state: Any = None) -> CodecResult:
@@ -85,6 +102,33 @@ class Codec:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.info()}>"
+
+
+class ConnectionStates:
+    """The contexts of one connection, made on first use: one per direction when the
+    codec keeps them per direction, one for both when it shares it, none otherwise."""
+
+    def __init__(self, codec: Codec):
+        self.codec = codec
+        self._states: dict[str, Any] = {}
+
+    def __call__(self, direction: str = CLIENT_TO_SERVER) -> Any:
+        if self.codec.context == NO_CONTEXT:
+            return None
+        key = direction if self.codec.context == PER_DIRECTION else CLIENT_TO_SERVER
+        if key not in self._states:
+            self._states[key] = self.codec.new_connection_state(key)
+        return self._states[key]
+
+    def held(self) -> list[Any]:
+        """The contexts made so far."""
+        return list(self._states.values())
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    return direction
 
 
 # permessage-deflate (RFC 7692) drops the empty stored block that Z_SYNC_FLUSH ends with.

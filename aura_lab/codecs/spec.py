@@ -7,7 +7,9 @@
 - ``package.module:Class[:key=value,...]``: a class of the user's own. The smallest one has
   ``compress(text: str) -> bytes`` and ``decompress(data: bytes) -> str``; it may also
   have ``new_connection_state()`` (then ``compress(text, state)`` and ``decompress(data,
-  state)``), ``method``, ``info()`` and ``close()``. A subclass of ``Codec`` is used as it is.
+  state)``; a connection keeps one state per direction, and ``new_connection_state(direction)``
+  is told which when it takes an argument), ``method``, ``info()`` and ``close()``. A
+  subclass of ``Codec`` is used as it is.
 
 Options are the constructor's keyword arguments; each value is converted to the type of
 the argument's default (int, float, bool, str). An unknown codec or option, or a value of
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .base import Codec, CodecResult
+from .base import CLIENT_TO_SERVER, NO_CONTEXT, PER_DIRECTION, SHARED, Codec, CodecResult
 
 #: name -> "module:Class" (imported on first use, so a missing package only hurts its codec)
 CODECS = {
@@ -202,10 +205,15 @@ class PluginCodec(Codec):
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self._stateful = callable(getattr(inner, "new_connection_state", None))
+        make = getattr(inner, "new_connection_state", None)
+        self._stateful = callable(make)
+        self._told_direction = self._stateful and _takes_an_argument(make)
+        self.context = PER_DIRECTION if self._stateful else NO_CONTEXT
 
-    def new_connection_state(self) -> Any:
-        return self.inner.new_connection_state() if self._stateful else None
+    def new_connection_state(self, direction: str = CLIENT_TO_SERVER) -> Any:
+        if not self._stateful:
+            return None
+        return self.inner.new_connection_state(direction) if self._told_direction else self.inner.new_connection_state()
 
     def compress(self, text: str, state: Any = None) -> CodecResult:
         data = self.inner.compress(text, state) if self._stateful else self.inner.compress(text)
@@ -224,3 +232,24 @@ class PluginCodec(Codec):
         close = getattr(self.inner, "close", None)
         if callable(close):
             close()
+
+
+def shared_context_note(specs: Iterable[str]) -> str | None:
+    """The note a run or replay carries when a codec keeps one context for both
+    directions (``context=shared``): its figures gain from the other side's text, which
+    no WebSocket's compression can use."""
+    shared = [spec for spec in specs if parse_codec(spec).options.get("context") == SHARED]
+    if not shared:
+        return None
+    return (
+        f"{', '.join(shared)}: one compression context for both directions (context=shared), where "
+        "permessage-deflate keeps one per direction; its ratio gains from the other side's text"
+    )
+
+
+def _takes_an_argument(function: Any) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in parameters)

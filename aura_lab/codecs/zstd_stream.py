@@ -2,8 +2,10 @@
 block, so later messages refer back to earlier ones (zstd's context takeover); with a
 trained dictionary when ``dict_size`` > 0 (trained as ``zstd-dict`` trains it).
 
-The first message of a connection carries the frame header. Like ``deflate-stream``, its
-output is sent whatever its size (the message is in both sides' history).
+The first message of each direction carries the frame header. Like ``deflate-stream``, a
+connection keeps one stream per direction (``context=per-direction``, the default) or,
+to compare, one for both (``context=shared``), and its output is sent whatever its size
+(the message is in both sides' history).
 
 Each connection gets its own ``ZstdCompressor`` and ``ZstdDecompressor``: python-zstandard's
 ``compressobj()`` and ``decompressobj()`` run on their parent's one context (its docs: one
@@ -20,7 +22,7 @@ from typing import Any
 
 import zstandard
 
-from .base import Codec, CodecResult
+from .base import CLIENT_TO_SERVER, CONTEXTS, PER_DIRECTION, Codec, CodecResult, check_direction
 from .training import read_training_texts, training_path
 from .zstd_dict import _build_dictionary
 
@@ -41,7 +43,12 @@ class ZstdStreamCodec(Codec):
     package = "zstandard"
     falls_back_on_expansion = False
 
-    def __init__(self, level: int = 3, dict_size: int = 0, training: str | Path | None = None):
+    def __init__(
+        self, level: int = 3, dict_size: int = 0, training: str | Path | None = None, context: str = PER_DIRECTION
+    ):
+        if context not in CONTEXTS:
+            raise ValueError(f"context must be {' or '.join(CONTEXTS)}, got {context!r}")
+        self.context = context
         if not -7 <= int(level) <= 22:
             raise ValueError(f"level must be -7..22, got {level}")
         if int(dict_size) < 0:
@@ -57,7 +64,8 @@ class ZstdStreamCodec(Codec):
                 [t.encode("utf-8") for t in texts], self.dict_size_requested
             )
 
-    def new_connection_state(self) -> ZstdStreamState:
+    def new_connection_state(self, direction: str = CLIENT_TO_SERVER) -> ZstdStreamState:
+        check_direction(direction)  # both directions alike: zstd negotiates no window per side
         compressor = zstandard.ZstdCompressor(
             level=self.level, dict_data=self.dictionary, write_checksum=False, write_dict_id=False
         )
@@ -80,7 +88,12 @@ class ZstdStreamCodec(Codec):
 
     def info(self) -> dict:
         dict_bytes = len(self.dictionary.as_bytes()) if self.dictionary else 0
-        info: dict[str, Any] = {"level": self.level, "context_takeover": True, "dict_size_bytes": dict_bytes}
+        info: dict[str, Any] = {
+            "level": self.level,
+            "context_takeover": True,
+            "context": self.context,
+            "dict_size_bytes": dict_bytes,
+        }
         if self.training_path is not None:
             info.update(training_file=str(self.training_path), training_sha256=self.training_sha256)
         if self.dict_note:

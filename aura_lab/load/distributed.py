@@ -38,7 +38,7 @@ class ShardJob:
     n_shards: int
     run_id: str
     folder: str
-    groups: list[tuple[str, list[str]]]
+    groups: list[tuple[str, list[str], str]]  # label, URLs, context
     patterns: dict[int, str]  # the template library learnt by the main process
     stop_event: str  # name of the Dask Event that stops every shard
 
@@ -64,7 +64,7 @@ async def _run_shard(job: ShardJob) -> dict:
     engine = Engine(
         EngineSettings.of(config, job.run_id),
         gen_config,
-        [Group(label, urls) for label, urls in job.groups],
+        [Group(label, urls, context=context) for label, urls, context in job.groups],
         make_selector(config.selection, config.explore),
         config.users or 0,
         [writer_listener(writer)],
@@ -215,7 +215,7 @@ async def run_distributed(
                 n_shards=n_shards,
                 run_id=run_id,
                 folder=str(folder),
-                groups=[(g.label, g.urls) for g in groups],
+                groups=[(g.label, g.urls, g.context) for g in groups],
                 patterns=patterns,
                 stop_event=stop_name,
             )

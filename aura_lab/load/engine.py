@@ -25,6 +25,7 @@ from ..timing import ThinkTime
 from ..traffic.framing import Framing
 from ..traffic.generator import GeneratedMessage, GeneratorConfig, TemplatePools, user_messages
 from ..traffic.selection import Selector, UniformSelector
+from ..wire.frames import direction_of
 from ..wire.judge import Exchange
 from .ahead import AHEAD_MESSAGES, Ahead
 from .events import Exchanged, Listener, Tally, selector_feed, writer_listener
@@ -266,10 +267,11 @@ class Engine:
     ) -> None:
         """Send the message, or ``frame`` (text, index, reply id, last) of it, to every group."""
         text = message.text if frame is None else frame[0]
+        direction = direction_of(message.role)
         if len(links) == 1:  # the common case, without the cost of a task per message
             link = links[0]
             try:
-                result = await link.exchange(text)
+                result = await link.exchange(text, direction)
             except asyncio.CancelledError:
                 self._announce(message, links, phase, scheduled, open_loop, [_interrupted(link)], frame)
                 raise
@@ -280,7 +282,7 @@ class Engine:
             else:
                 self._deliver(message, links, phase, scheduled, open_loop, [result], frame)
             return
-        tasks = [asyncio.ensure_future(link.exchange(text)) for link in links]
+        tasks = [asyncio.ensure_future(link.exchange(text, direction)) for link in links]
         try:
             await asyncio.gather(*tasks)
         except asyncio.CancelledError:
@@ -350,7 +352,7 @@ class Engine:
         try:
             # what went to the server: the frame of a streamed reply, in the user's order
             text = message.text if frame is None else frame[0]
-            results[0].verified = await self.verifier.check(message.user_id, text)
+            results[0].verified = await self.verifier.check(message.user_id, text, direction_of(message.role))
         finally:  # also when cancelled: the record is kept, unchecked
             self._announce(message, links, phase, scheduled, open_loop, results, frame)
 

@@ -30,7 +30,7 @@ def in_process_groups(
             **parsed.defaults(min_compression_size=min_compression_size, workdir=f"{scratch}/codec-{index}")
         )
         stack.callback(codec.close)
-        groups.append(Group(spec, codec=codec, min_compression_size=min_compression_size))
+        groups.append(Group(spec, codec=codec, min_compression_size=min_compression_size, context=codec.context))
     return groups
 
 

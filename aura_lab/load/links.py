@@ -10,6 +10,12 @@ talks through, and its two implementations.
 A link speaks the peer's protocol (one text message out, one JSON reply back) and turns
 every outcome into an ``Exchange``: an answer, or an error with its kind. It never
 raises for a server's fault, so the run goes on and counts it.
+
+Each message travels in a direction (a human's from the client, an assistant's reply from
+the server). A group whose codec keeps one context per direction (``Group.context``, as
+its server's ``GET /health`` says) gets a ``DirectedLink``: one connection per direction,
+the server's told by its URL (``?direction=server-to-client``), so each direction's
+history is its own as on a real WebSocket, with nothing added to the peer's protocol.
 """
 
 from __future__ import annotations
@@ -17,18 +23,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import ClassVar, Protocol
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from ..codecs import Codec
+from ..codecs.base import CLIENT_TO_SERVER, NO_CONTEXT, PER_DIRECTION, ConnectionStates
 from ..config import MAX_MESSAGE_SIZE, MAX_REPLY_SIZE, MIN_COMPRESSION_SIZE, REPLY_TIMEOUT_S
 from ..wire.judge import Exchange, judge_reply
 from ..wire.labels import Label, from_reply
 from ..wire.protocol import ServerStats, answer
+from .server_health import ServerHealth
 from .watchdog import Watchdog
 from .wsclient import LeanConnection, open_connection
 
@@ -39,12 +49,18 @@ class LinkStats:
     failovers: int = 0
     connect_failures: int = 0
 
+    FIELDS: ClassVar[tuple[str, ...]] = ("reconnects", "failovers", "connect_failures")
+
 
 class Link(Protocol):
     """What the engine needs of a user's link to one server group."""
 
-    stats: LinkStats
-    sent_ns: int | None  # when the current (or last) message went out, perf_counter_ns
+    @property
+    def stats(self) -> LinkStats: ...
+
+    @property
+    def sent_ns(self) -> int | None:
+        """When the current (or last) message went out, perf_counter_ns."""
 
     @property
     def url(self) -> str: ...
@@ -52,54 +68,8 @@ class Link(Protocol):
     async def open(self) -> None:
         """Connect now if not connected; never raises (the next exchange records a failure)."""
 
-    async def exchange(self, text: str) -> Exchange: ...
+    async def exchange(self, text: str, direction: str = CLIENT_TO_SERVER) -> Exchange: ...
     async def close(self) -> None: ...
-
-
-@dataclass
-class DeadServer:
-    """A server given up on: when (UTC epoch seconds), after how many failed
-    connections over how long (seconds), and the last error."""
-
-    url: str
-    at: float
-    failures: int
-    seconds: float
-    error: str
-
-    def describe(self) -> str:
-        when = time.strftime("%H:%M:%S", time.gmtime(self.at))
-        return (
-            f"server {self.url} marked dead at {when} UTC after {self.failures} failed connections "
-            f"over {self.seconds:.1f} s ({self.error}); its later messages were not sent (connect errors)"
-        )
-
-
-class ServerHealth:
-    """Connection failures per URL, shared by every user of a group. A URL that failed
-    ``dead_after`` connections in a row over at least ``dead_after_s`` seconds (the
-    back-off has run its course) is dead: no user tries it again, so a dead server does
-    not hold up the messages of the others (each exchange would wait out a back-off)."""
-
-    def __init__(self, dead_after: int = 6, dead_after_s: float = 5.0):
-        self.dead_after = dead_after
-        self.dead_after_s = dead_after_s
-        self.dead: dict[str, DeadServer] = {}
-        self._streaks: dict[str, tuple[int, float]] = {}  # url -> (failures in a row, first at, monotonic)
-
-    def failed(self, url: str, error: str) -> None:
-        count, first = self._streaks.get(url, (0, time.monotonic()))
-        count += 1
-        self._streaks[url] = (count, first)
-        lasted = time.monotonic() - first
-        if url not in self.dead and count >= self.dead_after and lasted >= self.dead_after_s:
-            self.dead[url] = DeadServer(url, time.time(), count, lasted, error)
-
-    def succeeded(self, url: str) -> None:
-        self._streaks.pop(url, None)
-
-    def is_dead(self, url: str) -> bool:
-        return url in self.dead
 
 
 class WebSocketLink:
@@ -118,8 +88,12 @@ class WebSocketLink:
         max_size: int = MAX_REPLY_SIZE,
         health: ServerHealth | None = None,
         watchdog: Watchdog | None = None,
+        direction: str | None = None,
     ):
+        """``direction``: say it in the URL's query (a ``DirectedLink``'s connections);
+        None: connect to the URL as it is."""
         self.urls = urls
+        self.direction = direction
         self.watchdog = watchdog
         self.index = start % len(urls)
         self.timeout = timeout
@@ -165,7 +139,8 @@ class WebSocketLink:
             # the server closed it while the user was thinking (its idle timeout, a
             # restart): a new connection, before the message is sent, not a lost message
             await self._drop()
-        self._ws = await open_connection(self.url, self.timeout, self.max_size, close_timeout=1)
+        url = self.url if self.direction is None else with_direction(self.url, self.direction)
+        self._ws = await open_connection(url, self.timeout, self.max_size, close_timeout=1)
         if self._ever_connected or self.stats.connect_failures:
             # a connection after a lost one, or after failed attempts (a failover included)
             self.stats.reconnects += 1
@@ -190,7 +165,7 @@ class WebSocketLink:
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
             await self._drop()
 
-    async def exchange(self, text: str) -> Exchange:
+    async def exchange(self, text: str, direction: str = CLIENT_TO_SERVER) -> Exchange:
         self.sent_ns = None
         if self.health.is_dead(self.url):
             self._move()
@@ -201,7 +176,7 @@ class WebSocketLink:
         if self._ws is None and self.backoff_delay():
             await asyncio.sleep(self.backoff_delay())  # a refusing server is not hammered
             if self.health.is_dead(url):  # another user gave up on it meanwhile
-                return await self.exchange(text)
+                return await self.exchange(text, direction)
         try:
             ws = await self._connect()
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
@@ -252,6 +227,54 @@ class WebSocketLink:
         await self._drop()
 
 
+def with_direction(url: str, direction: str) -> str:
+    """``url`` with ``direction=...`` in its query."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), ("direction", direction)])
+    return urllib.parse.urlunsplit(parts._replace(path=parts.path or "/", query=query))
+
+
+class DirectedLink:
+    """A user's link to a server that keeps one context per direction: one connection per
+    direction, opened when its first message goes (a one-sided user opens one)."""
+
+    def __init__(self, make: Callable[[str], WebSocketLink]):
+        self._make = make
+        self._links: dict[str, WebSocketLink] = {}
+        self._last: WebSocketLink | None = None
+
+    def _link(self, direction: str) -> WebSocketLink:
+        if direction not in self._links:
+            self._links[direction] = self._make(direction)
+        return self._links[direction]
+
+    @property
+    def url(self) -> str:
+        return (self._last or self._link(CLIENT_TO_SERVER)).url
+
+    @property
+    def sent_ns(self) -> int | None:
+        return self._last.sent_ns if self._last is not None else None
+
+    @property
+    def stats(self) -> LinkStats:
+        links = self._links.values()
+        return LinkStats(*(sum(getattr(link.stats, name) for link in links) for name in LinkStats.FIELDS))
+
+    async def open(self) -> None:
+        """Connect the client's direction ahead of the first message (an open loop's
+        schedule starts after it); the other opens with its first message."""
+        await self._link(CLIENT_TO_SERVER).open()
+
+    async def exchange(self, text: str, direction: str = CLIENT_TO_SERVER) -> Exchange:
+        self._last = self._link(direction)
+        return await self._last.exchange(text, direction)
+
+    async def close(self) -> None:
+        for link in self._links.values():
+            await link.close()
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
@@ -278,18 +301,19 @@ class InProcessLink:
         self.max_size = max_size
         self.stats = LinkStats()
         self.sent_ns: int | None = None
-        self._state: Any = codec.new_connection_state()
+        self._states: ConnectionStates | None = ConnectionStates(codec)
 
     async def open(self) -> None:
         """Nothing to connect."""
 
-    async def exchange(self, text: str) -> Exchange:
+    async def exchange(self, text: str, direction: str = CLIENT_TO_SERVER) -> Exchange:
         sent = self.sent_ns = time.perf_counter_ns()
+        assert self._states is not None, "exchange after close"
         reply = answer(
             text.encode("utf-8", "surrogatepass"),
             True,
             self.codec,
-            self._state,
+            self._states(direction),
             self.server_stats,
             min_compression_size=self.min_compression_size,
             max_size=self.max_size,
@@ -298,7 +322,7 @@ class InProcessLink:
         return judge_reply(self.url, sent, time.perf_counter_ns(), raw, text)
 
     async def close(self) -> None:
-        self._state = None
+        self._states = None
 
 
 @dataclass
@@ -316,6 +340,7 @@ class Group:
     health: ServerHealth = field(default_factory=ServerHealth)
     learns_label: bool = False
     learnt: Label | None = None
+    context: str = NO_CONTEXT  # what its servers keep between messages (their /health says)
 
     def learn(self, reply: dict) -> None:
         """Keep what a reply says about the codec, until one has said it."""
@@ -331,9 +356,19 @@ class Group:
             return InProcessLink(
                 self.codec, self.server_stats, self.label, min_compression_size=self.min_compression_size
             )
-        return WebSocketLink(
-            self.urls, start=user_id, timeout=timeout, max_size=max_reply_size, health=self.health, watchdog=watchdog
-        )
+
+        def connection(direction: str | None) -> WebSocketLink:
+            return WebSocketLink(
+                self.urls,
+                start=user_id,
+                timeout=timeout,
+                max_size=max_reply_size,
+                health=self.health,
+                watchdog=watchdog,
+                direction=direction,
+            )
+
+        return DirectedLink(connection) if self.context == PER_DIRECTION else connection(None)
 
     def dead_servers(self) -> list[dict]:
         """The servers of this group given up on during the run: url, codec, note."""

@@ -31,6 +31,7 @@ import pandas as pd
 from ..analysis import metrics
 from ..analysis.run import Run, summarise_run
 from ..codecs import parse_codec
+from ..codecs.spec import shared_context_note
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, MIN_COMPRESSION_SIZE, RunConfig, split_specs
 from ..errors import InputError
 from ..system import this_process
@@ -218,6 +219,9 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
     manifest.notes.append(f"offline replay of the {found.description} through {', '.join(specs)}, in-process "
                           "(no sockets): latency is the codec's time, not a network's")  # fmt: skip
     manifest.notes.extend(found.notes)
+    shared = shared_context_note(specs)
+    if shared:
+        manifest.notes.append(shared)
     say(f"replay: {manifest.planned_messages} messages of {len(conversations)} conversations "
         f"through {', '.join(specs)}")  # fmt: skip
     with contextlib.ExitStack() as stack:

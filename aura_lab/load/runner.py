@@ -33,6 +33,7 @@ from typing import Any, Unpack
 from .. import __version__
 from ..analysis.run import Run
 from ..codecs import parse_codec
+from ..codecs.spec import shared_context_note
 from ..config import LOGGED_GAP_CAP_S, RunConfig, scheduler_address
 from ..errors import AuraLabError, InputError
 from ..system import clean_stale_scratch, this_process
@@ -41,7 +42,7 @@ from ..traces.writer import TraceWriter
 from ..traffic.generator import GeneratorConfig, config_from_files, slot_space
 from ..traffic.metadata import load_metadata
 from ..traffic.templates import PatternLibrary, load_templates
-from ..wire.labels import EXTERNAL, from_health
+from ..wire.labels import EXTERNAL, context_of, from_health
 from .auto_update import adds_templates, record_libraries, with_templates_from
 from .bridge import run_blocking
 from .console import Printer
@@ -265,18 +266,14 @@ def new_manifest(config: RunConfig, run_id: str, gen_config: GeneratorConfig) ->
     if gen_config.profile.two_sided:
         manifest.files["corpus"] = None
         manifest.files["texts"] = gen_config.texts.corpora if gen_config.texts else []
-        streams = [c for c in config.codecs if parse_codec(c).name in ("deflate-stream", "zstd-stream")]
-        if streams:
-            manifest.notes.append(
-                f"both sides of a conversation travel over one connection: {', '.join(streams)} "
-                f"{'keeps' if len(streams) == 1 else 'keep'} one compression context for both directions "
-                "(real permessage-deflate keeps one per direction)"
-            )
         if (config.ai_ratio, config.corpus_weight) != (RunConfig.ai_ratio, RunConfig.corpus_weight):
             manifest.notes.append(
                 f"ai_ratio and corpus_weight shape the peer profile only; the {gen_config.profile.name} profile "
                 "plays both sides and composes every message from the corpus"
             )
+    shared = shared_context_note(config.codecs)
+    if shared:
+        manifest.notes.append(shared)
     if config.selection == "epsilon-greedy":
         manifest.notes.append(
             "epsilon-greedy selection learns from replies: its template choices, "
@@ -320,7 +317,7 @@ def _start_servers(
                        said.how if said else None)
             for i, url in enumerate(config.urls)
         ]  # fmt: skip
-        return [Group(label, list(config.urls), learns_label=said is None)]
+        return [Group(label, list(config.urls), learns_label=said is None, context=context_of(health))]
     from ..servers.hosting import serve_many
     from ..servers.limits import ServerLimits
 
@@ -329,7 +326,7 @@ def _start_servers(
     # room for every user's connection; no idle close while a user thinks or waits
     pause = max(config.think().longest, LOGGED_GAP_CAP_S if config.replay_timing == "logged" else 0.0)
     limits = ServerLimits(
-        max_connections=(config.users or 0) + 64,
+        max_connections=2 * (config.users or 0) + 64,  # a connection per direction
         idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, pause + config.timeout + 10)),
     )
     handles = stack.enter_context(
@@ -342,9 +339,12 @@ def _start_servers(
             log=folder.servers_log,
         )
     )
+    groups = []
     for handle in handles:
-        manifest.servers.append(ServerInfo(handle.url, handle.codec, True, http_json(handle.url, "/health")))
-    return [Group(h.codec, [h.url]) for h in handles]
+        health = http_json(handle.url, "/health")
+        manifest.servers.append(ServerInfo(handle.url, handle.codec, True, health))
+        groups.append(Group(handle.codec, [handle.url], context=context_of(health)))
+    return groups
 
 
 def _use_templates(

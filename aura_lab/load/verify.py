@@ -3,7 +3,8 @@ server does not report round trips (the peer's own server does not).
 
 Each message is compressed and decompressed with ``CODEC`` exactly as the embedded
 server would (``wire.protocol.compress_reply``: the same ``min_compression_size`` rule,
-the same comparison), with a fresh connection state per user. The record then says
+the same comparison), with a fresh connection state per user (one per direction when
+the codec keeps them so, as its server would). The record then says
 ``roundtrip_by: "client"``.
 
 The check runs in a child process (``python -m aura_lab.load.verify``), spoken to
@@ -24,9 +25,9 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any
 
 from ..codecs import parse_codec
+from ..codecs.base import CLIENT_TO_SERVER, ConnectionStates
 from ..errors import InputError
 from ..paths import scratch_cwd
 from ..wire.protocol import ServerStats, compress_reply
@@ -46,12 +47,13 @@ class Checker:
                                                         workdir=self.workdir.name))  # fmt: skip
         self.min_compression_size = min_compression_size
         self.stats = ServerStats()
-        self.states: dict[int, Any] = {}
+        self.states: dict[int, ConnectionStates] = {}
 
-    def check(self, user_id: int, text: str) -> bool:
+    def check(self, user_id: int, text: str, direction: str = CLIENT_TO_SERVER) -> bool:
         if user_id not in self.states:
-            self.states[user_id] = self.codec.new_connection_state()
-        reply = compress_reply(text, self.codec, self.states[user_id], self.stats, self.min_compression_size)
+            self.states[user_id] = ConnectionStates(self.codec)
+        state = self.states[user_id](direction)
+        reply = compress_reply(text, self.codec, state, self.stats, self.min_compression_size)
         return reply.get("roundtrip_ok") is True
 
     def forget(self, user_id: int) -> None:
@@ -83,8 +85,8 @@ def main() -> None:
             if "forget" in request:
                 checker.forget(int(request["forget"]))
                 continue
-            user_id, text = request["check"]
-            out.write(("true" if checker.check(int(user_id), text) else "false") + "\n")
+            user_id, text, direction = request["check"]
+            out.write(("true" if checker.check(int(user_id), text, direction) else "false") + "\n")
             out.flush()
     finally:
         checker.close()
@@ -174,10 +176,10 @@ class Verifier:
             return False
         return True
 
-    async def check(self, user_id: int, text: str) -> bool | None:
+    async def check(self, user_id: int, text: str, direction: str = CLIENT_TO_SERVER) -> bool | None:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(future)  # before the write: answers come back in this order
-        if not self._send({"check": [user_id, text]}):
+        if not self._send({"check": [user_id, text, direction]}):
             self._waiting.remove(future)
             return None
         process = self._process

@@ -44,6 +44,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from ..codecs import Codec, parse_codec
+from ..codecs.base import CLIENT_TO_SERVER, DIRECTIONS
 from ..config import MAX_MESSAGE_SIZE, MIN_COMPRESSION_SIZE
 from ..errors import InputError
 from ..wire import protocol
@@ -134,6 +135,12 @@ async def start_server(
             return _json_response(
                 connection, HTTPStatus.BAD_REQUEST, json.dumps({"error": "send one Upgrade: websocket header"})
             )
+        if connection_direction(request.path) is None:
+            return _json_response(
+                connection,
+                HTTPStatus.BAD_REQUEST,
+                json.dumps({"error": f"direction must be one of {', '.join(DIRECTIONS)}"}),
+            )
         assert isinstance(connection, GuardedConnection)
         if connection.over_connection_limit():
             response = _json_response(
@@ -147,7 +154,8 @@ async def start_server(
 
     async def handler(connection: ServerConnection) -> None:
         assert isinstance(connection, GuardedConnection)
-        state = served.new_connection_state()
+        assert connection.request is not None
+        state = served.new_connection_state(connection_direction(connection.request.path) or CLIENT_TO_SERVER)
         while True:
             try:
                 async with asyncio.timeout(limits.idle_timeout):
@@ -197,6 +205,16 @@ async def start_server(
             flush=True,
         )
     return RunningServer(server, served, bound_port, host, stats, owns_codec, guard)
+
+
+def connection_direction(path: str) -> str | None:
+    """The direction a connection's messages travel in, from its URL's ``direction``
+    query (``client-to-server`` when absent, as the peer's clients connect); None when
+    the query names no direction."""
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("direction")
+    if not values:
+        return CLIENT_TO_SERVER
+    return values[-1] if values[-1] in DIRECTIONS else None
 
 
 def _json_response(connection: ServerConnection, status: HTTPStatus, body: str):

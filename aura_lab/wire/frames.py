@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..codecs.base import CLIENT_TO_SERVER, SERVER_TO_CLIENT
+
 MASK_BYTES = 4  # the masking key of a client-to-server frame
 SERVER_ROLES = frozenset({"ai", "assistant"})  # messages a server sends: unmasked
+
+
+def direction_of(role: object) -> str:
+    """The direction a message of ``role`` travels in: an assistant's from the server to
+    the client, every other (a human's, an unknown role's) from the client."""
+    return SERVER_TO_CLIENT if str(role).lower() in SERVER_ROLES else CLIENT_TO_SERVER
 
 
 def header_size(payload: int, masked: bool) -> int:

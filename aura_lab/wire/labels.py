@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..codecs.base import CONTEXTS, NO_CONTEXT
 from .protocol import UNCOMPRESSED
 
 AURA = "aura"
@@ -63,3 +64,11 @@ def from_methods(methods: Iterable[Any]) -> Label | None:
     if seen:
         return Label(AURA, f"the replies' methods include AURA's own ({', '.join(seen)})")
     return None
+
+
+def context_of(health: object) -> str:
+    """What a server keeps between a connection's messages, as its ``GET /health`` says
+    (``context``: ``per-direction``, ``shared`` or ``none``); ``none`` when it does not
+    say (the peer's server: one compressor for everything, nothing kept per connection)."""
+    context = health.get("context") if isinstance(health, dict) else None
+    return context if context in (NO_CONTEXT, *CONTEXTS) else NO_CONTEXT

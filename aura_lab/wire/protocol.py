@@ -226,6 +226,7 @@ def health(codec: Codec, stats: ServerStats, *, min_compression_size: int, max_s
         "codec": codec.name,
         "codec_package": codec.package or "stdlib",
         "codec_package_version": codec.package_version,
+        "context": codec.context,
         "aura_lab_version": aura_lab_version(),
         "messages_served": stats.messages,
         "roundtrip_failures": stats.roundtrip_failures,

@@ -208,7 +208,7 @@ def test_slow_reply_within_timeout_is_ok():
 
 
 def test_server_health_marks_a_url_dead_only_after_its_back_off():
-    from aura_lab.load.links import ServerHealth
+    from aura_lab.load.server_health import ServerHealth
 
     health = ServerHealth(dead_after=3, dead_after_s=0.2)
     for _ in range(5):
@@ -229,7 +229,7 @@ def test_a_dead_url_costs_no_wait_and_its_group_fails_over():
 
 
 async def _dead_url_and_failover():
-    from aura_lab.load.links import ServerHealth
+    from aura_lab.load.server_health import ServerHealth
 
     async with PeerServer() as server:
         health = ServerHealth(dead_after=2, dead_after_s=0.0)
