@@ -287,9 +287,10 @@ class RunConfig:
             )
         # written after the run: a bad path must fail now, not after an hour of traffic
         if self.export:
-            parent = Path(self.export).parent
+            export, parent = Path(self.export), Path(self.export).parent
             need(parent.is_dir(), "export", f"folder {parent} does not exist")
-            need(not Path(self.export).is_dir(), "export", f"{self.export} is a folder; give a file name")
+            kind = "a folder" if export.is_dir() else "not a regular file (a device, a pipe)"
+            need(export.is_file() or not export.exists(), "export", f"{export} is {kind}; give a new or regular file")
             need(os.access(parent, os.W_OK), "export", f"folder {parent} is not writable")
         if self.peer_traces:
             need(not Path(self.peer_traces).is_file(), "peer_traces", f"{self.peer_traces} is a file; give a folder")

@@ -23,12 +23,16 @@ STDIN = "-"
 
 
 def output_file(path: str | os.PathLike, where: str = "-o") -> str:
-    """An output file's path, checked before any work: its folder exists and it is not a
-    folder itself (else the work was done and lost at the write)."""
+    """An output file's path, checked before any work: its folder exists, and it is new or
+    a regular file (not a folder, else the work was done and lost at the write; not a
+    device or a pipe, which the atomic write's rename would replace with a file)."""
     target = os.path.abspath(os.fspath(path))
     parent = os.path.dirname(target)
     if os.path.isdir(target):
         raise InputError(f"{path} is a folder", where=where, fix="give a file name inside it")
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise InputError(f"{path} is not a regular file (a device, a pipe or a socket)", where=where,
+                         fix="write to a new file or over a regular one")  # fmt: skip
     if not os.path.isdir(parent):
         raise InputError(f"folder {parent} does not exist", where=where, fix="create it, or write somewhere else")
     return os.fspath(path)

@@ -8,7 +8,9 @@ The corpora, the template metadata and the report notebook ship inside the packa
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,11 +69,25 @@ def scratch_cwd(path: str | os.PathLike | None = None) -> Iterator[Path]:
             tmp.cleanup()
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_name_part(text: str, limit: int = 100) -> str:
+    """``text`` (a run id read from a file: whoever made the folder chose it) as part of a
+    file name: letters, digits, ``.``, ``_`` and ``-`` only, no leading dot, so it can name
+    no other folder ("x/../../PWNED" becomes "x_.._.._PWNED")."""
+    return _UNSAFE_IN_NAME.sub("_", str(text))[:limit].lstrip(".") or "unnamed"
+
+
 def write_atomic(path: str | os.PathLike, text: str, errors: str = "strict") -> Path:
     """Write ``text`` as UTF-8 to ``path`` through ``NAME.tmp`` and a rename: a reader
     (or the user's old file, when it is overwritten) sees the old file or the new one,
-    never half of either. ``errors``: the encoder's, for text UTF-8 cannot hold."""
+    never half of either. ``errors``: the encoder's, for text UTF-8 cannot hold. A path
+    that holds something other than a regular file (a device, a pipe) is refused: the
+    rename would replace it with a file (``--export /dev/full`` did, as root)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(errno.EISDIR, "not a regular file: refusing to replace it", str(path))
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_bytes(text.encode("utf-8", errors))

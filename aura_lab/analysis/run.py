@@ -29,7 +29,7 @@ from . import metrics
 from .churn import slot_space_of
 from .run_sources import Opened, open_export, open_peer_folder, open_trace_parts
 from .summary import summarise
-from .text import format_summary
+from .text import format_summary, md
 
 RUN_FOLDER = "run folder"
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)}
@@ -104,8 +104,8 @@ class Run:
         """What this run lacks, as a Markdown block for a notebook (empty for a run folder)."""
         if not self.missing:
             return ""
-        lines = [f"**This is a {self.kind}, not an aura-lab run folder.** What it lacks, and what that means here:"]
-        return "\n".join([*lines, *(f"- {m}" for m in self.missing)])
+        lines = [f"**This is a {md(self.kind)}, not an aura-lab run folder.** What it lacks, and what that means here:"]
+        return "\n".join([*lines, *(f"- {md(m)}" for m in self.missing)])
 
     @property
     def slot_space(self) -> dict[int, int] | None:

@@ -4,7 +4,9 @@ hit rate for a codec without templates), never 0; a lossy codec's column says LO
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 from . import metrics
 from .churn import CHURN_RULE, CHURN_SHOWN
@@ -291,3 +293,18 @@ def _client_lines(summary: dict) -> list[str]:
             else f"send lateness (open loop): {metrics.NOT_CHECKED}"
         )
     return lines
+
+
+_MARKDOWN_LINK = re.compile(r"([\\\[\]])")  # what makes a link or an image: [text](url), ![alt](src)
+
+
+def md(value: object) -> str:
+    """Text a run folder holds (a codec label, a URL, a note: whatever its maker wrote)
+    for Markdown: HTML-escaped, and the brackets of a link or an image backslash-escaped,
+    so nothing in it becomes a tag or a link (``javascript:`` included). Run folders travel."""
+    return _MARKDOWN_LINK.sub(r"\\\1", html.escape(str(value), quote=False))
+
+
+def code(value: object) -> str:
+    """``value`` as inline code, escaped (a Markdown code span would show the escapes)."""
+    return f"<code>{html.escape(str(value))}</code>"

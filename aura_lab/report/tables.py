@@ -11,7 +11,7 @@ from ..analysis import metrics
 from ..analysis.churn import CHURN_RULE
 from ..analysis.run import Run
 from ..analysis.templates import template_table
-from ..analysis.text import codec_label, shards_note
+from ..analysis.text import code, codec_label, md, shards_note
 
 
 def header_markdown(run: Run) -> str:
@@ -21,30 +21,30 @@ def header_markdown(run: Run) -> str:
     m = run.manifest
     options = m.options
     if run.missing:
-        servers = ", ".join(f"{s.codec} ({s.url})" for s in m.servers)
+        servers = ", ".join(f"{md(s.codec)} ({md(s.url)})" for s in m.servers)
         return "\n".join(
             [
-                f"# aura-lab report: {run.kind} `{run.run_id}`",
+                f"# aura-lab report: {md(run.kind)} {code(run.run_id)}",
                 "",
-                f"Read from `{run.path}`: {run.kind}, {options.get('users', 'unknown')} users, "
-                f"from {m.started_at or 'unknown'} to {m.ended_at or 'unknown'} UTC; server: {servers}.",
+                f"Read from {code(run.path)}: {md(run.kind)}, {md(options.get('users', 'unknown'))} users, "
+                f"from {md(m.started_at or 'unknown')} to {md(m.ended_at or 'unknown')} UTC; server: {servers}.",
                 "",
-                *(f"- {note}" for note in m.notes),
+                *(f"- {md(note)}" for note in m.notes),
                 "",
                 run.missing_markdown(),
             ]
         )
     adjust = "on" if options.get("auto_adjust") else "off"
     lines = [
-        f"# aura-lab report: run `{run.run_id}`",
+        f"# aura-lab report: run {code(run.run_id)}",
         "",
-        f"Status **{m.status}**, started {m.started_at} UTC, ended {m.ended_at} UTC; seed {m.seed}, "
-        f"{options.get('users')} users, think time `{options.get('think_time')}` s, "
-        f"warmup {options.get('warmup_messages', 0)} messages (auto-adjust {adjust}); "
-        "servers: " + ", ".join(f"{s.codec} ({s.url})" for s in m.servers) + ".",
+        f"Status **{md(m.status)}**, started {md(m.started_at)} UTC, ended {md(m.ended_at)} UTC; seed {md(m.seed)}, "
+        f"{md(options.get('users'))} users, think time {code(options.get('think_time'))} s, "
+        f"warmup {md(options.get('warmup_messages', 0))} messages (auto-adjust {adjust}); "
+        "servers: " + ", ".join(f"{md(s.codec)} ({md(s.url)})" for s in m.servers) + ".",
     ]
-    traffic = m.traffic or "not recorded (a run made before traffic profiles)"
-    profile = f" The `{m.profile['name']}` profile: {m.profile['description']}." if m.profile else ""
+    traffic = md(m.traffic or "not recorded (a run made before traffic profiles)")
+    profile = f" The {code(m.profile.get('name'))} profile: {md(m.profile.get('description'))}." if m.profile else ""
     lines.append(f"\nTraffic: {traffic}.{profile}")
     client = m.client or {}
     if client.get("cpu_us_per_message") is not None:
@@ -60,7 +60,8 @@ def header_markdown(run: Run) -> str:
     else:
         lines.append(f"\nClient CPU per message: {metrics.NOT_CHECKED}.")
     if options.get("verify"):
-        lines.append(f"\nRound trips the server did not report were checked by this client with `{options['verify']}`.")
+        checker = code(options["verify"])
+        lines.append(f"\nRound trips the server did not report were checked by this client with {checker}.")
     return "\n".join(lines)
 
 
@@ -72,8 +73,19 @@ def verdict_markdown(summary: dict) -> str:
     """The verdict as a Markdown list, with how its intervals were made."""
     verdict = summary.get("verdict") or {}
     lines = verdict.get("lines") or ["The run is empty: there is nothing to judge."]
-    text = "\n".join(f"- {line}" for line in lines)
-    return f"{text}\n\n_Intervals: {verdict['method']}._" if verdict.get("method") else text
+    text = "\n".join(f"- {md(line)}" for line in lines)
+    return f"{text}\n\n_Intervals: {md(verdict['method'])}._" if verdict.get("method") else text
+
+
+def notes_markdown(run: Run) -> str:
+    """The manifest's warnings and notes as a Markdown list."""
+    m = run.manifest
+    notes = [f"- **warning**: {md(w)}" for w in m.warnings] + [f"- {md(n)}" for n in m.notes]
+    return "\n".join(notes) or "No warnings."
+
+
+def templates_heading(run: Run) -> str:
+    return f"## Templates (primary codec, {md(run.primary_codec)})"
 
 
 def _ratio(value: float | None) -> str:
@@ -131,7 +143,7 @@ def no_templates_markdown(run: Run) -> str | None:
     if not run.rows()["source"].notna().any():  # the records say nothing of where a message came from
         return NO_TEMPLATES
     profile = (run.manifest.profile or {}).get("name")
-    made = f"the `{profile}` profile composes its texts from the corpus" if profile else "its texts were given"
+    made = f"the {code(profile)} profile composes its texts from the corpus" if profile else "its texts were given"
     return (
         f"No message of this run was built from a template ({made}), so there are no template figures "
         "and no churn to judge. The template studies want a run with `--profile peer`."
