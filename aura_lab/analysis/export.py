@@ -226,6 +226,7 @@ def _codec_from_export(export: Export) -> dict:
         "success_rate": None,
         "errors": errors,
         "errors_by_kind": {},
+        "failures": None,  # the export counts errors, not which messages they were or their sizes
         "loss": {
             "messages": messages,
             "delivered": ok,
