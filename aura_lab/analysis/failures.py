@@ -45,9 +45,11 @@ def with_failures_raw(df: pd.DataFrame) -> pd.DataFrame:
     names = [c for c in MESSAGE_KEY if c in df]
     if df.empty or "codec" not in df or not {"user_id", "turn"} <= set(names):
         return out
+    ok = is_ok(df).to_numpy()
+    if ok.all():  # the common case, before the work of matching records
+        return out
     keys = pd.DataFrame({c: df[c].astype("string").fillna("") for c in names}, index=df.index)
     one = ~keys.assign(_codec=df["codec"].astype("string").fillna("")).duplicated(keep=False).to_numpy()
-    ok = is_ok(df).to_numpy()
     delivered = one & ok & df["original_size"].notna().to_numpy() & df["compressed_size"].notna().to_numpy()
     failed = one & ~ok
     if not delivered.any() or not failed.any():
