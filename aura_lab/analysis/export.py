@@ -20,9 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
 from ..traces.peer import Export
 from ..wire.labels import from_methods
 from . import metrics
+from .failures import with_failures_raw
 from .stats import PEER_PERCENTILE_METHOD, PERCENTILE_METHOD, peer_percentile
 from .summary import PEER_LENGTH_BUCKETS, length_buckets
 
@@ -104,7 +107,7 @@ def peer_export(run: Any) -> dict:
         # the peer's buckets (one for 500 bytes and more), not the summary's
         "length_buckets": {
             b["bucket"]: b["mean_ratio"]
-            for b in length_buckets(metrics.sized(run.rows()), PEER_LENGTH_BUCKETS)
+            for b in length_buckets(metrics.sized(_primary_rows(run)), PEER_LENGTH_BUCKETS)
             if b["messages"]
         },
     }
@@ -201,6 +204,12 @@ def export_label(export: Export) -> str:
         return own
     label = from_methods(export.get("compression.method_counts", {}))
     return label.codec if label else "peer"
+
+
+def _primary_rows(run: Any) -> pd.DataFrame:
+    """The primary codec's records, its failed messages that another codec delivered
+    counted as sent raw, as in the summary (``failures.with_failures_raw``)."""
+    return metrics.select(with_failures_raw(run.rows(codec=None)), phase=None, codec=run.primary_codec)
 
 
 def _codec_from_export(export: Export) -> dict:
