@@ -1,9 +1,11 @@
 """Where aura-lab's own files live, a scratch directory for code that writes into the
 current one, and how a file is written so that no reader sees half of it.
 
-The corpora, the template metadata and the report notebook ship inside the package
-(package data), so a wheel install finds them from any directory. Run output goes to
-``data/traces/`` under the current directory unless told otherwise.
+The corpora and the template metadata live once, in the repository's top-level
+``corpora/`` (the files users edit); a wheel carries them inside the package as
+``aura_lab/corpora/`` (a data package mapped from ``corpora/`` in pyproject.toml), and
+the report notebook is package data, so a wheel install finds them from any directory.
+Run output goes to ``data/traces/`` under the current directory unless told otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CORPORA_DIR = PACKAGE_DIR / "corpora"
+
+
+def _corpora_dir() -> Path:
+    """The wheel's copy inside the package when there is one, else the checkout's
+    top-level ``corpora/`` (an editable install or a run from the repository)."""
+    packaged = PACKAGE_DIR / "corpora"
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "corpora"
+
+
+CORPORA_DIR = _corpora_dir()
 DEFAULT_CORPUS = CORPORA_DIR / "chat.jsonl"  # the peer profile's corpus
 ANSWERS_CORPUS = CORPORA_DIR / "answers.jsonl"  # long assistant answers: replies are composed from them
 HUMAN_CORPUS = CORPORA_DIR / "human.jsonl"  # human questions, follow-ups and pastes

@@ -20,9 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
 from ..traces.peer import Export
 from ..wire.labels import from_methods
 from . import metrics
+from .failures import with_failures_raw
 from .stats import PEER_PERCENTILE_METHOD, PERCENTILE_METHOD, peer_percentile
 from .summary import PEER_LENGTH_BUCKETS, length_buckets
 
@@ -104,7 +107,7 @@ def peer_export(run: Any) -> dict:
         # the peer's buckets (one for 500 bytes and more), not the summary's
         "length_buckets": {
             b["bucket"]: b["mean_ratio"]
-            for b in length_buckets(metrics.sized(run.rows()), PEER_LENGTH_BUCKETS)
+            for b in length_buckets(metrics.sized(_primary_rows(run)), PEER_LENGTH_BUCKETS)
             if b["messages"]
         },
     }
@@ -203,6 +206,12 @@ def export_label(export: Export) -> str:
     return label.codec if label else "peer"
 
 
+def _primary_rows(run: Any) -> pd.DataFrame:
+    """The primary codec's records, its failed messages that another codec delivered
+    counted as sent raw, as in the summary (``failures.with_failures_raw``)."""
+    return metrics.select(with_failures_raw(run.rows(codec=None)), phase=None, codec=run.primary_codec)
+
+
 def _codec_from_export(export: Export) -> dict:
     """One codec's summary from the peer's export (keys as ``summary.summarise_codec``)."""
     get = export.get
@@ -226,6 +235,7 @@ def _codec_from_export(export: Export) -> dict:
         "success_rate": None,
         "errors": errors,
         "errors_by_kind": {},
+        "failures": None,  # the export counts errors, not which messages they were or their sizes
         "loss": {
             "messages": messages,
             "delivered": ok,

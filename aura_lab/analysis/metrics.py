@@ -16,8 +16,8 @@ Loss: a delivered message (``status: ok``) is *lossless* when
 ``decompress(compress(m)) == m`` was checked and held, *lossy* when it was checked and
 failed, *unchecked* when nobody checked (a server that does not report round trips, and
 no ``--verify``). The *safe ratio* is what a safe deployment would get: sum of original
-bytes / sum of bytes on the wire, where a lossy message counts as sent raw (its original
-size); it is unknown (``None``, "not checked") unless every sized message was checked.
+bytes / sum of bytes on the wire, a lossy message counted as sent raw, as is a failed one (``analysis.failures``);
+it is unknown (``None``, "not checked") unless every sized message was checked.
 
 Wire ratio: the overall ratio of whole WebSocket frames, each size plus its frame
 header (``wire.frames``: 2-10 bytes, and a 4-byte mask on what a client sends), so a
@@ -70,12 +70,13 @@ LOSS_DEFINITION = (
     "lossless: decompress(compress(m)) == m was checked and held; lossy: checked and failed; "
     "unchecked: nobody checked (the server does not report it and --verify was not given)"
 )
-SAFE_RATIO_DEFINITION = "original bytes / bytes on the wire, a lossy message counted as sent raw"
+SAFE_RATIO_DEFINITION = "original bytes / bytes on the wire, a lossy or failed message counted as sent raw"
 WIRE_RATIO_DEFINITION = (
     "(original bytes + frame headers) / (bytes on the wire + frame headers); RFC 6455 headers: 2 bytes up to "
     "125, 4 up to 65535, else 10, plus a 4-byte mask on a client's frame (a human's message)"
 )
 NOT_CHECKED = "not checked"  # how every figure nobody measured is shown: never as 0
+COUNTED_RAW = "counted_raw"  # a column: the row is a failed message counted as sent raw (analysis.failures)
 
 
 # -- row selectors ------------------------------------------------------------------------
@@ -100,8 +101,9 @@ def select(df: pd.DataFrame, *, phase: str | None = "main", codec: str | None = 
 
 
 def sized(df: pd.DataFrame) -> pd.DataFrame:
-    """Successful rows that carry both sizes: the rows every ratio is over."""
-    return df[is_ok(df).to_numpy() & df["original_size"].notna().to_numpy() & df["compressed_size"].notna().to_numpy()]
+    """Successful rows that carry both sizes, and failed ones ``COUNTED_RAW``: the rows every ratio is over."""
+    keep = is_ok(df).to_numpy() & df["original_size"].notna().to_numpy() & df["compressed_size"].notna().to_numpy()
+    return df[keep | np.asarray(df.get(COUNTED_RAW, False), bool)]
 
 
 def methods(df: pd.DataFrame) -> pd.Series:
@@ -153,8 +155,8 @@ def overall_ratio(df: pd.DataFrame) -> float | None:
 
 
 def mean_ratio(df: pd.DataFrame) -> float | None:
-    """Mean of the per-message ratios, over successful replies (the peer's "mean ratio")."""
-    rows = df[is_ok(df).to_numpy()]
+    """Mean of the per-message ratios, over successful replies and ``COUNTED_RAW`` ones (the peer's "mean ratio")."""
+    rows = df[is_ok(df).to_numpy() | np.asarray(df.get(COUNTED_RAW, False), bool)]
     return mean_of(pd.to_numeric(rows["ratio"], errors="coerce").to_numpy(float, na_value=np.nan))
 
 
@@ -266,8 +268,7 @@ def codec_ratio(df: pd.DataFrame) -> float | None:
     traffic, even where the server sent the raw text instead (the wire ratio says 1.0)."""
     if "codec_size" not in df:
         return None
-    rows = sized(df)
-    rows = rows[rows["codec_size"].notna().to_numpy()]
+    rows = sized(df).dropna(subset=["codec_size"])
     return ratio_of_sums(rows["original_size"].to_numpy(float), rows["codec_size"].to_numpy(float))
 
 
@@ -276,8 +277,7 @@ def expanded_share(df: pd.DataFrame) -> float | None:
     output was larger than the message."""
     if "codec_size" not in df:
         return None
-    rows = sized(df)
-    rows = rows[rows["codec_size"].notna().to_numpy()]
+    rows = sized(df).dropna(subset=["codec_size"])
     return float((rows["codec_size"] > rows["original_size"]).mean()) if len(rows) else None
 
 

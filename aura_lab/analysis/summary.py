@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import metrics
 from .churn import churn_figures, first_filling
+from .failures import FAILED_RAW_DEFINITION, failure_figures, with_failures_raw
 from .stats import PERCENTILE_METHOD, divide, percentiles
 from .verdict import verdict
 
@@ -52,13 +53,16 @@ def summarise(
     """``{"codecs": {codec: {...}}, "verdict": {...}, "primary_codec": ..., "phase": ...,
     "empty": bool, ...}``.
 
+    Every codec's ratios and byte totals are over the same messages: a message a codec
+    failed on that another delivered counts for it as sent raw (``failures.with_failures_raw``).
+
     ``phase`` None takes every phase. ``primary_codec`` is the run's (``Manifest.primary_codec``); it comes first, the
     others in first-seen order (without it, the first codec seen). ``slot_space``
     (``{template_id: fillings available}``) lets churn be judged; ``template_codecs``
     names the codecs whose servers hold templates (their hit rate applies; None: a codec
     applies when it hit a template at least once); ``min_compression_size`` (bytes) is
     the servers' setting, which the verdict's threshold lever starts from."""
-    frame = metrics.select(df, phase=phase) if len(df) else df
+    frame = with_failures_raw(metrics.select(df, phase=phase) if len(df) else df)
     codecs = list(dict.fromkeys(frame["codec"].astype(str))) if len(frame) else []
     if primary_codec in codecs:
         codecs.remove(primary_codec)
@@ -72,6 +76,7 @@ def summarise(
         "hit_definition": metrics.HIT_DEFINITION,
         "loss_definition": metrics.LOSS_DEFINITION,
         "safe_ratio_definition": metrics.SAFE_RATIO_DEFINITION,
+        "failed_raw_definition": FAILED_RAW_DEFINITION,
         "codecs": {
             codec: summarise_codec(
                 metrics.select(frame, phase=None, codec=codec),
@@ -118,6 +123,8 @@ def summarise_codec(
         "success_rate": divide(loss["lossless"], len(frame)) if loss["status"] == "checked" else None,
         "errors": int(len(frame) - len(ok)),
         "errors_by_kind": {str(k): int(v) for k, v in frame["error_kind"].dropna().astype(str).value_counts().items()},
+        # the failed messages' bytes, and which of them count as sent raw in the ratios
+        "failures": failure_figures(frame),
         "loss": loss,
         "lossy": loss["lossy"] > 0,
         "total_original_bytes": original,

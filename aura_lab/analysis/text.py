@@ -120,7 +120,8 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
     if streamed:
         for label, key, spec in REPLY_ROWS:
             row(label, lambda c, k=key: (c.get("replies") or {}).get(k), spec)
-    lines += _legend(summary, codec_output, streamed)
+    failed = any(c.get("errors") for c in codecs.values())
+    lines += _legend(summary, codec_output, streamed, failed)
     lines.append("")
     lines += _codec_lines(codecs)
     primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
@@ -148,7 +149,7 @@ def _templated(c: dict, value):
     return value if c.get("template_hit_rate_applies", True) else NOT_APPLICABLE
 
 
-def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -> list[str]:
+def _legend(summary: dict, codec_output: bool = False, streamed: bool = False, failed: bool = False) -> list[str]:
     lines = [
         "what the rows mean:",
         "  delivered: an ok reply came back; lossless / lossy: decompress(compress(m)) == m was checked and "
@@ -168,6 +169,9 @@ def _legend(summary: dict, codec_output: bool = False, streamed: bool = False) -
             "  codec output ratio: original bytes / what the codec itself produced, where it was called (below 1 "
             "it grew the traffic, even where the server then sent the text raw); grew: share of those messages",
         )
+    if failed:  # beside the ratios they change
+        definition = summary.get("failed_raw_definition")
+        lines.insert(4, f"  errors: {definition}" if definition else "  errors: left out of the ratios")
     if streamed:
         lines.append(
             "  per reply: a streamed reply's frames together; bytes sent count envelopes and resent text; "
@@ -196,7 +200,10 @@ def _codec_lines(codecs: dict) -> list[str]:
         methods = ", ".join(f"{m} {n}" for m, n in c["methods"].items()) or "-"
         lines.append(f"[{name}] methods: {methods}")
         if c["errors_by_kind"]:
-            lines.append(f"[{name}] errors: " + ", ".join(f"{k} {v}" for k, v in c["errors_by_kind"].items()))
+            kinds = ", ".join(f"{k} {v}" for k, v in c["errors_by_kind"].items())
+            lines.append(f"[{name}] errors: {kinds}" + _failure_text(c.get("failures")))
+            if (c.get("failures") or {}).get("error"):
+                lines.append(f"[{name}] commonest error: {_clipped(c['failures']['error'])}")
         loss = c["loss"]
         if c["lossy"]:
             by = ", ".join(f"{m} {n}" for m, n in c["roundtrip_failures_by_method"].items())
@@ -212,6 +219,27 @@ def _codec_lines(codecs: dict) -> list[str]:
         elif loss["unchecked"]:
             lines.append(f"[{name}] round trips not checked for {loss['unchecked']} of {loss['delivered']} messages")
     return lines
+
+
+def _failure_text(failed: dict | None) -> str:
+    """How a codec's failed messages count in its ratios ("" for a summary without the
+    figure: an export, an older summary.json)."""
+    if not failed or not failed["messages"]:
+        return ""
+    said = []
+    for count, size, how in (
+        (failed["counted_raw"], failed["counted_raw_bytes"], "counted as sent raw in its ratios and byte totals"),
+        (failed["left_out"], failed["left_out_bytes"], "left out of every ratio (no codec delivered {})"),
+    ):
+        if count:
+            it = "it" if count == 1 else "them"
+            said.append(f"{count} message{'s' if count != 1 else ''} ({size:,} bytes) {how.format(it)}")
+    return "; " + "; ".join(said)
+
+
+def _clipped(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _traffic_lines(first: dict, primary: str) -> list[str]:

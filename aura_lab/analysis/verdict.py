@@ -2,7 +2,8 @@
 
 Which codec saves the most bandwidth losslessly (by safe ratio, ``metrics.safe_ratio``)
 and by how much over the next; where the primary codec stands; how many messages each
-codec lost; the one or two strongest levers the analyses found. Every claim carries its
+codec lost; which codec failed on which messages (and how they count in its ratios); the
+one or two strongest levers the analyses found. Every claim carries its
 number; the estimates carry a 95 % percentile-bootstrap interval over conversations
 (users are resampled, not messages: the messages of one conversation are correlated,
 and every codec of a run saw the same conversations, so one draw serves all codecs and
@@ -69,7 +70,8 @@ def verdict(
     """The verdict over ``frame`` (one phase, every codec) and its per-codec ``summary``:
     ``ranking`` (codecs by safe ratio with intervals), ``unranked`` (not checked),
     ``best``, ``margin`` (best over the next, paired interval), ``primary``, ``losses``,
-    ``levers`` and ``lines`` (the sentences, in order)."""
+    ``failures`` (codecs with failed replies), ``levers`` and ``lines`` (the sentences,
+    in order). ``frame`` is ``failures.with_failures_raw``'s, as ``summarise`` passes it."""
     codecs = list(summary.get("codecs", {}))
     users = int(frame["user_id"].nunique()) if len(frame) else 0
     out: dict = {
@@ -80,6 +82,7 @@ def verdict(
         "margin": None,
         "primary": None,
         "losses": [],
+        "failures": [],
         "levers": [],
         "lines": [],
     }
@@ -120,6 +123,11 @@ def verdict(
     lines.append(
         "Messages lost (delivered but not decompressible): " + "; ".join(_loss_text(x) for x in out["losses"]) + "."
     )
+    out["failures"] = [
+        {"codec": c, **figures[c]["failures"]} for c in codecs if (figures[c].get("failures") or {}).get("messages")
+    ]
+    if out["failures"]:
+        lines.append("Failed replies: " + "; ".join(_failure_text(x) for x in out["failures"]) + ".")
     out["levers"] = _levers(frame, primary, figures, ranked, boots, column, min_compression_size)
     lines.extend(f"Lever: {lever['text']}" for lever in out["levers"])
     return out
@@ -200,6 +208,23 @@ def _loss_text(loss: dict) -> str:
     if loss["status"] != "checked":
         text += f" ({loss['delivered'] - loss['checked']} not checked)"
     return text
+
+
+def _failure_text(failed: dict) -> str:
+    """Which codec failed on how many messages of how many bytes, of which kinds, and how
+    they count: as sent raw in its ratios (another codec delivered them) or in no ratio."""
+    n = failed["messages"]
+    kinds = ", ".join(f"{k} {v}" for k, v in failed["by_kind"].items())
+    text = f"{failed['codec']} failed on {n} message{'s' if n != 1 else ''} of {failed['bytes']:,} bytes ({kinds})"
+    raw, out = failed["counted_raw"], failed["left_out"]
+    if raw and not out:
+        return text + ", counted in its ratios as sent raw"
+    if out and not raw:
+        return text + f", left out of every ratio (no codec delivered {'it' if n == 1 else 'them'})"
+    return (
+        f"{text}: {raw} ({failed['counted_raw_bytes']:,} bytes) counted in its ratios as sent raw, "
+        f"{out} left out of every ratio (no codec delivered {'it' if out == 1 else 'them'})"
+    )
 
 
 def _levers(

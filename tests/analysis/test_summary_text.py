@@ -54,6 +54,7 @@ Verdict
   Not ranked (round trips not checked, their losses unknown): peer (measured ratio 1.659).
   Primary codec aura: safe ratio 1.009 [1.009, 1.009], rank 2 of 2; LOSSY: 4 of 12 delivered messages did not survive decompress(compress(m)) == m (its measured ratio 1.018 counts them).
   Messages lost (delivered but not decompressible): aura 4 of 12 (33.3%) LOSSY; deflate 0 of 12; peer not checked.
+  Failed replies: deflate failed on 1 message of 60 bytes (timeout 1), left out of every ratio (no codec delivered it).
   Lever: fix aura's loss first: 4 of its 4 lossy messages were sent as AURALITE.
   Lever: primary aura -> deflate: safe ratio 1.009 -> 1.986 (+96.9% [+96.9%, +96.9%]).
   (intervals: 95% percentile bootstrap over 2 conversations (users), 1000 resamples)
@@ -92,8 +93,9 @@ ratio 500-2000 bytes                              1.017                    2.000
 ratio 2000+ bytes                                 1.008                    2.000                    1.667
 what the rows mean:
   delivered: an ok reply came back; lossless / lossy: decompress(compress(m)) == m was checked and held / failed (by the server, or by this client with --verify); not checked: nobody checked
-  safe ratio: original bytes / bytes on the wire, a lossy message counted as sent raw (what a safe deployment would get)
+  safe ratio: original bytes / bytes on the wire, a lossy or failed message counted as sent raw (what a safe deployment would get)
   ratio as measured: original bytes / bytes on the wire, lossy messages included
+  errors: a message the codec failed on that another codec delivered counts as sent raw in its ratios and byte totals; one that no codec delivered is left out of every ratio
   template hit rate: share of delivered messages the server encoded with a template (the server reported a template id, or the method is BINARY_SEMANTIC); n/a: the codec has no templates
   template precision: of the messages whose reply named a template, the share where it is one the generator built the message from
   latency percentiles: linear interpolation between closest ranks (numpy 'linear'); latency counts from the send (closed loop) or the scheduled send (open loop)
@@ -101,7 +103,7 @@ what the rows mean:
 [aura] methods: AURALITE 8, UNCOMPRESSED 4
 [aura] LOSSY: 4 of 12 checked messages did not survive decompress(compress(m)) == m (AURALITE 4)
 [deflate] methods: DEFLATE 10, UNCOMPRESSED 2
-[deflate] errors: timeout 1
+[deflate] errors: timeout 1; 1 message (60 bytes) left out of every ratio (no codec delivered it)
 [peer] methods: BRIO 10, UNCOMPRESSED 2
 [peer] round trips not checked: the server does not report them; --verify CODEC checks each message here
 real-text share (messages taken or composed from the corpus, or replayed from logs; the rest are built from templates): ai 100% of 6 messages, human 100% of 6 messages
@@ -112,3 +114,23 @@ def test_text_summary_is_exactly_the_golden_text():
     summary = summarise(golden_frame(), primary_codec="aura")
     summary["traffic"] = TRAFFIC  # as analysis.run.summarise_run adds it from the manifest
     assert format_summary(summary, title="run golden (complete)") == GOLDEN
+
+
+def test_the_text_says_which_codec_failed_on_what_and_how_it_counts():
+    rows = [record(codec, 0, turn, size, size // 2, "DEFLATE") for codec in ("aura", "deflate")
+            for turn, size in enumerate((400, 1200))]  # fmt: skip
+    rows.append(record("deflate", 0, 2, 82_687, 20_000, "DEFLATE"))
+    rows.append(record("aura", 0, 2, 82_687, None, None, status="error", error_kind="server_error",
+                       error="compress failed: ValueError: message too long", ratio=None, roundtrip_ok=False))  # fmt: skip
+    text = format_summary(summarise(frame_from_records(rows), primary_codec="aura"))
+    assert (
+        "  Failed replies: aura failed on 1 message of 82,687 bytes (server_error 1), counted in its ratios as sent raw."
+        in text
+    )
+    assert (
+        "[aura] errors: server_error 1; 1 message (82,687 bytes) counted as sent raw in its ratios and byte totals"
+        in text
+    )
+    assert "[aura] commonest error: compress failed: ValueError: message too long" in text
+    # the same bytes under both codecs: 400 + 1200 + 82,687
+    assert next(line for line in text.splitlines() if line.startswith("original bytes")).split()[2:] == ["84287"] * 2

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from aura_lab.analysis import metrics
+from aura_lab.analysis.failures import with_failures_raw
 from aura_lab.analysis.summary import summarise
 from aura_lab.analysis.verdict import bootstrap_ratios, user_sums
 from tests.support.traces import frame_from_records, trace_frame
@@ -107,3 +108,33 @@ def test_empty_and_single_user_runs_do_not_break_the_verdict():
     assert empty["lines"] == []
     one = summarise(frame_from_records(_records("deflate", [100, 200], [50, 100], [True, True], lambda i: 0)))
     assert one["verdict"]["ranking"][0]["low"] == pytest.approx(one["codecs"]["deflate"]["safe_ratio"])
+
+
+def test_a_codec_that_failed_on_a_message_is_judged_over_the_same_messages():
+    """aura's server raised on one long message that deflate compressed: aura's totals
+    are over the same bytes as deflate's, the message counted as sent raw, and the verdict
+    says which codec failed on what."""
+    sizes = [1_000] * 8 + [82_687]
+    records = _records("deflate", sizes, [s // 3 for s in sizes], [True] * 9)
+    records += _records("aura", sizes[:8], [250] * 8, [True] * 8)
+    records.append({"phase": "main", "codec": "aura", "user_id": 8 % 4, "turn": 8, "status": "error",
+                    "error_kind": "server_error", "error": "compress failed: ValueError: message too long",
+                    "original_size": 82_687, "roundtrip_ok": False})  # fmt: skip
+    summary = summarise(frame_from_records(records), primary_codec="aura")
+    aura, deflate = summary["codecs"]["aura"], summary["codecs"]["deflate"]
+    assert aura["total_original_bytes"] == deflate["total_original_bytes"] == 90_687
+    assert aura["total_compressed_bytes"] == 8 * 250 + 82_687
+    assert aura["overall_ratio"] == aura["safe_ratio"] == pytest.approx(90_687 / (2_000 + 82_687))
+    assert aura["errors"] == 1 and aura["ok"] == 8 and aura["errors_by_kind"] == {"server_error": 1}
+    assert aura["failures"]["counted_raw"] == 1 and aura["failures"]["counted_raw_bytes"] == 82_687
+    verdict = summary["verdict"]
+    # counted raw, the long message makes aura the worse codec, as a deployment would see it
+    assert [r["codec"] for r in verdict["ranking"]] == ["deflate", "aura"]
+    assert verdict["failures"] == [{"codec": "aura", **aura["failures"]}]
+    assert (
+        "Failed replies: aura failed on 1 message of 82,687 bytes (server_error 1), counted in its ratios as sent raw."
+        in verdict["lines"]
+    )
+    original, _, _, _ = user_sums(with_failures_raw(metrics.select(frame_from_records(records))),
+                                  ["aura", "deflate"])  # fmt: skip
+    assert original[0] == pytest.approx(original[1])  # the bootstrap pairs the same bytes per user

@@ -61,5 +61,5 @@ def test_missing_templates_file_fails_when_the_spec_is_parsed(tmp_path):
 
 def test_metadata_option_is_refused_with_its_reason():
     with pytest.raises(InputError, match="reads no template metadata") as err:
-        parse_codec("aura:metadata=aura_lab/corpora/metadata.json")
+        parse_codec("aura:metadata=corpora/metadata.json")
     assert "--metadata" in str(err.value)
