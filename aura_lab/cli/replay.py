@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..config import DEFAULT_CODECS, DEFAULT_USERS, MIN_COMPRESSION_SIZE, RunConfig, split_specs
 from ..errors import InputError
 from ..load.replay import replay
 from ..traffic.profile import BUILT_IN, load_profile
 from .options import DEFAULTS, described, number
+from .run import EXIT_INTERRUPTED
 
 
 def command(args: argparse.Namespace) -> int:
@@ -20,12 +22,17 @@ def command(args: argparse.Namespace) -> int:
         )
     # the ranges checked here so that errors name the flags
     RunConfig(users=args.users, seed=args.seed, min_compression_size=args.min_compression_size,
-              run_id=args.run_id).validate(cli=True)  # fmt: skip
+              run_id=args.run_id, offline=True).validate(cli=True)  # fmt: skip
     if args.profile:
         load_profile(args.profile, where="--profile")
     run = replay(args.source or None, split_specs(args.codec), profile=args.profile, users=args.users,
                  seed=args.seed, trace_dir=args.trace_dir, run_id=args.run_id,
-                 min_compression_size=args.min_compression_size, quiet=args.quiet)  # fmt: skip
+                 min_compression_size=args.min_compression_size, quiet=args.quiet, _exits_after=True)  # fmt: skip
+    if run.status == "interrupted":
+        print(f"aura-lab: replay interrupted; traces kept in {run.path}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if run.status == "failed":
+        print(f"aura-lab: replay failed: {run.manifest.error}; records kept in {run.path}", file=sys.stderr)
     return 0 if run.status == "complete" else 1
 
 

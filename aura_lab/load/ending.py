@@ -80,6 +80,9 @@ def conclude(
     if learn_label(primary, manifest, traces):
         _write(folder.write_manifest, manifest, folder.manifest_path, say)
         traces = load_traces(folder.path)  # read as the manifest now labels them
+    unsent = never_sent(traces)
+    if unsent:
+        say.warn(unsent)
     summary = summarise_run(traces, manifest)
     if reference is not None:
         from ..analysis.realism import realism  # scipy.stats: 1 s to import, for this table only
@@ -137,6 +140,25 @@ def learn_label(group: Group, manifest: Manifest, traces) -> bool:
         f"{learnt.how}; its records were written as {group.label!r} and are read as {learnt.codec!r}"
     )
     return True
+
+
+def never_sent(traces: pd.DataFrame) -> str | None:
+    """What the run could not measure: messages never sent because no connection could
+    be made (refused, a server given up on, out of file descriptors), per codec; None
+    when every message went out."""
+    if traces.empty or "error_kind" not in traces:
+        return None
+    unsent = traces[traces["error_kind"].astype("string").eq("connect").fillna(False).to_numpy(bool)]
+    if unsent.empty:
+        return None
+    counts = unsent.groupby(unsent["codec"].astype(str), observed=True).size()
+    totals = traces.groupby(traces["codec"].astype(str), observed=True).size()
+    parts = [f"{codec} {count:,} of {totals[codec]:,}" for codec, count in counts.items()]
+    example = str(unsent["error"].dropna().astype(str).iloc[0]) if unsent["error"].notna().any() else "no error text"
+    return (
+        f"messages never sent, so never measured (connect errors): {', '.join(parts)} (first: {example[:200]}); "
+        "their codecs' figures are over fewer messages: check the servers and the file-descriptor limit (ulimit -n)"
+    )
 
 
 def run_warnings(summary: dict) -> list[str]:

@@ -21,6 +21,7 @@ import dataclasses
 import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ from .console import Printer
 from .engine import Engine, EngineSettings, writer_listener
 from .inprocess import in_process_groups, in_process_servers
 from .runner import new_run_id, utc_now, versions
+from .stopping import Stopper
 from .traffic_sources import read_replay
 
 Conversations = dict[int, list[GeneratedMessage]]
@@ -154,7 +156,7 @@ def _nonempty(conversations: Conversations, path: Path) -> Conversations:
 
 def _logs_source(paths: list[Path], users: int | None) -> Source:
     resolved = [str(p.resolve()) for p in paths]
-    logged, report, more = read_replay(RunConfig(replay=tuple(resolved), users=users), where="source")
+    logged, report, more = read_replay(RunConfig(replay=tuple(resolved), users=users, offline=True), where="source")
     conversations = {u: replay_messages(c, u) for u, c in enumerate(logged)}
     names = ", ".join(str(p) for p in paths)
     source = Source(conversations, f"{len(logged)} logged conversations of {names}", {"replay": resolved})
@@ -165,7 +167,7 @@ def _logs_source(paths: list[Path], users: int | None) -> Source:
 
 
 def _generated(profile: str, users: int, seed: int) -> Source:
-    RunConfig(users=users, seed=seed, profile=profile).validate()
+    RunConfig(users=users, seed=seed, profile=profile, offline=True).validate()
     gen = config_from_files(None, None, profile=profile, seed=seed)
     conversations = {u: list(user_messages(gen, u)) for u in range(users)}
     options = {"profile": profile, "seed": seed}
@@ -176,24 +178,40 @@ def _generated(profile: str, users: int, seed: int) -> Source:
 def replay(source: PathLike | Sequence[PathLike] | None = None, codecs: Sequence[str] | str = DEFAULT_CODECS, *,
            profile: str | None = None, users: int | None = None, seed: int = RunConfig.seed,
            trace_dir: str = "data/traces", run_id: str | None = None,
-           min_compression_size: int = MIN_COMPRESSION_SIZE, quiet: bool = False) -> Run:  # fmt: skip
+           min_compression_size: int = MIN_COMPRESSION_SIZE, quiet: bool = False,
+           _exits_after: bool = False) -> Run:  # fmt: skip
     """Replay ``source`` (a run folder, a peer trace folder or conversation logs; or,
     without a source, ``profile``'s traffic for ``users`` users from ``seed``) through
     ``codecs`` (specs, the first primary) in-process; returns the new run (an ordinary run
-    folder). Blocks, also inside Jupyter. Sizes in bytes."""
-    return run_blocking(lambda stop: areplay(source, codecs, profile=profile, users=users, seed=seed,
-                                             trace_dir=trace_dir, run_id=run_id,
-                                             min_compression_size=min_compression_size, quiet=quiet))  # fmt: skip
+    folder). Blocks, also inside Jupyter. Sizes in bytes. Stopped as a run is (Ctrl-C,
+    SIGTERM, the notebook's interrupt): every record kept, the status ``interrupted``."""
+    return run_blocking(lambda stop: areplay(
+        source, codecs, profile=profile, users=users, seed=seed, trace_dir=trace_dir, run_id=run_id,
+        min_compression_size=min_compression_size, quiet=quiet, _stop_flag=stop, _exits_after=_exits_after,
+    ))  # fmt: skip
 
 
 async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: Sequence[str] | str = DEFAULT_CODECS,
                   *, profile: str | None = None, users: int | None = None, seed: int = RunConfig.seed,
                   trace_dir: str = "data/traces", run_id: str | None = None,
-                  min_compression_size: int = MIN_COMPRESSION_SIZE, quiet: bool = False) -> Run:  # fmt: skip
+                  min_compression_size: int = MIN_COMPRESSION_SIZE, quiet: bool = False,
+                  _stop_flag: threading.Event | None = None, _exits_after: bool = False) -> Run:  # fmt: skip
     """The coroutine behind ``replay``."""
+    stopper = Stopper(_stop_flag)
+    stopper.starting()
+    try:
+        return await _replay(source, codecs, profile, users, seed, trace_dir, run_id, min_compression_size, quiet,
+                             stopper)  # fmt: skip
+    finally:
+        stopper.done(restore=not _exits_after)
+
+
+async def _replay(source: PathLike | Sequence[PathLike] | None, codecs: Sequence[str] | str, profile: str | None,
+                  users: int | None, seed: int, trace_dir: str, run_id: str | None, min_compression_size: int,
+                  quiet: bool, stopper: Stopper) -> Run:  # fmt: skip
     specs = split_specs(codecs) if isinstance(codecs, str) else tuple(codecs)
     config = RunConfig(codecs=specs, trace_dir=trace_dir, run_id=run_id, quiet=quiet, users=users, seed=seed,
-                       min_compression_size=min_compression_size, think_time="0")  # fmt: skip
+                       min_compression_size=min_compression_size, think_time="0", offline=True)  # fmt: skip
     config.validate()
     for spec in specs:
         parse_codec(spec)  # an unknown codec or option: a clear error before anything starts
@@ -201,7 +219,6 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
     found = load_source(source, profile=profile, users=users, seed=seed)
     conversations = found.conversations
     run_id = config.run_id or new_run_id()
-    folder = RunFolder.create(config.trace_dir, run_id)
     own = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
     # what the traffic was is the source's to say; how it was replayed is this replay's
     options = {**own, "profile": None, "seed": None, **found.options}
@@ -224,26 +241,41 @@ async def areplay(source: PathLike | Sequence[PathLike] | None = None, codecs: S
         manifest.notes.append(shared)
     say(f"replay: {manifest.planned_messages} messages of {len(conversations)} conversations "
         f"through {', '.join(specs)}")  # fmt: skip
+    status, folder, writer = "failed", None, None
     with contextlib.ExitStack() as stack:
-        # named after this process, so the next run removes it if this one is killed hard
-        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-replay-{os.getpid()}-"))
-        groups = in_process_groups(specs, min_compression_size, scratch, stack)
-        manifest.servers.extend(in_process_servers(groups))
-        folder.write_manifest(manifest)
-        writer = TraceWriter(folder.traces_dir)
-        gen_config = GeneratorConfig(library=load_templates(None))
-        settings = EngineSettings(run_id=run_id, think_time=ThinkTime.parse("0"))
-        engine = Engine(settings, gen_config, groups, _NoSelector(), len(conversations), [writer_listener(writer)],
-                        traffic=conversations.__getitem__)  # fmt: skip
-        status = "failed"
         try:
+            with stopper.held():  # from its first moment a run folder says what it is
+                folder = RunFolder.create(config.trace_dir, run_id)
+                folder.write_manifest(manifest)
+            # named after this process, so the next run removes it if this one is killed hard
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-replay-{os.getpid()}-"))
+            groups = in_process_groups(specs, min_compression_size, scratch, stack)
+            manifest.servers.extend(in_process_servers(groups))
+            folder.write_manifest(manifest)
+            writer = TraceWriter(folder.traces_dir, on_failure=lambda _: stopper.request_threadsafe("write_failed"))
+            gen_config = GeneratorConfig(library=load_templates(None))
+            settings = EngineSettings(run_id=run_id, think_time=ThinkTime.parse("0"))
+            engine = Engine(settings, gen_config, groups, _NoSelector(), len(conversations),
+                            [writer_listener(writer)], traffic=conversations.__getitem__)  # fmt: skip
+            stopper.sending()
+            stopper.attach(engine)
             await engine.run_users(sorted(conversations))
-            status = "complete"
+            status = {"interrupted": "interrupted", "write_failed": "failed"}.get(stopper.reason or "", "complete")
+        except KeyboardInterrupt:
+            status = "interrupted"
+            manifest.notes.append("interrupted during start-up, before any message was sent")
+            raise
+        except BaseException as exc:
+            manifest.error = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
-            if not writer.close():  # its records are in the fallback file the error names
+            stopper.sending()  # from here a signal is only noted: the files get written
+            if writer is not None and not writer.close():  # its records are in the fallback file the error names
                 status, manifest.error = "failed", f"trace write failed: {writer.failure}"
             manifest.status, manifest.ended_at = status, utc_now()
-            folder.write_manifest(manifest)
+            if folder is not None:
+                folder.write_manifest(manifest)
+    assert folder is not None
     traces = load_traces(folder.path)
     summary = summarise_run(traces, manifest)
     folder.write_summary(summary)

@@ -34,8 +34,9 @@ from .. import __version__
 from ..analysis.run import Run
 from ..codecs import parse_codec
 from ..codecs.spec import shared_context_note
-from ..config import LOGGED_GAP_CAP_S, RunConfig, scheduler_address
+from ..config import RunConfig, scheduler_address
 from ..errors import AuraLabError, InputError
+from ..servers.limits import check_server_room, server_limits
 from ..system import clean_stale_scratch, this_process
 from ..traces.folder import Manifest, RunFolder, ServerInfo
 from ..traces.writer import TraceWriter
@@ -116,6 +117,8 @@ async def _run(config: RunConfig, say: Printer, stopper: Stopper) -> Run:
     traffic, extras = read_traffic_inputs(config)
     config = extras.pop("config")
     config.check_resources()  # a replay's users are known once its logs are read
+    if not (config.urls or config.offline):
+        check_server_room(config)
     run_id = config.run_id or new_run_id()
     manifest = new_manifest(config, run_id, gen_config)
     manifest.files.update(extras["files"])
@@ -319,16 +322,10 @@ def _start_servers(
         ]  # fmt: skip
         return [Group(label, list(config.urls), learns_label=said is None, context=context_of(health))]
     from ..servers.hosting import serve_many
-    from ..servers.limits import ServerLimits
 
     # named after this process, so the next run removes it if this one is killed hard
     scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"aura-lab-servers-{os.getpid()}-"))
-    # room for every user's connection; no idle close while a user thinks or waits
-    pause = max(config.think().longest, LOGGED_GAP_CAP_S if config.replay_timing == "logged" else 0.0)
-    limits = ServerLimits(
-        max_connections=2 * (config.users or 0) + 64,  # a connection per direction
-        idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, pause + config.timeout + 10)),
-    )
+    limits = server_limits(config)
     handles = stack.enter_context(
         serve_many(
             list(config.codecs),

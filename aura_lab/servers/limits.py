@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode, Opcode
 
-from ..config import Bound
+from ..config import DEFAULT_USERS, LOGGED_GAP_CAP_S, Bound, RunConfig
 from ..errors import InputError
 from ..system import RESERVED_FDS, ensure_fds
 
@@ -263,3 +263,27 @@ def server_logger(name: str) -> logging.Logger:
         logger.setLevel(logging.WARNING)
         logger.propagate = False
     return logger
+
+
+def server_limits(config: RunConfig) -> ServerLimits:
+    """The embedded servers' limits: room for every user's connections (one per direction),
+    no idle close while a user thinks or waits."""
+    pause = max(config.think().longest, LOGGED_GAP_CAP_S if config.replay_timing == "logged" else 0.0)
+    return ServerLimits(
+        max_connections=2 * (config.users or 0) + 64,
+        idle_timeout=min(86_400.0, max(ServerLimits.idle_timeout, pause + config.timeout + 10)),
+    )
+
+
+def check_server_room(config: RunConfig) -> None:
+    """The embedded servers can hold the run's connections under this file-descriptor
+    limit (their processes inherit it), else the run is refused now: a server capped to
+    fewer connections refuses the rest, and the run would measure almost nothing."""
+    check = ensure_fds(server_limits(config).max_connections + HARD_CAP_SLACK + RESERVED_FDS)
+    if not check.ok:
+        raise InputError(
+            f"{config.users or DEFAULT_USERS} users need about {check.need} open files in each embedded server, "
+            f"but a process may open {check.soft} (hard limit {check.hard})",
+            where="users",
+            fix=f"{check.fix()}, or run fewer users",
+        )

@@ -318,3 +318,36 @@ def test_two_runs_with_one_run_id_cannot_share_a_folder(tmp_path):
     assert "a run with this id exists already" in one_line(loser)
     assert records(tmp_path / "same") == sent == 150
     FAULTS_SEEN["two runs, one --run-id"] = (sent, 150)
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_during_a_replay_leaves_it_interrupted_with_its_records(tmp_path):
+    """``aura-lab replay`` had no signal handling: SIGTERM killed it with the manifest
+    ``running`` and 0 records. Now it stops as a run does: exit 130, ``interrupted``, every
+    record of a message replayed kept, and the summary written."""
+    process = aura_lab_process(
+        "replay", "--profile", "assistant", "--users", "5000", "--codec", "deflate,brotli", "--trace-dir", "t",
+        "--run-id", "stopped", *QUIET, cwd=tmp_path,
+    )  # fmt: skip
+    folder = tmp_path / "t" / "stopped"
+    assert wait_for(lambda: any((folder / "traces").glob("part-*.parquet")), 60), process.communicate()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "replay interrupted" in err
+    manifest = RunFolder(folder).read_manifest()
+    kept = records(folder)
+    assert manifest.status == "interrupted" and kept > 0 and kept < manifest.planned_messages * 2
+    assert json.loads((folder / "summary.json").read_text())["codecs"]
+
+
+@pytest.mark.timeout(60)
+def test_signals_the_moment_a_replay_folder_appears_leave_it_saying_interrupted(tmp_path):
+    done = signalled_after_a_write(
+        "folder.RunFolder", "data['status'] == 'running'",
+        "replay", "--profile", "assistant", "--users", "3", "--codec", "deflate", "--trace-dir", "t",
+        "--run-id", "at-once", *QUIET, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    manifest = RunFolder(tmp_path / "t" / "at-once").read_manifest()
+    assert manifest.status == "interrupted" and manifest.ended_at
