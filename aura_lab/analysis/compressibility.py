@@ -161,16 +161,19 @@ def judge_gap(gap: float | None, low: float | None, high: float | None) -> str:
     """A codec's word: "far" when the whole interval of the gap lies beyond ``FAR_GAP``,
     "rough" when it lies beyond ``CLOSE_GAP``, "close" when the gap itself is within
     ``CLOSE_GAP``, else "too few to tell" (a gap over 5 % whose interval reaches back
-    within it); "not checked" without a gap."""
+    within it, or that has no interval: a side of one conversation); "not checked"
+    without a gap."""
     if gap is None:
         return "not checked"
-    low = gap if low is None else low
-    high = gap if high is None else high
+    if abs(gap) <= CLOSE_GAP:
+        return "close"
+    if low is None or high is None:
+        return "too few to tell"
     if low > FAR_GAP or high < -FAR_GAP:
         return "far"
     if low > CLOSE_GAP or high < -CLOSE_GAP:
         return "rough"
-    return "close" if abs(gap) <= CLOSE_GAP else "too few to tell"
+    return "too few to tell"
 
 
 def _ranking(
@@ -287,20 +290,25 @@ def compressibility(
     }
 
 
-def _ratio_cell(side: dict) -> str:
-    if side.get("ratio") is None:
+def _estimate(value: float | None, low: float | None, high: float | None, point, bound, between: str) -> str:
+    """``value`` (as ``point`` writes it) and its interval (as ``bound`` writes each end)."""
+    if value is None:
         return "not checked"
-    if side.get("low") is None:
-        return f"{side['ratio']:.2f}"
-    return f"{side['ratio']:.2f} ({side['low']:.2f}-{side['high']:.2f})"
+    return point(value) if low is None or high is None else f"{point(value)} ({bound(low)}{between}{bound(high)})"
+
+
+def _ratio_cell(side: dict) -> str:
+    ratio = "{:.2f}".format
+    return _estimate(side.get("ratio"), side.get("low"), side.get("high"), ratio, ratio, "-")
 
 
 def _gap_cell(row: dict) -> str:
-    if row.get("gap") is None:
-        return "not checked"
-    if row.get("gap_low") is None:
-        return f"{row['gap'] * 100:+.1f}%"
-    return f"{row['gap'] * 100:+.1f}% ({row['gap_low'] * 100:+.1f} to {row['gap_high'] * 100:+.1f})"
+    def percent(v: float) -> str:
+        return f"{v * 100:+.1f}"
+
+    return _estimate(
+        row.get("gap"), row.get("gap_low"), row.get("gap_high"), lambda v: percent(v) + "%", percent, " to "
+    )
 
 
 def _figure(value: float | None, percent: bool = False) -> str:

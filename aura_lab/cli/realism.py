@@ -49,7 +49,7 @@ def command(args: argparse.Namespace) -> int:
         label = f"profile {profile.name}"
     for line in reference.lines():
         print("\n".join(textwrap.wrap("reference: " + line, WIDTH, subsequent_indent="  ", break_on_hyphens=False)))
-    print(format_realism(realism(reference_side, traffic, label), "reference"))
+    print(format_realism(realism(reference_side, traffic, label), "the reference logs"))
     return 0
 
 

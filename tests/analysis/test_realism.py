@@ -187,6 +187,8 @@ def test_judge_gap():
     assert judge_gap(-0.30, -0.33, -0.16) == "far"
     assert judge_gap(-0.30, -0.33, -0.14) == "rough"  # could be 14 %: not surely beyond 15 %
     assert judge_gap(None, None, None) == "not checked"
+    assert judge_gap(-0.30, None, None) == "too few to tell"  # one conversation: no interval
+    assert judge_gap(0.02, None, None) == "close"
 
 
 def test_each_direction_keeps_its_own_context():
@@ -229,7 +231,8 @@ def test_realism_command_on_a_profile_and_on_a_run(logs, tmp_path, capsys):
     assert main([*args, "--measure", "60"]) == 0
     out = capsys.readouterr().out
     _fits(out)
-    assert "realism of profile peer (traffic) against reference" in out and "verdict: far from the reference" in out
+    assert "realism of profile peer (traffic) against the reference logs" in out
+    assert "verdict: far from the reference" in out
     assert "500-2000" in out and "2000+" in out and "brotli" in out
     assert "Measured 60 of 1500 reference conversations and 60 of 300 traffic conversations" in out
     assert main([*args, "--measure", "0"]) == 2
@@ -249,7 +252,7 @@ def test_realism_command_on_a_profile_and_on_a_run(logs, tmp_path, capsys):
     assert run.manifest.files["reference"]["files"][0]["conversations"] == 1500
     assert main(["realism", str(run.path), "--reference", str(logs["sharegpt"]), "--measure", "30"]) == 0
     out = capsys.readouterr().out
-    assert "realism of run (traffic) against reference" in out
+    assert "realism of run (traffic) against the reference logs" in out
     assert "Measured 30 of 1500 reference conversations and 12 of 12 traffic conversations" in out
     assert main(["realism", str(run.path), "--profile", "peer", "--reference", str(logs["sharegpt"])]) == 2
     assert "--profile" in capsys.readouterr().err
