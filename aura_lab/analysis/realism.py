@@ -16,7 +16,8 @@ slice of 100 conversations differs from the rest of its own data set by more tha
 independent messages would. A size KS's noise is the KS that chance alone reaches 19 times
 in 20 when whole conversations are resampled on each side (the bootstrap of both sides'
 size distributions around their own, ``BOOT_DRAWS`` seeded draws; for independent
-messages it comes out at the textbook critical value, 1.358 * sqrt((n + m) / (n m))).
+messages it comes out at the textbook critical value, 1.358 * sqrt((n + m) / (n m)), which
+is its floor: clustering only adds to the noise).
 Conversations are independent of one another, so the KS of messages per conversation
 keeps that textbook value (``ks_noise``). A codec ratio's interval resamples conversations
 too.
