@@ -186,24 +186,23 @@ def _ranking(
     flipped: list[list[str]] = []
     unsure: list[list[str]] = []
     ref, got = draws["reference"], draws["traffic"]
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            if ref is None:
-                continue
-            low, high = percentile_interval(ref[:, columns[a]] / ref[:, columns[b]])
-            if low is None or high is None:
-                continue
-            if low > 1 + RANK_CLEAR:
-                better, worse = a, b
-            elif high < 1 - RANK_CLEAR:
-                better, worse = b, a
-            else:
-                continue  # not clearly apart on the reference: either order is fine
-            point = ratios[better]["traffic"]["ratio"] / ratios[worse]["traffic"]["ratio"]
-            if point >= 1:
-                continue
-            t_high = None if got is None else percentile_interval(got[:, columns[better]] / got[:, columns[worse]])[1]
-            (flipped if t_high is not None and t_high < 1 else unsure).append([worse, better])
+    if ref is None:  # no interval on the reference: no pair is clearly apart
+        return {**order, "same": order["reference"] == order["traffic"], "flipped": flipped, "unsure": unsure}
+    for a, b in [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]:
+        low, high = percentile_interval(ref[:, columns[a]] / ref[:, columns[b]])
+        if low is None or high is None:
+            continue
+        if low > 1 + RANK_CLEAR:
+            better, worse = a, b
+        elif high < 1 - RANK_CLEAR:
+            better, worse = b, a
+        else:
+            continue  # not clearly apart on the reference: either order is fine
+        point = ratios[better]["traffic"]["ratio"] / ratios[worse]["traffic"]["ratio"]
+        if point >= 1:
+            continue
+        t_high = None if got is None else percentile_interval(got[:, columns[better]] / got[:, columns[worse]])[1]
+        (flipped if t_high is not None and t_high < 1 else unsure).append([worse, better])
     return {**order, "same": order["reference"] == order["traffic"], "flipped": flipped, "unsure": unsure}
 
 

@@ -180,8 +180,9 @@ def realism(
     """The realism table of ``traffic`` against ``reference`` (conversations, their
     ``realism_input``, or sizes only: a ``sizes_frame``), as JSON-able dicts: ``roles``,
     ``messages_per_conversation``, ``compressibility`` (at most ``measured``
-    conversations per side through ``codecs``; ``{"status": "not checked", ...}`` when a
-    side has no texts), ``verdict`` and ``verdict_line``."""
+    conversations per side through ``codecs``: a ``realism_input`` keeps its own sample;
+    ``{"status": "not checked", ...}`` when a side has no texts), ``verdict`` and
+    ``verdict_line``."""
     ref_side, got_side = realism_input(reference, measured), realism_input(traffic, measured)
     ref, got = ref_side.frame, got_side.frame
     roles = {}
