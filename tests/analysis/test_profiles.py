@@ -48,7 +48,7 @@ def test_fitted_profile_reproduces_held_out_logs(log_set, tmp_path):
     profile = fit_profile(read_logs(fit_file, report), "fitted", {"logs": report.to_dict()})
     print(profile_table(profile).to_string(index=False))
     generated = generated_conversations(profile, 4000, seed=3)
-    result = realism(list(read_logs(held_out)), generated, "fitted profile")
+    result = realism(list(read_logs(held_out)), generated, "fitted profile", measured=300)
     print(format_realism(result, "held-out logs"))
     for role in ("human", "assistant"):
         assert result["roles"][role]["ks"] <= 0.06, (role, result["roles"][role]["ks"])
