@@ -119,7 +119,7 @@ def test_a_run_that_could_not_connect_is_not_complete(tmp_path):
         "run", "--codec", "identity", "--users", "20", "--messages-per-user", "10", "--think-time", "0",
         "--trace-dir", tmp_path, cwd=tmp_path, limits={resource.RLIMIT_NOFILE: limit},
     )  # fmt: skip
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     assert process.returncode == 2, (process.returncode, err)
     assert "ulimit -n" in err and len(err.strip().splitlines()) == 1, err
     assert not any(tmp_path.iterdir())  # nothing ran
