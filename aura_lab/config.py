@@ -251,8 +251,7 @@ class RunConfig:
         """Open files this process needs at most: two connections (one per direction) per
         user and server group (twice with in-process servers: both ends are here), the
         warmup's, and ``RESERVED_FDS``. With workers, each holds its share of the users."""
-        # per user; none offline (the codecs run in this process)
-        connections = 0 if self.offline else 2 * (1 if self.urls else max(1, len(self.codecs)))
+        connections = 0 if self.offline else 2 * (1 if self.urls else max(1, len(self.codecs)))  # none offline
         users = self.users or DEFAULT_USERS
         per_process = -(-users // max(1, self.workers)) if self.workers > 1 or self.scheduler else users
         return (per_process + 1) * connections * (2 if self.in_process_servers and not self.urls else 1) + RESERVED_FDS

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..analysis import metrics
 from ..analysis.run import Run, summarise_run
 from ..analysis.text import codec_label
+
+if TYPE_CHECKING:
+    from ..analysis.realism import RealismInput
 from ..config import RunConfig
 from ..errors import InputError
 from ..traces.folder import Manifest, RunFolder, note_dead_servers, write_json
@@ -70,12 +74,12 @@ def conclude(
     folder: RunFolder,
     manifest: Manifest,
     primary: Group,
-    reference: pd.DataFrame | None,
+    reference: RealismInput | None,
     say: Printer,
 ) -> Run:
     """The summary and the extra files of a run whose records and manifest are written:
     the primary group's label learnt from its replies, the realism table against
-    ``reference`` (sizes of the ``--reference`` logs), the run's warnings."""
+    ``reference`` (the ``--reference`` logs' sizes and measured sample), the run's warnings."""
     traces = load_traces(folder.path)
     if learn_label(primary, manifest, traces):
         _write(folder.write_manifest, manifest, folder.manifest_path, say)

@@ -59,11 +59,12 @@ def read_traffic_inputs(config: RunConfig) -> tuple[Any, dict]:
     if config.reference:
         # here, not at the top: it imports scipy.stats (1.2 s), which a run without a
         # reference, and every Dask shard, does without
-        from ..analysis.profiles import sizes_frame
+        from ..analysis.realism import realism_input
 
         report = LogReport()
-        extras["reference"] = sizes_frame(read_logs(config.reference, report))
-        if extras["reference"].empty:  # found out now, not in the realism table after the run
+        # every conversation's sizes, and a bounded seeded sample of whole ones for the codecs
+        extras["reference"] = realism_input(read_logs(config.reference, report))
+        if extras["reference"].frame.empty:  # found out now, not in the realism table after the run
             raise report.nothing_read(config.reference, "reference")
         extras["files"]["reference"] = report.to_dict()
     extras["config"] = config
