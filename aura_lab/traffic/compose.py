@@ -162,6 +162,13 @@ def compose(documents: Iterable[Document], target: int) -> str:
     return "\n\n".join(parts)
 
 
+def _marked(documents: Iterable[Document], used: set[str]) -> Iterator[Document]:
+    """The documents, each added to ``used`` as it is taken."""
+    for document in documents:
+        used.add(document.text)
+        yield document
+
+
 @dataclass
 class TextBank:
     """The corpus as building material: answers (documents), pastes, whole human
@@ -186,6 +193,15 @@ class TextBank:
         self._sentence_sizes = [s[0] for s in self.sentences]
         self.code_answers = [i for i, d in enumerate(self.answers) if d.has_code]
         self.plain_answers = [i for i, d in enumerate(self.answers) if not d.has_code]
+        # lines a fix puts into code sent back (aura_lab.traffic.reuse.edit_code)
+        self.code_lines = [
+            line.strip()
+            for d in self.answers
+            for b in d.blocks
+            if b.kind == "code"
+            for line in b.text.split("\n")[1:-1]
+            if 12 <= len(line.strip()) <= 80
+        ]
 
     @classmethod
     def of(cls, corpora: Iterable[Corpus]) -> TextBank:
@@ -230,12 +246,13 @@ class TextBank:
             yield int(rng.random() * len(self.answers))
 
     def opening(
-        self, rng: random.Random, code_share: float | None, human_target: int | None
+        self, rng: random.Random, code_share: float | None, human_target: int | None, used: set[str] | None = None
     ) -> tuple[int, str | None, str]:
         """How a conversation opens: ``(answer, human text, source)``. The opening answer
         holds code with ``code_share``. When the human speaks first (``human_target``
         bytes), its message is that answer's question if near enough in size, else the
-        whole message (or paste) nearest in size, and the answer one of its topic."""
+        whole message (or paste) nearest in size, and the answer one of its topic; the
+        texts it takes are added to ``used``."""
         wants_code = code_share is not None and rng.random() < code_share
         pool = (self.code_answers if wants_code else self.plain_answers) if code_share is not None else []
         pool = pool or list(range(len(self.answers)))
@@ -245,7 +262,7 @@ class TextBank:
         question = self.answers[answer].question
         if question is not None and abs(math.log(utf8_size(question) / human_target)) <= TOPIC_TOLERANCE:
             return answer, question, "corpus"
-        text, source, topic = self.human(human_target, None, rng, set())
+        text, source, topic = self.human(human_target, None, rng, set() if used is None else used)
         same = self.by_topic.get(topic, [])
         preferred = [i for i in same if self.answers[i].has_code == wants_code] or same
         if preferred:
@@ -271,9 +288,10 @@ class TextBank:
         own = [d for d in fresh if d.topic == topic] or fresh
         first = own[int(rng.random() * len(own))]
         used.add(first.text)
-        # a paste longer than any: goes on with others, drawn lazily
-        more = (self.pastes[int(rng.random() * len(self.pastes))] for _ in itertools.repeat(None))
-        return compose(itertools.chain([first], more), target), "paste", first.topic
+        # a paste longer than any: goes on with others (not yet used), drawn lazily
+        others = [d for d in fresh if d is not first] or self.pastes
+        more = (others[int(rng.random() * len(others))] for _ in itertools.repeat(None))
+        return compose(_marked(itertools.chain([first], more), used), target), "paste", first.topic
 
     @staticmethod
     def _nearest(pool: list, sizes: list[int], target: int, rng: random.Random, topic, used: set[str]) -> tuple:

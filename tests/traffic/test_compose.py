@@ -3,6 +3,7 @@ blocks, human messages whole or cut from pastes, and the held-out answers kept o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -15,6 +16,7 @@ from aura_lab.traffic.compose import Document, TextBank, compose, split_blocks, 
 from aura_lab.traffic.corpus import load_corpus
 from aura_lab.traffic.dialogue import bundled_texts
 from aura_lab.traffic.generator import GeneratorConfig, generate, user_messages
+from aura_lab.traffic.profile import load_profile
 
 ANSWER = """Use a dict:
 
@@ -63,11 +65,20 @@ def test_composed_replies_land_near_their_target(target):
         assert abs(size - target) <= max(0.25 * target, 400), (target, size)
 
 
+# the assistant profile without revisions (aura_lab.traffic.reuse): every text composed fresh
+NO_REUSE = dataclasses.replace(
+    load_profile("assistant"),
+    content={role: {"reuse": {"p90": 0.0}, "reuse_some": 0.0, "reuse_most": 0.0} for role in ("human", "assistant")},
+)
+
+
 def test_replies_are_consecutive_blocks_of_answers():
-    """Every reply starts at an answer's first block and goes on through its blocks in
-    order (then through the next answer's): coherent pieces, never a shuffle."""
+    """Every reply composed fresh (no revision) starts at an answer's first block and
+    goes on through its blocks in order (then through the next answer's): coherent
+    pieces, never a shuffle."""
     bank = bundled_texts()
-    replies = [m.text for m in generate(GeneratorConfig(seed=8), 3000) if m.role == "ai" and m.source == "answer"]
+    config = GeneratorConfig(seed=8, profile=NO_REUSE)
+    replies = [m.text for m in generate(config, 3000) if m.role == "ai" and m.source == "answer"]
     whole = ["\n\n".join(b.text for b in d.blocks) for d in bank.answers]
     checked = 0
     for reply in replies:
@@ -90,7 +101,7 @@ def test_human_messages_whole_or_cut_from_pastes():
     human = {json.loads(line)["text"] for line in paths.HUMAN_CORPUS.read_text(encoding="utf-8").splitlines()}
     questions = {json.loads(line)["question"] for line in paths.ANSWERS_CORPUS.read_text(encoding="utf-8").splitlines()}
     pastes = [d for d in bank.pastes]
-    messages = [m for m in generate(GeneratorConfig(seed=4), 4000) if m.role == "human"]
+    messages = [m for m in generate(GeneratorConfig(seed=4, profile=NO_REUSE), 4000) if m.role == "human"]
     for m in messages:
         if m.source == "corpus":
             assert m.text in human | questions
