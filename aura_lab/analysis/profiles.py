@@ -10,7 +10,10 @@ Otherwise, and that is the rule on real logs with their heavy human tail, the mo
 the sample's own quantiles (109 points from 0.05 % to 99.95 %, interpolated in log
 space; cut to the smallest and largest size seen). Messages per conversation are counts:
 always their quantiles. The profile records each model's n, its KS distance to the
-data and every candidate's AIC and KS.
+data and every candidate's AIC and KS. The content figures per role
+(``analysis.content.content_figures``: compressibility alone and with history, reuse
+of earlier turns and its kinds; no text) are measured on the conversations themselves
+(not on a ``sizes_frame``, which holds no text).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ..traffic.conversations import BANDS, CHAT_ROLES, Conversation, content_of
 from ..traffic.lengths import ANY_ROLE
 from ..traffic.profile import ALL, MAX_MESSAGES_PER_CONVERSATION, Profile
 from ..traffic.sizes import MAX_SIZE, SizeModel
+from .content import content_figures
 from .lengths import fit_distribution
 
 QUANTILE_POINTS = tuple(
@@ -91,8 +95,15 @@ def sizes_frame(conversations: Iterable[Conversation]) -> pd.DataFrame:
 def fit_profile(
     conversations: Iterable[Conversation] | pd.DataFrame, name: str, source: dict | None = None, min_samples: int = 30
 ) -> Profile:
-    """A profile fitted to conversations (or to their ``sizes_frame``)."""
-    frame = conversations if isinstance(conversations, pd.DataFrame) else sizes_frame(conversations)
+    """A profile fitted to conversations (or to their ``sizes_frame``: then without
+    content figures, the frame holds no text)."""
+    content: dict[str, dict] = {}
+    if isinstance(conversations, pd.DataFrame):
+        frame = conversations
+    else:
+        conversations = list(conversations)
+        frame = sizes_frame(conversations)
+        content = {r: f for r, f in content_figures(c for c in conversations if c.structured).items() if f["messages"]}
     known = frame[frame["role"].isin(CHAT_ROLES)]
     roleless = frame[frame["role"].isna()]
     sizes: dict[str, dict[str, SizeModel]] = {}
@@ -154,6 +165,7 @@ def fit_profile(
         role_shares={r: round(shares[r] / len(known), 4) if len(known) else None for r in CHAT_ROLES},
         content_mix=mix,
         source=source,
+        content=content,
     )
 
 

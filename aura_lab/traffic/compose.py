@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from .corpus import Corpus
+from .density import alone_ratio, density_weights, draw, weighted_order
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 _FENCE = "```"
 WHOLE_TOLERANCE = 0.08  # log-size window for "as near in size as the target"
+REPLY_SIZE = 1300  # bytes: about a reply's median (the published figures)
 TOPIC_TOLERANCE = 0.22  # a wider window (about 25%) for a message of the conversation's topic
 
 
@@ -193,6 +195,10 @@ class TextBank:
         self._sentence_sizes = [s[0] for s in self.sentences]
         self.code_answers = [i for i, d in enumerate(self.answers) if d.has_code]
         self.plain_answers = [i for i, d in enumerate(self.answers) if not d.has_code]
+        # compressed alone, of the part a reply of typical size takes (an answer's opening
+        # is plainer than its code and tables)
+        self.densities = [alone_ratio(d.text[:REPLY_SIZE]) for d in self.answers]
+        self._weights: dict[tuple, list[float]] = {}
         # lines a fix puts into code sent back (aura_lab.traffic.reuse.edit_code)
         self.code_lines = [
             line.strip()
@@ -234,29 +240,45 @@ class TextBank:
 
     # -- drawing -----------------------------------------------------------------------
 
-    def answer_order(self, rng: random.Random, opening: int) -> Iterator[int]:
+    def weights(self, alone: dict[str, float] | None) -> list[float]:
+        """The answers' weights for a profile's ``alone`` percentiles (``density``)."""
+        key = tuple(sorted((alone or {}).items()))
+        if key not in self._weights:
+            self._weights[key] = density_weights(self.densities, alone)
+        return self._weights[key]
+
+    def answer_order(self, rng: random.Random, opening: int, weights: list[float] | None = None) -> Iterator[int]:
         """Answers in the order a conversation's replies use them: the opening one, the
-        rest of its topic (shuffled), then any at random (drawn lazily: a conversation
-        rarely needs more than a few)."""
+        rest of its topic (shuffled, by ``weights`` when given), then any at random
+        (drawn lazily: a conversation rarely needs more than a few)."""
         yield opening
         own = [i for i in self.by_topic.get(self.answers[opening].topic, []) if i != opening]
-        rng.shuffle(own)
-        yield from own
+        if weights is None:
+            rng.shuffle(own)
+            yield from own
+            while True:
+                yield int(rng.random() * len(self.answers))
+        yield from weighted_order(rng, own, weights)
+        cumulative = list(itertools.accumulate(weights))
         while True:
-            yield int(rng.random() * len(self.answers))
+            yield draw(rng, cumulative)
 
     def opening(
-        self, rng: random.Random, code_share: float | None, human_target: int | None, used: set[str] | None = None
+        self,
+        rng: random.Random,
+        code_share: float | None,
+        human_target: int | None,
+        used: set[str] | None = None,
+        weights: list[float] | None = None,
     ) -> tuple[int, str | None, str]:
         """How a conversation opens: ``(answer, human text, source)``. The opening answer
-        holds code with ``code_share``. When the human speaks first (``human_target``
-        bytes), its message is that answer's question if near enough in size, else the
-        whole message (or paste) nearest in size, and the answer one of its topic; the
-        texts it takes are added to ``used``."""
+        holds code with ``code_share`` (answers drawn by ``weights`` when given). When
+        the human speaks first (``human_target`` bytes), its message is that answer's
+        question if near enough in size, else the whole message (or paste) nearest in
+        size, and the answer one of its topic; the texts it takes are added to ``used``."""
         wants_code = code_share is not None and rng.random() < code_share
         pool = (self.code_answers if wants_code else self.plain_answers) if code_share is not None else []
-        pool = pool or list(range(len(self.answers)))
-        answer = pool[int(rng.random() * len(pool))]
+        answer = self._pick(pool or list(range(len(self.answers))), rng, weights)
         if human_target is None:
             return answer, None, ""
         question = self.answers[answer].question
@@ -266,8 +288,15 @@ class TextBank:
         same = self.by_topic.get(topic, [])
         preferred = [i for i in same if self.answers[i].has_code == wants_code] or same
         if preferred:
-            answer = preferred[int(rng.random() * len(preferred))]
+            answer = self._pick(preferred, rng, weights)
         return answer, text, source
+
+    @staticmethod
+    def _pick(pool: list[int], rng: random.Random, weights: list[float] | None) -> int:
+        """An answer of ``pool``: by ``weights`` when given, else uniformly."""
+        if weights is None:
+            return pool[int(rng.random() * len(pool))]
+        return pool[draw(rng, list(itertools.accumulate(weights[i] for i in pool)))]
 
     def reply(self, target: int, order: Iterator[int], rng: random.Random) -> str:
         """An assistant reply of about ``target`` bytes, from the answers ``order`` gives."""

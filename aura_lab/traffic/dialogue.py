@@ -61,9 +61,11 @@ def dialogue(
     if first == "human" and n_messages:
         human_first = max(1, round(profile.size_model("human", "first").sample(rng)))
     used: set[str] = set()
-    opening, opening_text, opening_source = texts.opening(rng, profile.code_share(), human_first, used)
+    # answers drawn so that replies are as dense (compressed alone) as the profile's
+    weights = texts.weights(profile.content_figures("assistant").get("alone"))
+    opening, opening_text, opening_source = texts.opening(rng, profile.code_share(), human_first, used, weights)
     topic = texts.answers[opening].topic
-    order = texts.answer_order(rng, opening)
+    order = texts.answer_order(rng, opening, weights)
     second = "assistant" if first == "human" else "human"
     seen = {"human": 0, "assistant": 0}
     history: list[tuple[str, str]] = []  # (role, text) of the messages so far
