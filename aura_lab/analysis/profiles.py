@@ -13,12 +13,14 @@ always their quantiles. The profile records each model's n, its KS distance to t
 data and every candidate's AIC and KS. The content figures per role
 (``analysis.content.content_figures``: compressibility alone and with history, reuse
 of earlier turns and its kinds; no text) are measured on the conversations themselves
-(not on a ``sizes_frame``, which holds no text).
+(not on a ``sizes_frame``, which holds no text), at most ``MAX_CONTENT_CONVERSATIONS``
+of them (a seeded sample: a few milliseconds each).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter
 from collections.abc import Iterable
 
@@ -37,6 +39,7 @@ QUANTILE_POINTS = tuple(
     + [round(p, 2) for p in np.arange(0.02, 0.985, 0.01)]
     + [0.985, 0.99, 0.995, 0.9975, 0.999, 0.9995]
 )
+MAX_CONTENT_CONVERSATIONS = 1000  # conversations the content figures are measured on
 MAX_FIT_SAMPLE = 20_000  # sizes a family is fitted on (a seeded subsample beyond this)
 ACCEPT_PVALUE = 0.05
 
@@ -103,7 +106,10 @@ def fit_profile(
     else:
         conversations = list(conversations)
         frame = sizes_frame(conversations)
-        content = {r: f for r, f in content_figures(c for c in conversations if c.structured).items() if f["messages"]}
+        chats = [c for c in conversations if c.structured]
+        if len(chats) > MAX_CONTENT_CONVERSATIONS:  # a few ms each: a seeded sample
+            chats = random.Random(0).sample(chats, MAX_CONTENT_CONVERSATIONS)
+        content = {r: f for r, f in content_figures(chats).items() if f["messages"]}
     known = frame[frame["role"].isin(CHAT_ROLES)]
     roleless = frame[frame["role"].isna()]
     sizes: dict[str, dict[str, SizeModel]] = {}
