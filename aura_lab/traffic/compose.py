@@ -123,7 +123,15 @@ class Document:
 
     @classmethod
     def of(cls, text: str, topic: str, question: str | None = None) -> Document:
-        blocks = tuple(split_blocks(text))
+        return cls.of_blocks(tuple(split_blocks(text)), topic, question)
+
+    def after(self, k: int) -> Document | None:
+        """The document from its block ``k`` on (None past its end): where the next
+        reply goes on."""
+        return Document.of_blocks(self.blocks[k:], self.topic, None) if k < len(self.blocks) else None
+
+    @classmethod
+    def of_blocks(cls, blocks: tuple[Block, ...], topic: str, question: str | None) -> Document:
         ends: list[int] = []
         sizes: list[int] = []
         for block in blocks:
@@ -136,6 +144,12 @@ class Document:
 def compose(documents: Iterable[Document], target: int) -> str:
     """About ``target`` bytes from the documents' blocks, in order, cut at the block
     boundary nearest the target (never empty while there is text)."""
+    return compose_rest(documents, target)[0]
+
+
+def compose_rest(documents: Iterable[Document], target: int) -> tuple[str, Document | None]:
+    """``compose``, and what is left of the document it stopped in (from the block after
+    the last it took; None when it took all of it)."""
     parts: list[str] = []
     size = 0
     for document in documents:
@@ -160,8 +174,8 @@ def compose(documents: Iterable[Document], target: int) -> str:
                 break
         if best_k >= 0:
             parts.append(block.prefixes[best_k])
-        return "\n\n".join(parts)
-    return "\n\n".join(parts)
+        return "\n\n".join(parts), document.after(whole + (best_k >= 0))
+    return "\n\n".join(parts), None
 
 
 def _marked(documents: Iterable[Document], used: set[str]) -> Iterator[Document]:
@@ -298,12 +312,17 @@ class TextBank:
             return pool[int(rng.random() * len(pool))]
         return pool[draw(rng, list(itertools.accumulate(weights[i] for i in pool)))]
 
-    def reply(self, target: int, order: Iterator[int], rng: random.Random) -> str:
-        """An assistant reply of about ``target`` bytes, from the answers ``order`` gives."""
-        text = compose((self.answers[i] for i in order), target)
+    def reply(
+        self, target: int, order: Iterator[int], rng: random.Random, rest: Document | None = None
+    ) -> tuple[str, Document | None]:
+        """An assistant reply of about ``target`` bytes, going on with ``rest`` (what the
+        previous reply left of its answer) when given, then the answers ``order`` gives;
+        and what it leaves of its own last answer."""
+        documents = (self.answers[i] for i in order)
+        text, left = compose_rest(itertools.chain([rest], documents) if rest else documents, target)
         if utf8_size(text) > 1.5 * target + 20 and self.sentences:
             text = self._nearest(self.sentences, self._sentence_sizes, target, rng, None, set())[-1]
-        return text
+        return text, left
 
     def human(self, target: int, topic: str | None, rng: random.Random, used: set[str]) -> tuple[str, str, str]:
         """``(text, source, topic)``: a whole human message of about ``target`` bytes

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import paths
-from .compose import TextBank
+from .compose import Document, TextBank
 from .conversations import TRACE_ROLE, band_of
 from .corpus import load_corpus
 from .profile import MAX_MESSAGES_PER_CONVERSATION, Profile
@@ -69,6 +69,7 @@ def dialogue(
     second = "assistant" if first == "human" else "human"
     seen = {"human": 0, "assistant": 0}
     history: list[tuple[str, str]] = []  # (role, text) of the messages so far
+    left: list[Document | None] = [None]  # what the last reply left of its answer: the next goes on
     reuse = {role: reuse_points(profile.content_figures(role)) for role in seen}
     kinds = {role: profile.content_figures(role).get("reuse_kinds") for role in seen}
     for turn in range(n_messages):
@@ -86,7 +87,8 @@ def dialogue(
         def fresh(size: int, role: str = role, sources: list[str] = sources) -> str:
             if role == "assistant":
                 sources.append("answer")
-                return texts.reply(size, order, rng)
+                text, left[0] = texts.reply(size, order, rng, left[0])
+                return text
             text, source, _ = texts.human(size, topic, rng, used)
             sources.append(source)
             return text
