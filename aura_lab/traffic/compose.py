@@ -288,8 +288,9 @@ class TextBank:
         """How a conversation opens: ``(answer, human text, source)``. The opening answer
         holds code with ``code_share`` (answers drawn by ``weights`` when given). When
         the human speaks first (``human_target`` bytes), its message is that answer's
-        question if near enough in size, else the whole message (or paste) nearest in
-        size, and the answer one of its topic; the texts it takes are added to ``used``."""
+        question if near enough in size, else a message of its topic near that size,
+        else the whole message (or paste) nearest in size, and the answer then one of
+        that message's topic; the texts it takes are added to ``used``."""
         wants_code = code_share is not None and rng.random() < code_share
         pool = (self.code_answers if wants_code else self.plain_answers) if code_share is not None else []
         answer = self._pick(pool or list(range(len(self.answers))), rng, weights)
@@ -298,7 +299,10 @@ class TextBank:
         question = self.answers[answer].question
         if question is not None and abs(math.log(utf8_size(question) / human_target)) <= TOPIC_TOLERANCE:
             return answer, question, "corpus"
-        text, source, topic = self.human(human_target, None, rng, set() if used is None else used)
+        own_topic = self.answers[answer].topic
+        text, source, topic = self.human(human_target, own_topic, rng, set() if used is None else used)
+        if topic == own_topic:
+            return answer, text, source
         same = self.by_topic.get(topic, [])
         preferred = [i for i in same if self.answers[i].has_code == wants_code] or same
         if preferred:
