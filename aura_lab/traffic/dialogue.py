@@ -4,8 +4,12 @@ conversation, human and assistant messages alternating, as in real logs and in a
 Each message's size (UTF-8 bytes) is drawn from the profile's model of its role and
 band; its text is composed to that size from the text bank (``compose``): the
 conversation has a topic (the topic of the answer that opens it, one holding code with
-the profile's code share), human messages of that topic come first, and replies run
-through that topic's answers before any other. Both directions therefore travel over
+the profile's code share, drawn by density as the profile's ``alone`` figures say:
+``density``), human messages of that topic come first, and a reply goes on where the
+previous one stopped in its answer, then through that topic's answers before any
+other. Each message after the first reuses a share of earlier text drawn from the
+profile's content figures (``reuse``): code sent back with a fix, a quote of the other
+side, a repeat of its own. Both directions therefore travel over
 one connection and, with a context-takeover codec, share one compression context
 (docs/traffic.md says what that means for the figures). Pure and seeded: the messages
 depend on ``(seed, user_id)`` and the config alone.
