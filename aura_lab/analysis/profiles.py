@@ -10,12 +10,17 @@ Otherwise, and that is the rule on real logs with their heavy human tail, the mo
 the sample's own quantiles (109 points from 0.05 % to 99.95 %, interpolated in log
 space; cut to the smallest and largest size seen). Messages per conversation are counts:
 always their quantiles. The profile records each model's n, its KS distance to the
-data and every candidate's AIC and KS.
+data and every candidate's AIC and KS. The content figures per role
+(``analysis.content.content_figures``: compressibility alone and with history, reuse
+of earlier turns and its kinds; no text) are measured on the conversations themselves
+(not on a ``sizes_frame``, which holds no text), at most ``MAX_CONTENT_CONVERSATIONS``
+of them (a seeded sample: a few milliseconds each).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter
 from collections.abc import Iterable
 
@@ -26,6 +31,7 @@ from ..traffic.conversations import BANDS, CHAT_ROLES, Conversation, content_of
 from ..traffic.lengths import ANY_ROLE
 from ..traffic.profile import ALL, MAX_MESSAGES_PER_CONVERSATION, Profile
 from ..traffic.sizes import MAX_SIZE, SizeModel
+from .content import content_figures
 from .lengths import fit_distribution
 
 QUANTILE_POINTS = tuple(
@@ -33,6 +39,7 @@ QUANTILE_POINTS = tuple(
     + [round(p, 2) for p in np.arange(0.02, 0.985, 0.01)]
     + [0.985, 0.99, 0.995, 0.9975, 0.999, 0.9995]
 )
+MAX_CONTENT_CONVERSATIONS = 1000  # conversations the content figures are measured on
 MAX_FIT_SAMPLE = 20_000  # sizes a family is fitted on (a seeded subsample beyond this)
 ACCEPT_PVALUE = 0.05
 
@@ -91,8 +98,18 @@ def sizes_frame(conversations: Iterable[Conversation]) -> pd.DataFrame:
 def fit_profile(
     conversations: Iterable[Conversation] | pd.DataFrame, name: str, source: dict | None = None, min_samples: int = 30
 ) -> Profile:
-    """A profile fitted to conversations (or to their ``sizes_frame``)."""
-    frame = conversations if isinstance(conversations, pd.DataFrame) else sizes_frame(conversations)
+    """A profile fitted to conversations (or to their ``sizes_frame``: then without
+    content figures, the frame holds no text)."""
+    content: dict[str, dict] = {}
+    if isinstance(conversations, pd.DataFrame):
+        frame = conversations
+    else:
+        conversations = list(conversations)
+        frame = sizes_frame(conversations)
+        chats = [c for c in conversations if c.structured]
+        if len(chats) > MAX_CONTENT_CONVERSATIONS:  # a few ms each: a seeded sample
+            chats = random.Random(0).sample(chats, MAX_CONTENT_CONVERSATIONS)
+        content = {r: f for r, f in content_figures(chats).items() if f["messages"]}
     known = frame[frame["role"].isin(CHAT_ROLES)]
     roleless = frame[frame["role"].isna()]
     sizes: dict[str, dict[str, SizeModel]] = {}
@@ -154,6 +171,7 @@ def fit_profile(
         role_shares={r: round(shares[r] / len(known), 4) if len(known) else None for r in CHAT_ROLES},
         content_mix=mix,
         source=source,
+        content=content,
     )
 
 

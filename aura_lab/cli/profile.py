@@ -38,6 +38,8 @@ def command(args: argparse.Namespace) -> int:
     )
     for role, mix in profile.content_mix.items():
         print(f"content, {role}: " + ", ".join(f"{k} {v:.1%}" for k, v in mix.items() if v is not None))
+    for role, figures in profile.content.items():
+        print(f"compresses, {role}: " + _content_line(figures))
     if args.output:
         print(f"wrote {profile.save(args.output)} (no message text; use it with --profile {args.output})")
     return 0
@@ -57,3 +59,18 @@ def register(subparsers) -> None:
         "--min-samples", type=int, default=30, help="messages a role and band needs for a model of its own (default 30)"
     )
     parser.set_defaults(func=command)
+
+
+def _content_line(figures: dict) -> str:
+    """A role's content figures in one line: medians of the ratio alone and the gain
+    from history, and the shares reusing earlier turns."""
+    parts = [
+        f"{label} p50 {figures[key]['p50']:.2f}"
+        for key, label in (("alone", "alone"), ("gain", "gain from history"))
+        if figures.get(key) and "p50" in figures[key]
+    ]
+    if figures.get("reuse_some") is not None:
+        parts.append(f"reusing >= 30 % of earlier text {figures['reuse_some']:.1%}")
+    if figures.get("reuse_most") is not None:
+        parts.append(f">= 70 % {figures['reuse_most']:.1%}")
+    return ", ".join(parts) or "-"

@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from .corpus import Corpus
+from .density import alone_ratio, density_weights, draw, weighted_order
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s")
 _FENCE = "```"
 WHOLE_TOLERANCE = 0.08  # log-size window for "as near in size as the target"
+REPLY_SIZE = 1300  # bytes: about a reply's median (the published figures)
 TOPIC_TOLERANCE = 0.22  # a wider window (about 25%) for a message of the conversation's topic
 
 
@@ -121,7 +123,15 @@ class Document:
 
     @classmethod
     def of(cls, text: str, topic: str, question: str | None = None) -> Document:
-        blocks = tuple(split_blocks(text))
+        return cls.of_blocks(tuple(split_blocks(text)), topic, question)
+
+    def after(self, k: int) -> Document | None:
+        """The document from its block ``k`` on (None past its end): where the next
+        reply goes on."""
+        return Document.of_blocks(self.blocks[k:], self.topic, None) if k < len(self.blocks) else None
+
+    @classmethod
+    def of_blocks(cls, blocks: tuple[Block, ...], topic: str, question: str | None) -> Document:
         ends: list[int] = []
         sizes: list[int] = []
         for block in blocks:
@@ -134,6 +144,12 @@ class Document:
 def compose(documents: Iterable[Document], target: int) -> str:
     """About ``target`` bytes from the documents' blocks, in order, cut at the block
     boundary nearest the target (never empty while there is text)."""
+    return compose_rest(documents, target)[0]
+
+
+def compose_rest(documents: Iterable[Document], target: int) -> tuple[str, Document | None]:
+    """``compose``, and what is left of the document it stopped in (from the block after
+    the last it took; None when it took all of it)."""
     parts: list[str] = []
     size = 0
     for document in documents:
@@ -158,8 +174,15 @@ def compose(documents: Iterable[Document], target: int) -> str:
                 break
         if best_k >= 0:
             parts.append(block.prefixes[best_k])
-        return "\n\n".join(parts)
-    return "\n\n".join(parts)
+        return "\n\n".join(parts), document.after(whole + (best_k >= 0))
+    return "\n\n".join(parts), None
+
+
+def _marked(documents: Iterable[Document], used: set[str]) -> Iterator[Document]:
+    """The documents, each added to ``used`` as it is taken."""
+    for document in documents:
+        used.add(document.text)
+        yield document
 
 
 @dataclass
@@ -186,6 +209,19 @@ class TextBank:
         self._sentence_sizes = [s[0] for s in self.sentences]
         self.code_answers = [i for i, d in enumerate(self.answers) if d.has_code]
         self.plain_answers = [i for i, d in enumerate(self.answers) if not d.has_code]
+        # compressed alone, of the part a reply of typical size takes (an answer's opening
+        # is plainer than its code and tables)
+        self.densities = [alone_ratio(d.text[:REPLY_SIZE]) for d in self.answers]
+        self._weights: dict[tuple, list[float]] = {}
+        # lines a fix puts into code sent back (aura_lab.traffic.reuse.edit_code)
+        self.code_lines = [
+            line.strip()
+            for d in self.answers
+            for b in d.blocks
+            if b.kind == "code"
+            for line in b.text.split("\n")[1:-1]
+            if 12 <= len(line.strip()) <= 80
+        ]
 
     @classmethod
     def of(cls, corpora: Iterable[Corpus]) -> TextBank:
@@ -218,46 +254,79 @@ class TextBank:
 
     # -- drawing -----------------------------------------------------------------------
 
-    def answer_order(self, rng: random.Random, opening: int) -> Iterator[int]:
+    def weights(self, alone: dict[str, float] | None) -> list[float]:
+        """The answers' weights for a profile's ``alone`` percentiles (``density``)."""
+        key = tuple(sorted((alone or {}).items()))
+        if key not in self._weights:
+            self._weights[key] = density_weights(self.densities, alone)
+        return self._weights[key]
+
+    def answer_order(self, rng: random.Random, opening: int, weights: list[float] | None = None) -> Iterator[int]:
         """Answers in the order a conversation's replies use them: the opening one, the
-        rest of its topic (shuffled), then any at random (drawn lazily: a conversation
-        rarely needs more than a few)."""
+        rest of its topic (shuffled, by ``weights`` when given), then any at random
+        (drawn lazily: a conversation rarely needs more than a few)."""
         yield opening
         own = [i for i in self.by_topic.get(self.answers[opening].topic, []) if i != opening]
-        rng.shuffle(own)
-        yield from own
+        if weights is None:
+            rng.shuffle(own)
+            yield from own
+            while True:
+                yield int(rng.random() * len(self.answers))
+        yield from weighted_order(rng, own, weights)
+        cumulative = list(itertools.accumulate(weights))
         while True:
-            yield int(rng.random() * len(self.answers))
+            yield draw(rng, cumulative)
 
     def opening(
-        self, rng: random.Random, code_share: float | None, human_target: int | None
+        self,
+        rng: random.Random,
+        code_share: float | None,
+        human_target: int | None,
+        used: set[str] | None = None,
+        weights: list[float] | None = None,
     ) -> tuple[int, str | None, str]:
         """How a conversation opens: ``(answer, human text, source)``. The opening answer
-        holds code with ``code_share``. When the human speaks first (``human_target``
-        bytes), its message is that answer's question if near enough in size, else the
-        whole message (or paste) nearest in size, and the answer one of its topic."""
+        holds code with ``code_share`` (answers drawn by ``weights`` when given). When
+        the human speaks first (``human_target`` bytes), its message is that answer's
+        question if near enough in size, else a message of its topic near that size,
+        else the whole message (or paste) nearest in size, and the answer then one of
+        that message's topic; the texts it takes are added to ``used``."""
         wants_code = code_share is not None and rng.random() < code_share
         pool = (self.code_answers if wants_code else self.plain_answers) if code_share is not None else []
-        pool = pool or list(range(len(self.answers)))
-        answer = pool[int(rng.random() * len(pool))]
+        answer = self._pick(pool or list(range(len(self.answers))), rng, weights)
         if human_target is None:
             return answer, None, ""
         question = self.answers[answer].question
         if question is not None and abs(math.log(utf8_size(question) / human_target)) <= TOPIC_TOLERANCE:
             return answer, question, "corpus"
-        text, source, topic = self.human(human_target, None, rng, set())
+        own_topic = self.answers[answer].topic
+        text, source, topic = self.human(human_target, own_topic, rng, set() if used is None else used)
+        if topic == own_topic:
+            return answer, text, source
         same = self.by_topic.get(topic, [])
         preferred = [i for i in same if self.answers[i].has_code == wants_code] or same
         if preferred:
-            answer = preferred[int(rng.random() * len(preferred))]
+            answer = self._pick(preferred, rng, weights)
         return answer, text, source
 
-    def reply(self, target: int, order: Iterator[int], rng: random.Random) -> str:
-        """An assistant reply of about ``target`` bytes, from the answers ``order`` gives."""
-        text = compose((self.answers[i] for i in order), target)
+    @staticmethod
+    def _pick(pool: list[int], rng: random.Random, weights: list[float] | None) -> int:
+        """An answer of ``pool``: by ``weights`` when given, else uniformly."""
+        if weights is None:
+            return pool[int(rng.random() * len(pool))]
+        return pool[draw(rng, list(itertools.accumulate(weights[i] for i in pool)))]
+
+    def reply(
+        self, target: int, order: Iterator[int], rng: random.Random, rest: Document | None = None
+    ) -> tuple[str, Document | None]:
+        """An assistant reply of about ``target`` bytes, going on with ``rest`` (what the
+        previous reply left of its answer) when given, then the answers ``order`` gives;
+        and what it leaves of its own last answer."""
+        documents = (self.answers[i] for i in order)
+        text, left = compose_rest(itertools.chain([rest], documents) if rest else documents, target)
         if utf8_size(text) > 1.5 * target + 20 and self.sentences:
             text = self._nearest(self.sentences, self._sentence_sizes, target, rng, None, set())[-1]
-        return text
+        return text, left
 
     def human(self, target: int, topic: str | None, rng: random.Random, used: set[str]) -> tuple[str, str, str]:
         """``(text, source, topic)``: a whole human message of about ``target`` bytes
@@ -271,9 +340,10 @@ class TextBank:
         own = [d for d in fresh if d.topic == topic] or fresh
         first = own[int(rng.random() * len(own))]
         used.add(first.text)
-        # a paste longer than any: goes on with others, drawn lazily
-        more = (self.pastes[int(rng.random() * len(self.pastes))] for _ in itertools.repeat(None))
-        return compose(itertools.chain([first], more), target), "paste", first.topic
+        # a paste longer than any: goes on with others (not yet used), drawn lazily
+        others = [d for d in fresh if d is not first] or self.pastes
+        more = (others[int(rng.random() * len(others))] for _ in itertools.repeat(None))
+        return compose(_marked(itertools.chain([first], more), used), target), "paste", first.topic
 
     @staticmethod
     def _nearest(pool: list, sizes: list[int], target: int, rng: random.Random, topic, used: set[str]) -> tuple:

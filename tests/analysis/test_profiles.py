@@ -4,14 +4,18 @@ profile reproduces held-out logs, no message text in the file; ``aura-lab profil
 from __future__ import annotations
 
 import json
+import random
+import string
 
 import numpy as np
 import pytest
 
+from aura_lab.analysis.content import content_figures
 from aura_lab.analysis.profiles import fit_profile, fit_size, profile_table
 from aura_lab.analysis.realism import format_realism, generated_conversations, realism
 from aura_lab.cli import main
 from aura_lab.traces.logs import LogReport, read_logs
+from aura_lab.traffic.conversations import Conversation, LogMessage
 from aura_lab.traffic.profile import load_profile
 from tests.support.logs import make_conversations, write_openai, write_sharegpt
 
@@ -117,3 +121,42 @@ def test_messages_without_a_role_stand_in_for_both_roles(peer_folder, capsys):
     assert main(["profile", str(peer_folder)]) == 0
     printed = capsys.readouterr().out
     assert "any (no role)" in printed and "standing in for human and assistant" in printed
+
+
+def _chats(n: int, reuse: bool, seed: int) -> list[Conversation]:
+    """Conversations of random words; with ``reuse`` every human message after the first
+    pastes most of the previous answer back, and every later answer repeats most of its
+    previous one."""
+    rng = random.Random(seed)
+
+    def words(k: int) -> str:
+        return " ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(k))
+
+    out = []
+    for c in range(n):
+        messages, answer = [], ""
+        for turn in range(6):
+            if turn % 2 == 0:
+                text = words(12) + ("\n\n" + answer[: len(answer) * 3 // 4] if reuse and answer else "")
+                messages.append(LogMessage("human", text, turn))
+            else:
+                answer = (answer[: len(answer) * 3 // 4] + " " if reuse and answer else "") + words(150)
+                messages.append(LogMessage("assistant", answer, turn))
+        out.append(Conversation(f"c{c}", messages))
+    return out
+
+
+def test_content_figures_are_fitted_and_drive_the_generator(tmp_path):
+    """Done when: a profile fitted on logs that reuse heavily carries that reuse (and no
+    text) and generates more reuse than one fitted on logs that do not."""
+    heavy = fit_profile(_chats(120, True, 1), "heavy")
+    plain = fit_profile(_chats(120, False, 1), "plain")
+    assert heavy.content["human"]["reuse_some"] > 0.6 and heavy.content["assistant"]["reuse_some"] > 0.5
+    assert plain.content["human"]["reuse_some"] == 0 and plain.content["assistant"]["reuse_some"] == 0
+    assert heavy.content["assistant"]["gain"]["p50"] > plain.content["assistant"]["gain"]["p50"] + 0.3
+    loaded = load_profile(str(heavy.save(tmp_path / "heavy.json")))
+    assert loaded.content == heavy.content
+    from_heavy = content_figures(generated_conversations(loaded, 150, seed=2))
+    from_plain = content_figures(generated_conversations(plain, 150, seed=2))
+    for role in ("human", "assistant"):
+        assert from_heavy[role]["reuse_some"] > from_plain[role]["reuse_some"] + 0.2, role

@@ -17,6 +17,7 @@ from aura_lab.traffic.conversations import band_of
 from aura_lab.traffic.generator import GeneratorConfig, generate
 from aura_lab.traffic.profile import (
     PEER,
+    PUBLISHED_FIGURES,
     PUBLISHED_MESSAGES,
     PUBLISHED_PROBABILITIES,
     PUBLISHED_SHARES,
@@ -169,6 +170,8 @@ def test_a_profile_file_round_trips(tmp_path):
         (lambda d: d["sizes"]["human"]["first"].update(points=[[0.5, "x"]]), "sizes.human.first"),
         (lambda d: d.update(first_role={"human": 0.5}), "add up to 1"),
         (lambda d: d["content_mix"]["assistant"].update(code=3), "share from 0 to 1"),
+        (lambda d: d["content"]["human"].update(reuse_most=-1), "content.human.reuse_most: must be a share"),
+        (lambda d: d["content"]["assistant"]["alone"].update(p10=9), "content.assistant.alone: percentiles"),
     ],
 )
 def test_bad_profile_files_name_the_file_and_field(tmp_path, mutate, message):
@@ -213,3 +216,24 @@ def test_to_dict_is_the_callers_own_copy():
     data = load_profile("assistant").to_dict()
     data["content_mix"]["assistant"]["code"] = 3
     assert load_profile("assistant").code_share() == share
+
+
+def test_content_figures_round_trip_and_old_files_get_the_published_ones(tmp_path):
+    profile = load_profile("assistant")
+    data = profile.to_dict()
+    data["content"]["human"]["reuse_some"] = 0.25
+    again = profile_from_dict(json.loads(json.dumps(data)), "p.json")
+    assert again.content_figures("human")["reuse_some"] == 0.25
+    assert again.content["assistant"] == PUBLISHED_FIGURES["assistant"]
+    saved = load_profile(str(again.save(tmp_path / "p.json")))
+    assert saved.content == again.content
+    del data["content"]  # a profile file written before content figures
+    old = profile_from_dict(data, "old.json")
+    assert old.content == {} and old.content_figures("assistant") == PUBLISHED_FIGURES["assistant"]
+
+
+def test_messages_that_cannot_reuse():
+    """The human opens every conversation (nothing before it to reuse) and a third of
+    human messages are shorter than a run: most reuse draws are for replies."""
+    shares = load_profile("assistant").cannot_reuse
+    assert 0.3 < shares["human"] < 0.5 and shares["assistant"] < 0.03
