@@ -9,9 +9,9 @@ the profile's code share, drawn by density as the profile's ``alone`` figures sa
 previous one stopped in its answer, then through that topic's answers before any
 other. Each message after the first reuses a share of earlier text drawn from the
 profile's content figures (``reuse``): code sent back with a fix, a quote of the other
-side, a repeat of its own. Both directions therefore travel over
-one connection and, with a context-takeover codec, share one compression context
-(docs/traffic.md says what that means for the figures). Pure and seeded: the messages
+side, a repeat of its own. The human's messages travel from the client and the replies
+from the server: a context-takeover codec keeps one context per direction
+(docs/traffic.md). Pure and seeded: the messages
 depend on ``(seed, user_id)`` and the config alone.
 """
 
