@@ -98,11 +98,15 @@ def _progress(done: int, total: int, record: dict) -> str:
     )
 
 
-def _sequential(tasks: list[Task], runs_dir: str, online: bool, on_done: Callable[[dict], None]) -> None:
+def _sequential(
+    tasks: list[Task], runs_dir: str, online: bool, on_done: Callable[[dict], None], stopper: Stopper
+) -> None:
     for task in tasks:
         record = run_task(task, runs_dir, online)
         on_done(record)
-        if record["status"] == "interrupted":  # Ctrl-C reached the run, which stopped cleanly
+        # Ctrl-C or SIGTERM reached the run, which stopped cleanly, or came after its last
+        # message (the run is complete, the experiment stops all the same)
+        if record["status"] == "interrupted" or stopper.reason == "interrupted":
             raise KeyboardInterrupt
 
 
@@ -217,7 +221,7 @@ def _run_experiment(
         if workers > 1:
             _on_dask(tasks, str(folder.runs_dir), online, workers, done)
         else:
-            _sequential(tasks, str(folder.runs_dir), online, done)
+            _sequential(tasks, str(folder.runs_dir), online, done, stopper)
         say("analysing: intervals by conversation, costs per codec, traffic divergence")
         runs = {(r["traffic"], r["arm"], r["replicate"]): load_run(r["path"]) for r in manifest["runs"]}
         found = analyse(spec, runs)

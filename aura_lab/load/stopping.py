@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_ACTIVE: list[Stopper] = []  # the stoppers holding the main thread's signals, outermost first
 
 
 class Stopper:
@@ -37,6 +38,9 @@ class Stopper:
     start-up stage only, so that SIGTERM between its runs stops it as Ctrl-C does."""
 
     def __init__(self, stop_flag: threading.Event | None = None):
+        # a run inside an experiment: a signal its own stop takes (even one that only
+        # comes after its last message) stops the experiment too
+        self.outer: Stopper | None = None
         self.stop_flag = stop_flag
         self.reason: str | None = None
         self.requested: asyncio.Event | None = None
@@ -55,12 +59,23 @@ class Stopper:
         """Until ``sending``: the first Ctrl-C or SIGTERM raises KeyboardInterrupt."""
         if not self._main:
             return
+        if self not in _ACTIVE:
+            self.outer = _ACTIVE[-1] if _ACTIVE else None
+            _ACTIVE.append(self)
         for sig in SIGNALS:
             with contextlib.suppress(ValueError, OSError):
                 self._previous.setdefault(sig, signal.getsignal(sig))
                 signal.signal(sig, self._on_start_signal)
 
+    def _tell_outer(self) -> None:
+        """Mark the stoppers this one runs inside (flags only: called from a handler)."""
+        outer = self.outer
+        while outer is not None:
+            outer.reason = outer.reason or "interrupted"
+            outer = outer.outer
+
     def _on_start_signal(self, signum: int, frame: Any) -> None:
+        self._tell_outer()
         name = signal.Signals(signum).name
         if self.reason is not None:  # the run is on its way out: nothing may cut that short
             self.later_signals += 1
@@ -114,6 +129,7 @@ class Stopper:
         """A Python signal handler: it runs between two bytecodes of the main thread,
         which may be in the middle of anything, so it only sets flags, schedules the stop
         on the loop, and writes its note with one ``os.write`` (no buffer, no lock)."""
+        self._tell_outer()
         name = signal.Signals(signum).name
         if self._loop is None or self._loop.is_closed():
             self.later_signals += 1
@@ -166,6 +182,8 @@ class Stopper:
         self._loop = None
         if not restore:
             return
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         for sig, previous in self._previous.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)

@@ -76,10 +76,10 @@ def test_the_assistant_profile_is_close(reference):
         assert abs(row["gap"]) <= CLOSE_GAP and row["judged"] == "close", name
         assert row["reference"]["low"] < row["reference"]["ratio"] < row["reference"]["high"]
         assert row["gap_low"] < row["gap"] < row["gap_high"]
-    # the ratios the issue measured for this profile: deflate ~1.87, brotli ~2.31
-    assert close["codecs"]["deflate"]["reference"]["ratio"] == pytest.approx(1.87, abs=0.08)
-    assert close["codecs"]["brotli"]["reference"]["ratio"] == pytest.approx(2.31, abs=0.08)
-    assert close["content"]["traffic"]["assistant"]["gain"]["p50"] == pytest.approx(1.10, abs=0.05)
+    # whole replies: brotli ahead of deflate; the conversation's history helps its replies
+    # (the generator revises and repeats: gain p50 1.10 before it did)
+    assert close["codecs"]["brotli"]["reference"]["ratio"] > close["codecs"]["deflate"]["reference"]["ratio"] * 1.1
+    assert close["content"]["traffic"]["assistant"]["gain"]["p50"] > 1.12
 
 
 def test_the_peer_profile_is_far(reference):

@@ -351,3 +351,24 @@ def test_signals_the_moment_a_replay_folder_appears_leave_it_saying_interrupted(
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
     manifest = RunFolder(tmp_path / "t" / "at-once").read_manifest()
     assert manifest.status == "interrupted" and manifest.ended_at
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("moment", ["data['status'] == 'complete'", "data['status'] == 'running'"])
+def test_a_signal_during_an_experiments_run_stops_the_experiment(tmp_path, moment):
+    """A single SIGTERM (then SIGINT) while one of an experiment's runs is finishing (its
+    manifest just said complete: the run keeps its records and calls itself complete) or
+    starting: the run's own stop took the signal and the experiment went on to the end,
+    ``complete``, exit 0, 4 times in 6. Now the experiment stops after that run."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[traffic]\nprofile = "peer"\nusers = 4\nseed = 2\nreplicates = 2\n\n'
+        '[baseline]\ncodec = "deflate"\n\n[[variant]]\nname = "zstd"\ncodec = "zstd-dict"\n'
+    )
+    done = signalled_after_a_write(
+        "folder.RunFolder", moment, "experiment", spec, "-o", "out", *QUIET, cwd=tmp_path
+    )  # fmt: skip
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    manifest = json.loads((tmp_path / "out" / "experiment.json").read_text())
+    assert manifest["status"] == "interrupted" and len(manifest["runs"]) <= 1, manifest
