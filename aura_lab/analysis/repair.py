@@ -3,7 +3,10 @@ write, from what its parts hold.
 
 - a folder without ``manifest.json`` (killed during start-up) gets a minimal one;
 - leftover ``*.tmp`` files (a write cut short) are removed;
-- fallback parts the run wrote beside ``traces/`` (``unsaved-*.parquet``) move in;
+- fallback parts the run wrote beside ``traces/`` or in the temp dir under its id
+  (``unsaved-*.parquet``, ``traces.folder.unsaved_dir``) move in, and the final manifest
+  a run saved there when its folder would not take it replaces a manifest still
+  ``running``;
 - parts that cannot be read are renamed ``*.parquet.corrupt`` (named in the report);
 - a manifest still ``running`` whose process is gone becomes ``incomplete``, with
   ``ended_at`` from its last record and a note of planned against recorded messages;
@@ -16,14 +19,16 @@ A run whose process is still alive is left alone.
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import InputError
+from ..inputs import read_json_file
 from ..system import process_alive
-from ..traces.folder import Manifest, RunFolder, parse_part_name, part_name
+from ..traces.folder import Manifest, RunFolder, parse_part_name, part_name, unsaved_dir
 from ..traces.reader import load_traces
 from . import metrics
 from .run import summarise_run
@@ -48,8 +53,12 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
                 fix=f"move {odd.name} out of the way if it is not the run's, then run doctor again",
             )
     done: list[str] = []
+    saved = unsaved_dir(folder.path.name) / "manifest.json"
     if folder.is_run():
         manifest = folder.read_manifest()
+        if manifest.status in ("running", "incomplete") and saved.is_file():  # its folder took no last manifest
+            manifest = Manifest.from_dict(read_json_file(saved, "manifest"), str(saved))
+            done.append(f"the run's final manifest was in {saved}: restored (status {manifest.status})")
     elif folder.traces_dir.is_dir():
         manifest = Manifest(run_id=folder.path.name, status="incomplete")
         manifest.notes.append("the run was stopped before it wrote a manifest; this one was made by aura-lab doctor")
@@ -111,6 +120,8 @@ def repair_run(path: str | os.PathLike, force: bool = False) -> list[str]:
     folder.write_manifest(manifest)
     folder.write_summary(summarise_run(traces, manifest))
     done.append(f"wrote {folder.manifest_path.name} and {folder.summary_path.name} ({len(traces)} records)")
+    if saved.parent.is_dir() and not any(p.suffix == ".parquet" for p in saved.parent.iterdir()):
+        shutil.rmtree(saved.parent, ignore_errors=True)  # all of it is back in the folder
     return done
 
 
@@ -131,7 +142,13 @@ def _adopt_unsaved(folder: RunFolder) -> list[str]:
         taken = {parse_part_name(p.name) for p in folder.parts()}
         seq = max((s for sh, s in filter(None, taken) if sh == shard), default=-1) + 1
         target = folder.traces_dir / part_name(shard, seq)
-        unsaved.replace(target)
+        if unsaved.parent == folder.path:
+            unsaved.replace(target)
+        else:  # from the temp dir, perhaps another disk: copied in whole, then removed
+            copy = target.with_name(target.name + ".tmp")
+            shutil.copyfile(unsaved, copy)
+            copy.replace(target)
+            unsaved.unlink()
         done.append(f"moved {unsaved.name} into traces/ as {target.name}")
     return done
 

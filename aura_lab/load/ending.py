@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..analysis.realism import RealismInput
 from ..config import RunConfig
 from ..errors import InputError
-from ..traces.folder import Manifest, RunFolder, note_dead_servers, write_json
+from ..traces.folder import Manifest, RunFolder, note_dead_servers, unsaved_dir, write_json
 from ..traces.logs import read_logs
 from ..traces.reader import load_traces
 from ..traces.writer import TraceWriter
@@ -65,8 +65,20 @@ def finish(
     try:
         folder.write_manifest(manifest)
     except OSError as exc:
-        say.warn(f"cannot write {folder.manifest_path} ({exc.strerror}): readers will see the run as incomplete")
+        say.warn(f"cannot write {folder.manifest_path} ({exc.strerror}); {save_manifest_aside(manifest)}")
     return status
+
+
+def save_manifest_aside(manifest: Manifest) -> str:
+    """The final manifest, where the run's folder would not take it (``unsaved_dir``), so
+    ``aura-lab doctor`` restores it with the records; what happened, for the warning."""
+    aside = unsaved_dir(manifest.run_id) / "manifest.json"
+    try:
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        write_json(aside, manifest.to_dict())
+    except OSError as exc:
+        return f"nor in {aside} ({exc.strerror}): readers will see the run as incomplete"
+    return f"saved in {aside} instead: `aura-lab doctor` puts it back with the records once the folder can be written"
 
 
 def conclude(

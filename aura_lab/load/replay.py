@@ -45,6 +45,7 @@ from ..traffic.replay import replay_messages
 from ..traffic.templates import load_templates
 from .bridge import run_blocking
 from .console import Printer
+from .ending import save_manifest_aside
 from .engine import Engine, EngineSettings, writer_listener
 from .inprocess import in_process_groups, in_process_servers
 from .runner import new_run_id, utc_now, versions
@@ -274,11 +275,17 @@ async def _replay(source: PathLike | Sequence[PathLike] | None, codecs: Sequence
                 status, manifest.error = "failed", f"trace write failed: {writer.failure}"
             manifest.status, manifest.ended_at = status, utc_now()
             if folder is not None:
-                folder.write_manifest(manifest)
+                try:
+                    folder.write_manifest(manifest)
+                except OSError as exc:  # a full disk: kept aside for doctor, not a traceback
+                    say.warn(f"cannot write {folder.manifest_path} ({exc.strerror}); {save_manifest_aside(manifest)}")
     assert folder is not None
     traces = load_traces(folder.path)
     summary = summarise_run(traces, manifest)
-    folder.write_summary(summary)
+    try:
+        folder.write_summary(summary)
+    except OSError as exc:
+        say.warn(f"cannot write {folder.summary_path} ({exc.strerror}); aura-lab doctor {folder.path} writes it later")
     result = Run(folder.path, manifest, summary, traces)
     say(result.summary_text())
     say(f"\ntraces: {folder.path}\nreport: aura-lab report {folder.path}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ import pyarrow.parquet as pq
 from ..config import RunConfig
 from ..errors import InputError
 from ..inputs import read_json_file
-from ..paths import write_atomic
+from ..paths import file_name_part, write_atomic
 from ..system import process_alive
 
 MANIFEST = "manifest.json"
@@ -53,6 +54,13 @@ def parse_part_name(name: str) -> tuple[int, int] | None:
     """``(shard, seq)`` of a part file name; None for any other name."""
     m = _PART.fullmatch(name)
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def unsaved_dir(run_id: str) -> Path:
+    """Where a run puts what its folder would not take (a full or read-only disk): its
+    fallback parts and its last manifest, in the system temp dir under the run's id, so
+    ``aura-lab doctor`` finds them for that run."""
+    return Path(tempfile.gettempdir()) / "aura-lab-unsaved" / file_name_part(run_id)
 
 
 def unsaved_name(shard: int, seq: int) -> str:
@@ -244,8 +252,16 @@ class RunFolder:
         return sorted(p for p in self.traces_dir.iterdir() if parse_part_name(p.name) and p.is_file())
 
     def unsaved_parts(self) -> list[Path]:
-        """Fallback parts the run wrote beside ``traces/`` when it could not write there."""
-        return sorted(p for p in self.path.iterdir() if _UNSAVED.fullmatch(p.name) and p.is_file())
+        """Fallback parts the run wrote beside ``traces/`` (or in ``unsaved_dir``) when it
+        could not write there."""
+        places = [self.path, unsaved_dir(self.path.name)]
+        return sorted(
+            p
+            for place in places
+            if place.is_dir()
+            for p in place.iterdir()
+            if _UNSAVED.fullmatch(p.name) and p.is_file()
+        )
 
     def codec_labels(self) -> dict[str, str]:
         """``{label in the records: label to read them as}`` from the manifest (servers

@@ -9,15 +9,14 @@ nothing: the rows go back into the buffer, ``failure`` says why, and ``on_failur
 called once so the run stops sending (the buffer then only grows by the replies in
 flight). ``close`` tries again (connections closed by then free descriptors), and
 rows that still cannot be written go to a fallback file beside the traces (in the run
-folder) or in the system temp dir, named in ``failure``; ``aura-lab doctor`` moves one
-in the run folder into ``traces/``.
+folder) or in the system temp dir under the run's id (``folder.unsaved_dir``), named in
+``failure``; ``aura-lab doctor`` moves either into ``traces/``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .folder import part_name, unsaved_name
+from .folder import part_name, unsaved_dir, unsaved_name
 from .schema import records_to_table
 
 RETRY_SECONDS = 1.0  # after a failed write, inline writes wait this long before trying again
@@ -306,9 +305,10 @@ class TraceWriter:
             return
         name = unsaved_name(self.shard, self._seq)
         problems = []
-        for place in (self.folder.parent, Path(tempfile.gettempdir())):
+        for place in (self.folder.parent, unsaved_dir(self.folder.parent.name)):
             path = place / name
             try:
+                place.mkdir(parents=True, exist_ok=True)
                 pq.write_table(records_to_table(rows), path, compression="zstd")
             except (OSError, pa.ArrowException) as exc:
                 problems.append(f"{path}: {_reason(exc)}")

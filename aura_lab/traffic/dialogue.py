@@ -73,6 +73,7 @@ def dialogue(
     second = "assistant" if first == "human" else "human"
     seen = {"human": 0, "assistant": 0}
     history: list[tuple[str, str]] = []  # (role, text) of the messages so far
+    code: list[str] = []  # their code blocks long enough to send back, in order (found once each)
     left: list[Document | None] = [None]  # what the last reply left of its answer: the next goes on
     reuse = {role: reuse_points(profile.content_figures(role)) for role in seen}
     kinds = {role: profile.content_figures(role).get("reuse_kinds") for role in seen}
@@ -83,6 +84,7 @@ def dialogue(
             assert human_first is not None
             used.add(opening_text)
             history.append((role, opening_text))
+            code.extend(block for block in code_blocks(opening_text) if len(block) >= 64)
             yield turn, TRACE_ROLE[role], opening_text, opening_source, human_first
             continue
         target = max(1, round(profile.size_model(role, band_of(seen[role])).sample(rng)))
@@ -100,10 +102,11 @@ def dialogue(
         text = None
         if history and target >= RUN:  # a share of this message's text from earlier turns
             share = draw_share(reuse[role], rng, profile.cannot_reuse[role])
-            text = _revision(role, target, share, kinds[role], history, texts, fresh, rng)
+            text = _revision(role, target, share, kinds[role], history, code, texts, fresh, rng)
         if text is None:
             text = fresh(target)
         history.append((role, text))
+        code.extend(block for block in code_blocks(text) if len(block) >= 64)
         # a message all from earlier turns: the source of the side's own texts
         source = sources[-1] if sources else ("answer" if role == "assistant" else "corpus")
         yield turn, TRACE_ROLE[role], text, source, target
@@ -115,6 +118,7 @@ def _revision(
     share: float,
     kinds: dict[str, float] | None,
     history: list[tuple[str, str]],
+    code: list[str],
     texts: TextBank,
     fresh: Callable[[int], str],
     rng: random.Random,
@@ -127,7 +131,6 @@ def _revision(
         return None
     own = [text for r, text in history if r == role]
     other = [text for r, text in history if r != role]
-    code = [block for _, text in history for block in code_blocks(text) if len(block) >= 64]
     # the latest message (or code block) of each kind's side long enough for the span,
     # else all of that side's together
     fits: dict[str, str] = {}
