@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -48,8 +50,28 @@ def run_shard(job: ShardJob) -> dict:
     return run_loop(_run_shard(job))
 
 
+class ShardStartedTwice(RuntimeError):
+    """A shard's job given to a second worker after the first died: it is not played
+    again, so the first attempt's parts are never overwritten nor its messages sent twice."""
+
+
+def claim_shard(folder: Path, shard: int) -> None:
+    """Mark the shard as started (``shard-NNNN.started`` among the parts, with this
+    worker's pid), or raise ``ShardStartedTwice`` when an attempt already has."""
+    marker = folder / f"shard-{shard:04d}.started"
+    try:
+        with open(marker, "x", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+    except FileExistsError:
+        raise ShardStartedTwice(
+            f"shard {shard} was given to another worker after its first one died (pid "
+            f"{marker.read_text(encoding='utf-8').strip() or 'unknown'}); it is not played twice"
+        ) from None
+
+
 async def _run_shard(job: ShardJob) -> dict:
     config = job.config
+    claim_shard(Path(job.folder), job.shard)
     gen_config = config_from_files(
         config.corpus, config.metadata, library=PatternLibrary(job.patterns, source="run"), **config.generator_options()
     )
@@ -109,6 +131,39 @@ async def _watch_stop(name: str, engine: Engine) -> None:
         await asyncio.sleep(0.5)
 
 
+def _outcomes(futures: list) -> tuple[list[dict], list[tuple[int, str]]]:
+    """Every shard's result, and ``(shard, error)`` of those whose worker died (or that
+    failed otherwise): waits for all of them, so one death does not hide the others."""
+    from distributed import wait
+
+    wait(futures)
+    results, lost = [], []
+    for shard, future in enumerate(futures, start=1):
+        if future.status == "finished":
+            results.append(future.result())
+        else:
+            error = future.exception()
+            lost.append((shard, f"{type(error).__name__}: {error}"))
+    return results, lost
+
+
+def _lost_shard(folder: Path, shard: int, error: str) -> dict:
+    """What a shard that did not finish left: the records its parts hold (kept), and why."""
+    kept = 0
+    for part in folder.glob(f"part-{shard:04d}-*.parquet"):
+        try:
+            kept += pq.read_metadata(part).num_rows
+        except Exception:  # a part cut short by the death: doctor sets it aside
+            pass
+    marker = folder / f"shard-{shard:04d}.started"
+    pid = marker.read_text(encoding="utf-8").strip() if marker.is_file() else "unknown"
+    note = (
+        f"shard {shard}'s worker (pid {pid}) died ({error[:300]}): the {kept:,} records it had written are kept; "
+        "what it sent after its last part is lost, so the run is incomplete"
+    )
+    return {"shard": shard, "records_kept": kept, "error": error, "note": note}
+
+
 def shards_load(results: list[dict]) -> dict | None:
     """The client's own cost over the shards: their CPU together over the longest shard's
     wall time, per core the shards had (one each); None when a shard did not say."""
@@ -142,12 +197,14 @@ def _local_cluster(workers: int):
 
     return LocalCluster(
         n_workers=workers,
+        # a shard whose worker dies is not given to another: played again from its first
+        # message it would overwrite the dead attempt's parts and send its messages twice
+        scheduler_kwargs={"dashboard": False, "allowed_failures": 0},
         threads_per_worker=1,
         processes=True,
         # no dashboard; the scheduler's HTTP server (health, metrics) on loopback at any
         # free port (its default, 8787, warned on stderr whenever another cluster had it)
         dashboard_address="127.0.0.1:0",
-        scheduler_kwargs={"dashboard": False},
         silence_logs=logging.ERROR,
     )
 
@@ -224,7 +281,7 @@ async def run_distributed(
         manifest.workers = {"shards": n_shards, "scheduler": config.scheduler or "LocalCluster"}
         futures = client.map(run_shard, jobs, pure=False)
         say(f"running {config.users} users on {n_shards} Dask workers")
-        gathering = asyncio.ensure_future(asyncio.to_thread(client.gather, futures))
+        gathering = asyncio.ensure_future(asyncio.to_thread(_outcomes, futures))
         last = time.monotonic()
         while not gathering.done():
             await asyncio.wait({gathering}, timeout=0.5)
@@ -233,13 +290,17 @@ async def run_distributed(
             if time.monotonic() - last > 5 and not config.quiet:
                 last = time.monotonic()
                 say(f"  {_rows_written(folder) // max(1, len(groups))} messages so far")
-        results = await gathering
+        results, lost = await gathering
         manifest.workers["results"] = results
         manifest.client = shards_load(results)
         for result in results:
             note_dead_servers(manifest, result["dead_servers"])
         failures = [f"shard {r['shard']}: {r['write_failure']}" for r in results if r["write_failure"]]
-        if failures:
+        if lost:
+            reason = "worker_died"
+            manifest.workers["lost"] = [_lost_shard(folder, shard, error) for shard, error in lost]
+            manifest.error = "; ".join(item["note"] for item in manifest.workers["lost"])
+        elif failures:
             reason = "write_failed"
             manifest.error = "; ".join(failures)
         elif stop_requested.is_set() or any(r["stop_reason"] == "interrupted" for r in results):

@@ -125,7 +125,9 @@ def planned_messages(
 
 def _status(stop_reason: str | None) -> str:
     """The run's status for the reason it stopped sending."""
-    return {"interrupted": "interrupted", "write_failed": "failed"}.get(stop_reason or "", "complete")
+    return {"interrupted": "interrupted", "write_failed": "failed", "worker_died": "failed"}.get(
+        stop_reason or "", "complete"
+    )
 
 
 def warmup_messages(gen_config: GeneratorConfig, n: int, selector: Selector) -> Iterator[GeneratedMessage]:
