@@ -47,8 +47,7 @@ def number_text(value: float) -> str:
 
 @dataclass(frozen=True)
 class Bound:
-    """The allowed values of a numeric option: ``low <= value <= high`` (``> low``
-    when ``low_open``), finite, whole when ``integer``."""
+    """A numeric option's values: ``low <= value <= high`` (``> low`` if ``low_open``), finite, whole if ``integer``."""
 
     low: float
     high: float
@@ -320,8 +319,7 @@ class RunConfig:
         return self
 
     def check_resources(self, cli: bool = False) -> None:
-        """Room for the run's connections: the soft file-descriptor limit is raised when
-        the hard limit allows, else the run is refused now (it would fail halfway)."""
+        """Room for the run's connections: the soft fd limit raised if it can be, else refused now."""
         check = ensure_fds(self.file_descriptors())
         if not check.ok:
             groups = 1 if self.urls else len(self.codecs)
@@ -388,11 +386,13 @@ def check_url(url: str, where_: str = "--url") -> None:
         raise InputError(f"bad URL {url!r}", where=where_, fix=fix)
     if parts.fragment or url.endswith("#"):
         raise InputError(f"bad URL {url!r}: a WebSocket URL has no #fragment", where=where_, fix=fix)
+    if parts.password is not None:  # it would be kept in the manifest, summary and traces, which travel
+        raise InputError(f"bad URL {url.replace(parts.password, '***')!r}: it holds a password", where=where_,
+                         fix="give the URL without user:password@ (run folders are shared)")  # fmt: skip
 
 
 def scheduler_address(text: str) -> tuple[str, int] | None:
-    """``(host, port)`` of a Dask scheduler address (``HOST:PORT`` or ``tcp://HOST:PORT``);
-    None when it is not one."""
+    """``(host, port)`` of a scheduler address (``HOST:PORT``, ``tcp://HOST:PORT``), or None."""
     host, _, port = text.removeprefix("tcp://").rpartition(":")
     host = host.strip("[]")
     if not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 import warnings
 from collections import Counter
 
@@ -286,3 +288,15 @@ def test_a_scheduler_that_cannot_be_reached_is_refused_before_the_run(tmp_path, 
     assert cli.main([*argv, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "t").exists()
+
+
+def test_a_url_with_a_password_is_refused_before_it_reaches_any_file(tmp_path):
+    """``ws://user:pw@host`` was kept in the manifest, the summary and every trace record:
+    run folders travel. Refused up front, the password not echoed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "aura_lab", "run", "--url", "ws://alice:s3cret@127.0.0.1:9",
+         "--trace-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "holds a password" in done.stderr, done.stderr
+    assert "s3cret" not in done.stderr and not any(tmp_path.iterdir())
