@@ -6,6 +6,12 @@ whitespace-separated tokens are clustered, varying tokens become ``<*>``, and ea
 wildcards becomes one ``{n}`` slot. Drain3 splits on whitespace and joins with single
 spaces, so a mined pattern can fail to reproduce messages with other spacing: every
 template is checked against the messages it was mined from before it is kept.
+
+A pattern's literal text cannot hold ``{n}`` (it would read as a slot: the pattern format
+has no escape for it), so a cluster whose messages hold ``{0}``-style text (code, format
+strings) is left out and counted when it has ``min_frequency`` messages
+(``MinedTemplates.literal_slots``); other braces
+(``{x}``, ``}{``) are literal text and stay.
 """
 
 from __future__ import annotations
@@ -59,9 +65,12 @@ class MinedTemplates(list):
     """The kept templates (a list of ``MinedTemplate``); ``rejected`` holds those whose
     pattern reproduced fewer than the required share of their messages."""
 
-    def __init__(self, kept: Iterable[MinedTemplate] = (), rejected: Iterable[MinedTemplate] = ()):
+    def __init__(
+        self, kept: Iterable[MinedTemplate] = (), rejected: Iterable[MinedTemplate] = (), literal_slots: int = 0
+    ):
         super().__init__(kept)
         self.rejected = list(rejected)
+        self.literal_slots = literal_slots  # clusters left out: their text holds "{n}", which reads as a slot
 
 
 @contextmanager
@@ -88,6 +97,7 @@ def _miner(sim_th: float, depth: int):
 
 
 _WILDCARD_RUN = re.compile(r"<\*>(?:\s+<\*>)*")
+_SLOT_LIKE = re.compile(r"\{\d+\}")  # what a pattern reads as a slot
 
 
 def drain_to_pattern(drain_template: str) -> str:
@@ -98,7 +108,7 @@ def drain_to_pattern(drain_template: str) -> str:
 
 
 def _literal_chars(pattern: str) -> int:
-    return len(re.sub(r"\{\d+\}|\s", "", pattern))
+    return len(_SLOT_LIKE.sub("", re.sub(r"\s", "", pattern)))
 
 
 def mine_templates(
@@ -126,12 +136,16 @@ def mine_templates(
 
     by_pattern: dict[str, dict] = {}
     literal: list[str] = []  # messages of clusters without wildcards (too few to vary)
+    literal_slots = 0
     for cluster_id in sorted(members):
         drain_template = clusters[cluster_id]
-        pattern = drain_to_pattern(drain_template)
-        if not re.search(r"\{\d+\}", pattern):
+        if "<*>" not in drain_template:
             literal.extend(members[cluster_id])
             continue
+        if _SLOT_LIKE.search(drain_template):  # its text would read as slots: no pattern can say it
+            literal_slots += len(members[cluster_id]) >= min_frequency
+            continue
+        pattern = drain_to_pattern(drain_template)
         if _literal_chars(pattern) < MIN_LITERAL_CHARS:
             continue  # (almost) all slots: it would match anything
         entry = by_pattern.setdefault(pattern, {"sources": [], "drain": drain_template, "first": cluster_id})
@@ -164,7 +178,7 @@ def mine_templates(
     for m in mined:
         m.match_share = float(shares[m.id])
     kept = [m for m in mined if (m.match_share or 0.0) >= min_match]
-    return MinedTemplates(kept, [m for m in mined if m not in kept])
+    return MinedTemplates(kept, [m for m in mined if m not in kept], literal_slots)
 
 
 def save_template_file(mined: Iterable[MinedTemplate], path: str | Path) -> Path:

@@ -1,12 +1,15 @@
-"""The summary as text: the verdict first, then the codecs side by side, then what the
-labels mean. A figure nobody measured reads "not checked" (round trips) or "n/a" (a
-hit rate for a codec without templates), never 0; a lossy codec's column says LOSSY."""
+"""The summary as text: the verdict first, then the codecs side by side (in blocks of as
+many columns as fit ``SUMMARY_WIDTH``), then what the labels mean; every line fits
+``SUMMARY_WIDTH`` characters, a longer one wrapped, never cut. A figure nobody measured
+reads "not checked" (round trips) or "n/a" (a hit rate for a codec without templates),
+never 0; a lossy codec's column says LOSSY."""
 
 from __future__ import annotations
 
 import html
 import math
 import re
+import textwrap
 
 from . import metrics
 from .churn import CHURN_RULE, CHURN_SHOWN
@@ -26,6 +29,8 @@ REPLY_ROWS = (
     ("codec output ratio, frames", "frame_codec_ratio", ".3f"),
 )
 LABEL_WIDTH = 30
+SUMMARY_WIDTH = 100  # characters: a terminal's width, whatever the number of codecs
+COLUMN_MIN_WIDTH = 16
 LOSSY_SUFFIX = "LOSSY"
 UNCHECKED_SUFFIX = f"(loss {metrics.NOT_CHECKED})"
 PARTLY_CHECKED_SUFFIX = "(loss partly checked)"
@@ -72,7 +77,6 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
         return f"{title}\nThe run is empty: no {summary.get('phase', 'main')} messages were recorded.".strip()
     names = list(codecs)
     headers = [codec_label(n, codecs[n]) for n in names]
-    width = max(16, *(len(h) + 2 for h in headers))
     lines = [title] if title else []
     if summary.get("traffic"):  # what the figures are of, before any of them
         lines.append(f"traffic: {summary['traffic']}")
@@ -85,11 +89,11 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
             lines.append(f"  (intervals: {said['method']})")
         lines.append("")
 
-    def row(label, getter, spec=".2f", suffix=""):
-        cells = [_fmt(getter(codecs[n]), spec, suffix) for n in names]
-        lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{c:>{width}}" for c in cells))
+    rows: list[tuple[str, list[str]]] = []
 
-    lines.append(f"{'':<{LABEL_WIDTH}}" + "".join(f"{h:>{width}}" for h in headers))
+    def row(label, getter, spec=".2f", suffix=""):
+        rows.append((label, [_fmt(getter(codecs[n]), spec, suffix) for n in names]))
+
     row("messages sent", lambda c: c["sent"], "d")
     row("delivered (ok replies)", lambda c: c["ok"], "d")
     row("delivered %", lambda c: _percent(c["delivered_rate"]), ".1f", "%")
@@ -121,12 +125,52 @@ def format_summary(summary: dict, title: str = "", verdict: bool = True) -> str:
         for label, key, spec in REPLY_ROWS:
             row(label, lambda c, k=key: (c.get("replies") or {}).get(k), spec)
     failed = any(c.get("errors") for c in codecs.values())
+    lines += _table(headers, rows)
     lines += _legend(summary, codec_output, streamed, failed)
     lines.append("")
     lines += _codec_lines(codecs)
     primary = str(summary.get("primary_codec")) if summary.get("primary_codec") in codecs else names[0]
     lines += _traffic_lines(codecs[primary], primary)
-    return "\n".join(lines)
+    return "\n".join(wrapped for line in lines for wrapped in _wrap(line))
+
+
+def _wrap(line: str) -> list[str]:
+    """A line of at most ``SUMMARY_WIDTH`` characters, or the line wrapped at spaces,
+    its continuations indented two more than it."""
+    if len(line) <= SUMMARY_WIDTH:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return textwrap.wrap(line, SUMMARY_WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _table(headers: list[str], rows: list[tuple[str, list[str]]]) -> list[str]:
+    """The codecs side by side: each column as wide as its own header and cells, and as
+    many columns in a block as fit ``SUMMARY_WIDTH`` beside the labels; the next codecs
+    in the next block, the labels again. A header too long for one line is wrapped over
+    several header lines, never cut."""
+    room = SUMMARY_WIDTH - LABEL_WIDTH
+    widths = [
+        min(room, max(COLUMN_MIN_WIDTH, len(header) + 2, *(len(cells[i]) + 2 for _, cells in rows)))
+        for i, header in enumerate(headers)
+    ]
+    blocks: list[list[int]] = []
+    for i, width in enumerate(widths):
+        if blocks and sum(widths[j] for j in blocks[-1]) + width <= room:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    lines: list[str] = []
+    for block in blocks:
+        if lines:
+            lines.append("")
+        pieces = {i: textwrap.wrap(headers[i], widths[i] - 2, break_on_hyphens=False) or [""] for i in block}
+        height = max(len(p) for p in pieces.values())
+        for k in range(height):
+            cells = [([""] * (height - len(pieces[i])) + pieces[i])[k] for i in block]
+            lines.append(f"{'':<{LABEL_WIDTH}}" + "".join(f"{c:>{widths[i]}}" for c, i in zip(cells, block)))
+        for label, cells in rows:
+            lines.append(f"{label:<{LABEL_WIDTH}}" + "".join(f"{cells[i]:>{widths[i]}}" for i in block))
+    return [line.rstrip() for line in lines]
 
 
 def _bucket_labels(codecs: dict) -> list[str]:

@@ -6,7 +6,8 @@ template library each codec used.
 Mining (``analysis.discovery.mine_templates``, Drain3) reads the distinct main-phase
 texts of the primary codec's records; templates whose pattern AURA's installed library
 holds already are left out (a second id gains nothing), and the rest keep the miner's
-ids (from 1000, outside AURA's built-in ids). The file is ``mined_templates.json`` in the
+ids (from 1000, outside AURA's built-in ids); clusters whose text holds ``{n}`` (code,
+format strings: it would read as a slot) are left out and counted. The file is ``mined_templates.json`` in the
 run folder (``traces.folder``), ``{id: pattern}`` as ``aura:templates=FILE`` reads it.
 """
 
@@ -127,6 +128,7 @@ def mine_run(folder: RunFolder, traces: pd.DataFrame, manifest: Manifest, min_fr
         "templates": len(kept),
         "already_in_aura": len(mined) - len(kept),
         "rejected": len(mined.rejected),
+        "left_out_literal_slots": mined.literal_slots,
         "mined_from_texts": len(texts),
         "min_frequency": min_frequency,
         "use": f"--templates-from {folder.path} (or aura:templates={path})",

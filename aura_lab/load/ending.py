@@ -108,7 +108,9 @@ def conclude(
         say.warn(warning)
     if config.auto_update and manifest.status != "failed":
         mined = mine_run(folder, traces, manifest)
-        say(f"auto-update: {mined['templates']} templates mined from the run's traffic; next run: {mined['use']}")
+        left_out = mined["left_out_literal_slots"]
+        said = f" ({left_out} left out: their text holds {{n}}, which reads as a slot)" if left_out else ""
+        say(f"auto-update: {mined['templates']} templates mined from the run's traffic{said}; next run: {mined['use']}")
     _write(folder.write_manifest, manifest, folder.manifest_path, say)  # with the warnings
     _write(
         folder.write_summary, summary, folder.summary_path, say, f"; `aura-lab doctor {folder.path}` writes it later"

@@ -82,19 +82,20 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
     lossy = [bool(codecs[n]["lossy"]) for n in names]
     checked = [codecs[n]["loss"]["status"] for n in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(9.5, 3.8))
+    ticks = [codec_tick(n, lf, ck, sep="\n") for n, lf, ck in zip(names, lossy, checked)]
+    fig, ax = plt.subplots(figsize=(_bars_width(ticks), 3.8))
     colours = [codec_colour(n) for n in names]
     bars = ax.bar(x - 0.2, [v or 0 for v in measured], 0.4, color=colours, label="as measured")
     safe_bars = ax.bar(
         x + 0.2, [v or 0 for v in safe], 0.4, color=colours, alpha=0.45, label="safe (lossy counted as sent raw)"
     )
     label_bars(ax, bars, [_ratio_text(v) for v in measured])
-    label_bars(ax, safe_bars, [_ratio_text(v) if v is not None else "not checked" for v in safe])
+    label_bars(ax, safe_bars, [_ratio_text(v) if v is not None else "not\nchecked" for v in safe])
     hatched = mark_lossy(ax, bars, lossy)
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="1.0: no compression")
-    ax.set_xticks(x, [codec_tick(n, lf, ck, sep="\n") for n, lf, ck in zip(names, lossy, checked)])
+    ax.set_xticks(x, ticks)
     top = max([v for v in measured + safe if v] or [1.0])
-    ax.set_ylim(0, top * 1.18)
+    ax.set_ylim(0, top * 1.25)  # room for a two-line "not checked" over the tallest bar
     ax.set(title=title, xlabel="codec", ylabel="ratio (original / wire bytes)")
     from matplotlib.patches import Patch
 
@@ -116,6 +117,21 @@ def codec_ratios(summary: dict, title: str = "Compression ratio by codec: as mea
         for n, m, s, lf, ck in zip(names, measured, safe, lossy, checked)
     ]
     return describe(fig, f"Bar chart, compression ratio per codec from 0: {'; '.join(parts) or 'no data'}.")
+
+
+# inches: each codec's group as wide as its longest tick line (10 pt text is ~0.09 in a
+# character), so that neither the names under the groups nor the values over the bars run
+# together; beside them the y label and the legend
+INCHES_PER_CHAR = 0.09
+MIN_GROUP_INCHES = 1.2
+BESIDE_GROUPS_INCHES = 3.2
+
+
+def _bars_width(ticks: list[str]) -> float:
+    """The figure's width (inches) for one group of bars per tick label."""
+    longest = max((len(line) for tick in ticks for line in tick.splitlines()), default=0)
+    group = max(MIN_GROUP_INCHES, INCHES_PER_CHAR * longest + 0.3)
+    return max(9.5, BESIDE_GROUPS_INCHES + group * len(ticks))
 
 
 def _ratio_text(value: float | None) -> str:

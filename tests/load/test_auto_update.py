@@ -94,3 +94,40 @@ def test_auto_update_command(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "cli" / "mined_templates.json").is_file()
     assert "--templates-from" in capsys.readouterr().out
+
+
+def _code_logs(path):
+    """ShareGPT logs whose messages hold code: ``{0}``-style format fields, ``{x}``, ``}{``."""
+    said = [
+        ("Why does '{{2}}' print for item{i} in my format string?", "Because item{i} has no field {{1}} to fill."),
+        ("The dict {{x}} is empty for key{i} again", "Check that key{i} was set before you read {{x}} back."),
+        ("My regex }}{{ fails on line{i} of the file", "The }}{{ on line{i} needs a backslash before each brace."),
+    ]
+    conversations = [
+        {"id": f"c{i}", "conversations": [turn for human, ai in said for turn in
+                                          ({"from": "human", "value": human.format(i=i)},
+                                           {"from": "gpt", "value": ai.format(i=i)})]}
+        for i in range(12)
+    ]  # fmt: skip
+    path.write_text(json.dumps(conversations), encoding="utf-8")
+    return path
+
+
+def test_auto_update_of_logs_holding_code_writes_the_templates_it_can(tmp_path, capsys):
+    """Mining real logs with code failed after the run (exit 2, no file): a message's own
+    ``{2}`` went into a pattern, where it reads as a slot with a gap before it (and a
+    message's ``{1}`` became a slot it is not)."""
+    logs = _code_logs(tmp_path / "code.json")
+    code = main(["run", "--replay", str(logs), "--users", "12", "--codec", "identity", "--think-time", "0",
+                 "--auto-update", "--trace-dir", str(tmp_path), "--run-id", "code", "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    path = tmp_path / "code" / "mined_templates.json"
+    library = aura_lab.load_templates(path)  # loads back
+    patterns = set(library._patterns.values())
+    assert any("{x}" in p for p in patterns) and any("}{" in p for p in patterns)  # other braces are text
+    # a message's own {2} (a gap before it) and {1} (a slot it is not) are in no pattern
+    assert not any("'{2}'" in p or "field {1}" in p for p in patterns)
+    record = aura_lab.load_run(tmp_path / "code").manifest.files["mined_templates"]
+    assert record["templates"] == len(patterns) and record["left_out_literal_slots"] >= 1
+    texts = aura_lab.load_run(tmp_path / "code").rows()["text"]
+    assert sum(library.match(t) is not None for t in texts) >= 24  # they reproduce the messages they came from

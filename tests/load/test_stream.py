@@ -101,7 +101,7 @@ def test_per_frame_expansion_without_context_and_the_gain_with_it(bare, streamed
     frames = frames[frames["reply_id"].notna()]
     assert metrics.codec_ratio(frames) == pytest.approx(plain["frame_codec_ratio"])
     assert len(metrics.replies(frames)) == plain["replies"]
-    text = streamed.summary_text()
+    text = " ".join(streamed.summary_text().split())  # lines are wrapped at 100 columns
     assert "streamed replies" in text and "codec output ratio, frames" in text
     assert "assistant replies streamed in frames of 4 tokens (~16 characters), JSON envelope" in text
 

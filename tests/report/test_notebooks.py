@@ -22,6 +22,7 @@ import nbformat
 import papermill
 import pytest
 
+import aura_lab
 from aura_lab import paths
 from aura_lab.report.render import execute_notebook
 from tests.support.logs import write_logs
@@ -128,19 +129,24 @@ def test_notebook_executes_on_a_peer_trace_folder(notebook, peer_folder, small_r
 @pytest.mark.parametrize("replay", ["logs", "profile"])
 def test_notebook_01_replays_logs_and_profiles(replay, reference_logs, tmp_path):
     """01's offline replay takes what ``aura_lab.replay`` takes: conversation logs, or a
-    profile's users from a seed."""
+    profile's users from a seed; ``users`` caps both (it replayed every logged
+    conversation, 3,000 for ``-p users 30``)."""
     notebook = REPO / "notebooks" / "01_run_experiment.ipynb"
-    parameters = {"trace_dir": str(tmp_path / "traces"), "codecs": "deflate-stream,identity", "users": 2, "seed": 3}
+    parameters = {"trace_dir": str(tmp_path / "traces"), "codecs": "deflate-stream,identity", "users": 5, "seed": 3}
     parameters |= {"replay_source": str(reference_logs)} if replay == "logs" else {"replay_profile": "assistant"}
     executed = execute_notebook(notebook, tmp_path / notebook.name, parameters, cwd=tmp_path)
-    text = executed.read_text(encoding="utf-8")
+    cells = nbformat.read(str(executed), as_version=4).cells
+    text = " ".join(" ".join(o.get("text", "") for c in cells for o in c.get("outputs", [])).split())  # unwrapped
     said = (
         rf"\d+ logged conversations of {re.escape(str(reference_logs))}"
         if replay == "logs"
-        else re.escape("profile assistant (seed 3, 2 users)")
+        else re.escape("profile assistant (seed 3, 5 users)")
     )
     assert re.search(f"offline replay of the {said}", text), "the run's traffic line names what was replayed"
     (run,) = (tmp_path / "traces").iterdir()
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    users = manifest["options"]["users"]
-    assert users > 100 if replay == "logs" else users == 2  # every logged conversation, not `users`
+    assert manifest["options"]["users"] == 5  # the logs hold 300 conversations
+    traces = aura_lab.load_run(run).traces
+    assert traces["user_id"].nunique() == 5
+    if replay == "logs":
+        assert traces["conversation_id"].nunique() <= 5

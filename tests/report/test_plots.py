@@ -225,3 +225,39 @@ def test_a_codec_whose_loss_was_not_all_checked_is_marked_alike_everywhere(small
     assert expected in alt_text(heatmap)
     for fig in (ratios, bars, heatmap):
         plt.close(fig)
+
+
+def _overlapping_texts(fig) -> list[tuple[str, str]]:
+    """Pairs of tick labels or bar labels of one axes whose drawn boxes overlap."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    pairs = []
+    for ax in fig.axes:
+        texts = [
+            t for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), *ax.texts] if t.get_text() and t.get_visible()
+        ]
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+        for i, (a, box_a) in enumerate(boxes):
+            pairs += [(a, b) for b, box_b in boxes[i + 1 :] if box_a.overlaps(box_b)]
+    return pairs
+
+
+def test_seven_codecs_labels_do_not_collide():
+    """With 7 codecs the ratio chart's values ran together ("3.0913.091") and the codec
+    names under the bars overlapped: no two labels' boxes may overlap once drawn."""
+    from tests.analysis.test_summary_text import seven_codec_frame
+
+    df = seven_codec_frame()
+    summary = summarise(df)
+    assert {f["loss"]["status"] for f in summary["codecs"].values()} == {"checked", "not checked"}
+    figures = {
+        "codec_ratios": plots.codec_ratios(summary),
+        "ratio_by_length": plots.ratio_by_length(df),
+        "method_mix": plots.method_mix(df),
+        "compare_bars": plots.compare_bars(compare_runs(df, df, n_boot=20)),
+    }
+    for name, fig in figures.items():
+        assert not _overlapping_texts(fig), name
+        plt.close(fig)
+    ratios = figures["codec_ratios"]
+    assert len(ratios.axes[0].texts) == 14  # every value drawn: none dropped to make room
