@@ -126,6 +126,12 @@ def read_spec(path: str | Path) -> ExperimentSpec:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", where=str(path)) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise InputError(
+            "invalid TOML: arrays or inline tables nested too deep to read",
+            where=str(path),
+            fix="a spec nests a few levels at most: see docs/experiments.md",
+        ) from None
     return parse_spec(data, path)
 
 
