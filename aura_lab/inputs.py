@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import json
 import os
 import stat
@@ -91,10 +92,7 @@ def read_input_file(path, kind: str, fix: str = "check the path", *, stdin: bool
         fh.close()
         raise
     with fh:
-        try:
-            data = fh.read(cap + 1)
-        except OSError as exc:
-            raise InputError(f"cannot read the {kind} file: {exc.strerror}", where=where) from None
+        data = fh.read(cap + 1)  # a failing read is an InputError (_InputReader)
     if len(data) > cap:  # it grew while being read
         raise _too_large(kind, where, None, cap)
     return data
@@ -116,6 +114,9 @@ def surrogate_problem(text: str) -> str | None:
     if index is None:
         return None
     return f"a lone surrogate (\\u{ord(text[index]):04x}) at character {index}, which UTF-8 cannot carry"
+
+
+SURROGATE_FIX = "remove it, or write the character itself (a surrogate escape must come in a high-low pair)"
 
 
 def _json_problem(exc: BaseException) -> str:
@@ -183,11 +184,7 @@ def text_field(obj: object, where: str) -> tuple[str, str]:
         raise InputError(f"{key!r} is empty", where=where, fix="remove the line or give it text")
     problem = surrogate_problem(text)
     if problem:
-        raise InputError(
-            f"{key!r} has {problem}",
-            where=where,
-            fix="remove it, or write the character itself (a surrogate escape must come in a high-low pair)",
-        )
+        raise InputError(f"{key!r} has {problem}", where=where, fix=SURROGATE_FIX)
     return key, text
 
 
@@ -258,7 +255,29 @@ def open_input_file(path, kind: str, fix: str = "check the path") -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-    return os.fdopen(fd, "rb")
+    return _InputReader(fd, where, kind)
+
+
+class _InputReader(io.BufferedReader):
+    """An open input file whose failing read is an ``InputError`` naming the file: a
+    regular file can still refuse to be read (``/proc/self/mem``: EIO; a disk error)."""
+
+    def __init__(self, fd: int, where: str, kind: str):
+        super().__init__(io.FileIO(fd, "rb", closefd=True))
+        self.where, self.kind = where, kind
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._guarded(super().read, size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._guarded(super().readline, size)
+
+    def _guarded(self, read: Callable[[int | None], bytes], size: int | None) -> bytes:
+        try:
+            return read(size)
+        except OSError as exc:
+            raise InputError(f"cannot read the {self.kind} file: {exc.strerror or exc}", where=self.where,
+                             fix=f"give a {self.kind} file saved on disk") from None  # fmt: skip
 
 
 Problem = Callable[[str, str], None]  # (where, what): a bad line to count and skip

@@ -86,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        args = parser.parse_args(["run"])  # bare `aura-lab` runs the main job
     try:
+        # building the parser imports every sub-command and what it needs (pandas,
+        # pyarrow...): a second or more in which a Ctrl-C must be one line too
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            args = parser.parse_args(["run"])  # bare `aura-lab` runs the main job
         return int(args.func(args) or 0)
     except AuraLabError as err:
         print(f"aura-lab: error: {err}", file=sys.stderr)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import string
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +39,7 @@ from typing import Any, ClassVar
 from ..config import MIN_COMPRESSION_SIZE
 from ..inputs import read_template_patterns
 from ..paths import scratch_cwd
+from ..patterns import Matcher
 from .base import Codec, CodecResult
 
 
@@ -77,6 +79,7 @@ class AuraCodec(Codec):
                 min_compression_size=self.min_compression_size,
             )
             self.added: dict[str, Any] = {}
+            _match_linearly(self._compressor.template_library)
             if templates:
                 self.added = self._add_templates(Path(templates))
             self._templates = {
@@ -174,3 +177,70 @@ def _escape_braces(pattern: str) -> str:
     return "".join(
         piece.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else f"{{{piece}}}" for i, piece in enumerate(pieces)
     )
+
+
+def _match_linearly(library: Any) -> None:
+    """Give each template of AURA's library, and each it registers later (whitespace
+    variants, synced ones), a full-text match linear in the text.
+
+    AURA matches a template with the regex ``^(.+?)literal(.+?)...$`` (one lazy group per
+    slot occurrence): on a text that does not match, it tries every way of cutting the
+    text at the literals, exponential in the slots. ``{0} {1} {0} {1} ... end`` against a
+    119-byte message of 40 words took 44 s, and a server's event loop with it (its
+    ``/health`` unanswered). ``patterns.Matcher`` finds the same slot values as the lazy
+    groups would (the earliest end for each slot) with ``str.find``, in one pass; AURA's
+    own checks follow as before: its slots hold no newline (``.`` in its regex), and the pattern
+    filled with them must give the text back. (Its search for templates inside a text,
+    ``find_substring_matches``, is not on ``compress``'s path in 2.0.2.)"""
+    for record in list(library._records.values()):
+        _linear_record(record)
+    register = library._register_template
+
+    def register_linear(template_id: int, pattern: str) -> None:
+        register(template_id, pattern)
+        _linear_record(library._records[template_id])
+
+    library._register_template = register_linear
+
+
+def _linear_record(record: Any) -> None:
+    pieces = _format_pieces(record.pattern)
+    if pieces is None:  # a field other than {n} (none in AURA 2.0.2's or in a template file): left as it is
+        return
+    # As in AURA's regex, each occurrence of a slot is a group of its own (so nothing is
+    # searched: one pass), and a repeat is checked only by filling the pattern afterwards.
+    occurrences = [(literal, k) for k, (literal, _) in enumerate(pieces[:-1])] + [pieces[-1]]
+    first = {index: k for k, (_, index) in reversed(list(enumerate(pieces[:-1])))}
+    matcher, pattern = Matcher(occurrences), record.pattern
+    order = [first[index] for index in record.slot_order]  # AURA's order: each slot where it first appears
+
+    def match(text: str) -> list[str] | None:
+        values = matcher.match(text)
+        if values is None or any("\n" in value for value in values):
+            return None
+        slots = [values[k] for k in order]
+        return slots if pattern.format(*slots) == text else None
+
+    record.match = match
+
+
+def _format_pieces(pattern: str) -> list[tuple[str, int | None]] | None:
+    """A ``str.format`` pattern (literal braces doubled) as ``patterns.pattern_pieces``
+    gives them; None for a field that is not a bare slot number, or numbers with gaps."""
+    pieces: list[tuple[str, int | None]] = []
+    try:
+        for literal, field, spec, conversion in string.Formatter().parse(pattern):
+            if field is None:
+                pieces.append((literal, None))
+                continue
+            if not field.isdigit() or spec or conversion:
+                return None
+            pieces.append((literal, int(field)))
+    except ValueError:
+        return None
+    if not pieces or pieces[-1][1] is not None:
+        pieces.append(("", None))
+    numbers = {index for _, index in pieces if index is not None}
+    if numbers != set(range(len(numbers))) or any(index is None for _, index in pieces[:-1]):
+        return None
+    return pieces

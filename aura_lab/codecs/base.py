@@ -55,6 +55,10 @@ class Codec:
     #: options the constructor takes only to refuse them with a reason (``{name: why and
     #: what to do instead}``): a clear error when the spec is parsed, never a silent no-op
     refused_options: ClassVar[dict[str, str]] = {}
+    #: True when building the codec is cheap and touches nothing outside it (no file, no
+    #: thread, no training): ``parse_codec`` then builds it once, so that an option its
+    #: constructor refuses (``brotli:lgwin=99``) is an error before anything starts
+    checked_by_building: ClassVar[bool] = False
     #: what a connection keeps between messages: ``none`` (each message alone),
     #: ``per-direction`` (one context each way, as permessage-deflate does) or ``shared``
     #: (one context for both directions: not what a WebSocket does, kept for comparison)

@@ -17,6 +17,7 @@ class DeflateCodec(Codec):
     name = "deflate"
     method = "DEFLATE"
     context_takeover = False
+    checked_by_building = True
 
     def __init__(self, level: int = 6, window_bits: int = 15, mem_level: int = 8):
         for name, value, low, high in (("level", level, 0, 9), ("window_bits", window_bits, 9, 15),

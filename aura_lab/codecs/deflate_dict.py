@@ -20,6 +20,7 @@ class DeflateDictCodec(DeflateCodec):
     name = "deflate-dict"
     method = "DEFLATE_DICT"
     path_options = ("training",)
+    checked_by_building = False  # it reads its training file
 
     def __init__(self, level: int = 6, window_bits: int = 15, mem_level: int = 8, dict_size: int = 32 * 1024,
                  training: str | Path | None = None):  # fmt: skip

@@ -132,7 +132,10 @@ def parse_codec(text: str) -> CodecSpec:
         codec_class(head)  # raises the clear "unknown codec" error
         raise AssertionError  # pragma: no cover
     partial = CodecSpec(spec, name, factory)
-    return CodecSpec(spec, name, factory, parse_options(option_text, partial))
+    parsed = CodecSpec(spec, name, factory, parse_options(option_text, partial))
+    if getattr(factory, "checked_by_building", False):
+        parsed.build().close()  # its constructor's checks, now: InputError naming the spec
+    return parsed
 
 
 def parse_options(text: str, spec: CodecSpec) -> dict[str, Any]:

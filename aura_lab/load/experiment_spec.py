@@ -126,6 +126,12 @@ def read_spec(path: str | Path) -> ExperimentSpec:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", where=str(path)) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise InputError(
+            "invalid TOML: arrays or inline tables nested too deep to read",
+            where=str(path),
+            fix="a spec nests a few levels at most: see docs/experiments.md",
+        ) from None
     return parse_spec(data, path)
 
 
@@ -140,6 +146,7 @@ def parse_spec(data: dict, path: Path) -> ExperimentSpec:
             where=where,
             fix="see docs/experiments.md for the smallest spec",
         )
+    _short(head.get("name", ""), f"{where}: [experiment] name")
     n_boot = head.get("n_boot", 1000)
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or not 100 <= n_boot <= 100_000:
         raise InputError(f"n_boot must be a whole number 100..100000, got {n_boot!r}", where=f"{where}: [experiment]")
@@ -159,6 +166,7 @@ def parse_spec(data: dict, path: Path) -> ExperimentSpec:
         table = _table(table, label)
         if not isinstance(table.get("name"), str) or not table["name"].strip():
             raise InputError("a variant needs a name", where=label, fix='name = "threshold 35"')
+        _short(table["name"], f"{label}: name")
         variants.append(_arm(table, f"{where}: [[variant]] {table['name']!r}", base, table["name"].strip()))
     names = [a.name for a in [baseline, *variants]]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -169,6 +177,17 @@ def parse_spec(data: dict, path: Path) -> ExperimentSpec:
     )
     _check_runs(spec)
     return spec
+
+
+# A name goes into run ids, folder names, table rows and chart labels: a name of 100,000
+# characters or more (once accepted) made every one of them that long.
+MAX_NAME_CHARS = 100
+
+
+def _short(name: Any, where: str) -> None:
+    if isinstance(name, str) and len(name) > MAX_NAME_CHARS:
+        raise InputError(f"a name is at most {MAX_NAME_CHARS} characters, got {len(name):,}", where=where,
+                         fix="give a short name; say more in description")  # fmt: skip
 
 
 def _table(value: Any, where: str) -> dict:

@@ -83,7 +83,7 @@ def traffic_line(config: RunConfig, profile: Profile) -> str:
             f"assistant replies streamed in frames of {config.chunk_tokens} tokens "
             f"(~{config.chunk_tokens * CHARS_PER_TOKEN} characters)"
             + (", JSON envelope" if config.envelope == "json" else "")
-            + (", each frame the whole text so far" if config.resend_whole else "")
+            + (", each frame the whole text so far (a long reply in larger steps)" if config.resend_whole else "")
         )
     else:
         how = "every message whole"

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
-from ..inputs import TEXT_KEYS, first_character, iter_json_array_file, iter_jsonl_file
+from ..inputs import SURROGATE_FIX, TEXT_KEYS, first_character, iter_json_array_file, iter_jsonl_file, surrogate_problem
 from ..traffic.conversations import LOG_ROLE, Conversation, LogMessage, normal_role
 from ..traffic.framing import Framing
 from .folder import RunFolder
@@ -233,6 +233,9 @@ def _text(value, role: str, turn: dict, where: str, report: LogReport) -> str | 
     if not value.strip():
         report.problem(f"empty {role} message", where)
         return None
+    problem = surrogate_problem(value)
+    if problem:  # no socket and no trace file can carry it: an error now, not a crash mid-run
+        raise InputError(f"a {role or 'log'} message's text has {problem}", where=where, fix=SURROGATE_FIX)
     return value
 
 

@@ -9,6 +9,7 @@ judged the same way whichever way it came.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,9 @@ REQUIRED_FIELDS = ("status", "original_size", "compressed_size", "compression_ra
 ERROR_KINDS = ("timeout", "closed", "connect", "server_error", "bad_reply", "mismatched_reply", "interrupted")
 _REQUIRED = frozenset(REQUIRED_FIELDS)
 _NUMBERS = ("original_size", "compressed_size", "compression_ratio")
+# byte counts a reply states (codec_size is optional); what a trace's int32 column holds
+_SIZES = ("original_size", "compressed_size", "codec_size")
+MAX_SIZE = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -100,4 +104,27 @@ def judge_reply(url: str, sent: int, received: int, raw, text: str) -> Exchange:
     bad = [f for f in _NUMBERS if type(reply[f]) is not int and type(reply[f]) is not float]
     if bad:
         return Exchange(url, sent, received, "error", "bad_reply", f"non-numeric {', '.join(bad)}", reply)
+    problem = _figure_problem(reply)
+    if problem:  # recorded without its figures: none of them is to be believed
+        figures = {*_SIZES, "compression_ratio"}
+        kept = {k: v for k, v in reply.items() if k not in figures}
+        return Exchange(url, sent, received, "error", "bad_reply", problem, kept)
     return Exchange(url, sent, received, "ok", None, None, reply)
+
+
+def _figure_problem(reply: dict) -> str | None:
+    """What is wrong with a reply's figures, or None: sizes are whole numbers of bytes in
+    0..MAX_SIZE, the ratio a finite number >= 0. A negative, NaN or infinite figure taken
+    as ok would reach every ratio and the summary (a -45-byte message, -Infinity)."""
+    for name in _SIZES:
+        value = reply.get(name)
+        if name == "codec_size" and value is None:
+            continue  # optional: a server that does not say
+        if type(value) is float and math.isfinite(value) and value.is_integer():
+            value = int(value)  # 45.0: a whole number written as a float
+        if type(value) is not int or not 0 <= value <= MAX_SIZE:
+            return f"{name} must be a whole number of bytes in 0..{MAX_SIZE}, got {value!r}"
+    ratio = reply["compression_ratio"]
+    if (type(ratio) is float and not math.isfinite(ratio)) or ratio < 0:  # an int of any size is finite
+        return f"compression_ratio must be a finite number >= 0, got {ratio!r}"
+    return None

@@ -63,3 +63,34 @@ def test_metadata_option_is_refused_with_its_reason():
     with pytest.raises(InputError, match="reads no template metadata") as err:
         parse_codec("aura:metadata=corpora/metadata.json")
     assert "--metadata" in str(err.value)
+
+
+def test_aura_matches_templates_in_linear_time_and_as_its_regex_did(tmp_path):
+    """AURA's regex (a lazy group per slot) backtracked exponentially on a text that does
+    not match ``{0} {1} {0} {1} ... end``: 44 s for 119 bytes. The codec gives each record
+    of its library a linear matcher; on AURA's own templates it finds what the regex did."""
+    import time
+
+    from aura_compression.templates import TemplateRecord
+
+    pattern = "{0} {1} {0} {1} {0} {1} {0} {1} {0} {1} end"
+    codec = parse_codec(f"aura:templates={_file(tmp_path, {1000: pattern})}").build()
+    try:
+        library = codec._compressor.template_library
+        started = time.monotonic()
+        assert library._records[1000].match(" ".join(["ab"] * 40)[:119]) is None
+        assert time.monotonic() - started < 0.5
+        for tid, record in library._records.items():
+            values = [f"v{i} and more" for i in range(len(record.slot_order))]
+            texts = [record.pattern.format(*values)]
+            texts += [texts[0] + " with a tail", "x " + texts[0], texts[0].replace("v0", "v0\nv0")]
+            for text in texts:
+                if tid != 1000:  # the regex of the hostile pattern is the thing that hangs
+                    assert record.match(text) == TemplateRecord.match(record, text), (tid, text)
+        # a whitespace variant AURA registers later gets the linear matcher too
+        variant = library.ensure_whitespace_variant(1000, "  ", "")
+        started = time.monotonic()
+        assert library._records[variant].match("  " + " ".join(["ab"] * 40)[:119]) is None
+        assert time.monotonic() - started < 0.5
+    finally:
+        codec.close()

@@ -300,3 +300,54 @@ def test_a_url_with_a_password_is_refused_before_it_reaches_any_file(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and "holds a password" in done.stderr, done.stderr
     assert "s3cret" not in done.stderr and not any(tmp_path.iterdir())
+
+
+# -- inputs that ended in a traceback (issue 25) -------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_replayed_log_is_one_line_before_the_run(tmp_path, capsys):
+    """``"\\ud800"`` in a log's JSON text: the run crashed on its first send (0 of 2
+    records, no summary); now the log is refused with its file, line and the fix."""
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"messages": [{"role": "user", "content": "hello there"}, '
+                   '{"role": "assistant", "content": "hi \\ud800 x"}]}\n', encoding="utf-8")  # fmt: skip
+    code, err = run_cli(
+        ["run", "--codec", "identity", "--replay", str(log), "--trace-dir", str(tmp_path / "t")], capsys
+    )
+    line = one_line(err)
+    assert code == 2 and f"{log}:1" in line and "lone surrogate" in line and "high-low pair" in line
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
+
+
+def test_a_toml_spec_nested_too_deep_is_one_line(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[traffic]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    code, err = run_cli(["experiment", str(spec)], capsys)
+    line = one_line(err)
+    assert code == 2 and str(spec) in line and "nested too deep" in line
+
+
+def test_an_unreadable_regular_file_as_a_log_is_one_line(tmp_path, capsys):
+    """/proc/self/mem is a regular file whose read fails (EIO): it was an OSError traceback."""
+    code, err = run_cli(["run", "--codec", "identity", "--replay", "/proc/self/mem",
+                         "--trace-dir", str(tmp_path / "t")], capsys)  # fmt: skip
+    line = one_line(err)
+    assert code == 2 and "/mem: cannot read the log file: Input/output error" in line
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 0.9])
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path, delay):
+    """A real ``aura-lab run`` interrupted while it imports its sub-commands (about a
+    second): it was the import's traceback; now one line and exit 130."""
+    import signal
+    import time
+
+    from tests.support.processes import aura_lab as start
+
+    process = start("run", "--codec", "identity", "--users", "1", "--messages-per-user", "2",
+                    "--trace-dir", tmp_path / "t", cwd=tmp_path)  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=25)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "aura-lab: interrupted" in err, err

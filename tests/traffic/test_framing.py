@@ -45,3 +45,20 @@ def test_reassemble_inverts_frames(text, chunk, envelope, resend):
     frames = framing.frames(text, "ai")
     assert len(frames) == -(-len(text) // (chunk * CHARS_PER_TOKEN))
     assert framing.reassemble(frames) == text
+
+
+def test_resend_whole_frames_of_a_long_reply_are_bounded():
+    """A 100 KB reply at --chunk-tokens 1 --resend-whole made 25,000 frames carrying 1.25 G
+    characters (4.1 GB held): a long reply now goes in larger steps, its frames carrying
+    at most MAX_RESEND_CHARS in all, and still reassembles."""
+    from aura_lab.traffic.framing import MAX_RESEND_CHARS, resent_chars
+
+    framing = Framing(stream=True, chunk_tokens=1, resend_whole=True)
+    text = "word " * 20_000
+    frames = framing.frames(text, "ai")
+    assert sum(map(len, frames)) == resent_chars(len(text), framing.step_chars(len(text))) <= MAX_RESEND_CHARS
+    assert 100 < len(frames) < 1000 and framing.reassemble(frames) == text
+    short = "a short reply, streamed as asked"
+    assert framing.step_chars(len(short)) == 4 and len(framing.frames(short, "ai")) == 8
+    big = "x" * (1 << 20)  # the largest message a server takes
+    assert sum(map(len, framing.frames(big, "ai"))) <= MAX_RESEND_CHARS

@@ -10,10 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aura_lab.errors import InputError
+from aura_lab.patterns import MAX_BACKTRACKS, Matcher
 from aura_lab.traffic.templates import (
-    MAX_BACKTRACKS,
     PatternLibrary,
-    _Matcher,
     aura_library,
     load_template_file,
     load_templates,
@@ -188,9 +187,9 @@ small_patterns = st.lists(st.sampled_from(["a", "b", "ab", " ", "{0}", "{1}", "{
 @given(small_patterns.filter(_numbered), st.text(alphabet="ab \n", max_size=12))
 def test_the_matcher_finds_what_the_regex_found(pattern, text):
     expected = regex_match(pattern, text)
-    assert _Matcher(pattern).match(text, budget=10**9) == expected
+    assert Matcher.of(pattern).match(text, budget=10**9) == expected
     # with the default budget: the same answer, or no match when the search ran out
-    assert _Matcher(pattern).match(text) in (expected, None)
+    assert Matcher.of(pattern).match(text) in (expected, None)
 
 
 def test_the_real_library_matches_as_the_regex_did():
@@ -205,7 +204,7 @@ def test_the_real_library_matches_as_the_regex_did():
 
 
 def test_a_repeated_slot_beyond_the_budget_is_no_match():
-    matcher = _Matcher("{0} and {1} or {0}")
+    matcher = Matcher.of("{0} and {1} or {0}")
     text = " and ".join(["a"] * (MAX_BACKTRACKS + 5)) + " and b or " + " and ".join(["a"] * (MAX_BACKTRACKS + 5))
     assert matcher.match(text, budget=10**9) is not None
     assert matcher.match(text) is None  # the search gave up: said as no match, never a wrong one

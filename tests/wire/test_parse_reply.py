@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,10 +52,40 @@ def test_non_finite_numbers_stay_a_clear_bad_reply():
     good = {"status": "ok", "original_size": 10, "compressed_size": 5, "method": "ZSTD"}
     result = judge_reply("ws://x", 1, 2, json.dumps({**good, "compression_ratio": "NaN"}), "m")
     assert (result.status, result.error_kind) == ("error", "bad_reply")
-    # NaN itself is a number to json.loads (and so to the judge): judged as it always was
+    # NaN itself is a number to json.loads, but no ratio: a bad reply naming the field
     result = judge_reply("ws://x", 1, 2, '{"status": "ok", "original_size": 10, "compressed_size": 5, '
                          '"method": "ZSTD", "compression_ratio": NaN}', "m")  # fmt: skip
-    assert result.status == "ok" and result.reply["compression_ratio"] != result.reply["compression_ratio"]
+    assert (result.status, result.error_kind) == ("error", "bad_reply") and "compression_ratio" in result.error
+
+
+GOOD = {"status": "ok", "original_size": 10, "compressed_size": 5, "compression_ratio": 2.0, "method": "ZSTD"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("original_size", -45),
+        ("compressed_size", -63),
+        ("compressed_size", 5.5),
+        ("compressed_size", 2**31),
+        ("codec_size", -1),
+        ("codec_size", "12"),
+        ("compression_ratio", -0.5),
+        ("compression_ratio", float("inf")),
+        ("compression_ratio", float("-inf")),
+        ("original_size", float("nan")),
+    ],
+)
+def test_impossible_figures_are_a_bad_reply_naming_the_field(field, value):
+    raw = json.dumps({**GOOD, field: value})  # json.dumps writes NaN and Infinity as json.loads reads them
+    result = judge_reply("ws://x", 1, 2, raw, "m")
+    assert (result.status, result.error_kind) == ("error", "bad_reply")
+    assert field in result.error
+
+
+@pytest.mark.parametrize("extra", [{}, {"codec_size": 7}, {"codec_size": None}, {"original_size": 10.0}])
+def test_possible_figures_stay_ok(extra):
+    assert judge_reply("ws://x", 1, 2, json.dumps({**GOOD, **extra}), "m").status == "ok"
 
 
 @settings(max_examples=400, deadline=None)
