@@ -157,7 +157,7 @@ def test_the_clients_check_of_a_streamed_reply_is_frame_by_frame(tmp_path):
     from tests.support.servers import PeerServer
 
     with PeerServer() as server:
-        run = aura_lab.run(urls=server.url, verify="aura", users=2, turns=(2, 4), think_time="0", seed=8,
+        run = aura_lab.run(urls=server.url, verify="aura", users=2, turns=(2, 4), think_time="0", seed=3,
                            framing="stream", chunk_tokens=32, quiet=True,
                            trace_dir=str(tmp_path), run_id="verified")  # fmt: skip
     rows = run.rows().sort_values(["user_id", "turn", "frame_index"], kind="stable")
