@@ -326,7 +326,7 @@ def test_sigterm_during_a_replay_leaves_it_interrupted_with_its_records(tmp_path
     ``running`` and 0 records. Now it stops as a run does: exit 130, ``interrupted``, every
     record of a message replayed kept, and the summary written."""
     process = aura_lab_process(
-        "replay", "--profile", "assistant", "--users", "5000", "--codec", "deflate,brotli", "--trace-dir", "t",
+        "replay", "--profile", "assistant", "--users", "2000", "--codec", "deflate,brotli", "--trace-dir", "t",
         "--run-id", "stopped", *QUIET, cwd=tmp_path,
     )  # fmt: skip
     folder = tmp_path / "t" / "stopped"
