@@ -134,6 +134,8 @@ def _write(write, data, path: Path, say: Printer, then: str = "") -> None:
     try:
         write(data)
     except OSError as exc:
+        if isinstance(data, Manifest):  # kept where doctor finds it, as the final write does
+            then = f"; {save_manifest_aside(data)}"
         say.warn(f"cannot write {path} ({exc.strerror}){then}")
 
 
