@@ -23,6 +23,7 @@ from traitlets import CaselessStrEnum
 from .. import paths
 from ..analysis.run import load_run
 from ..errors import InputError
+from ..traces.folder import RunFolder
 
 TEMPLATE = "aura_report"
 
@@ -119,6 +120,14 @@ def render_report(run_path: str | Path, output: str | Path | None = None, show_c
     (beside an export file)."""
     run_path = Path(run_path).resolve()
     run = load_run(run_path)  # a clear error now rather than inside the kernel
+    folder = RunFolder(run_path)
+    counted = sum(int(c.get("messages") or 0) for c in (run.summary.get("codecs") or {}).values())
+    if folder.is_run() and folder.traces_dir.is_dir() and not folder.parts() and counted:
+        raise InputError(
+            f"traces/ holds no trace part, while the summary counts {counted:,} records: the records are gone",
+            where=str(run_path),
+            fix="put the run's part-*.parquet files back in traces/, or read its summary with aura_lab.load_run",
+        )
     beside = run_path if run_path.is_dir() else run_path.parent
     output = Path(output) if output else beside / f"report-{paths.file_name_part(run.run_id)}.html"
     with tempfile.TemporaryDirectory(prefix="aura-lab-report-") as tmp:

@@ -143,6 +143,21 @@ def test_report_on_a_run_folder_that_lost_its_traces_is_one_line(small_run, tmp_
     assert not (tmp_path / "x.html").exists()
 
 
+def test_report_on_a_run_folder_whose_traces_were_emptied_is_one_line(small_run, tmp_path):
+    """An empty ``traces/`` beside a summary that counts records: the report said the run
+    was complete and drew nothing (issue 25). Now one line naming it, exit 2, no HTML."""
+    folder = tmp_path / "emptied"
+    (folder / "traces").mkdir(parents=True)
+    for name in ("manifest.json", "summary.json"):
+        (folder / name).write_bytes((small_run.path / name).read_bytes())
+    done = subprocess.run(
+        [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "traces/ holds no trace part" in done.stderr and not (tmp_path / "x.html").exists()
+
+
 def busy_cores(n: int) -> list[subprocess.Popen]:
     """``n`` processes that spin on the CPU, to load the machine beside a test."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
