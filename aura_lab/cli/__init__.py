@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # one that came while the command was already on its way out
+        return 130
     finally:
         if saved is not None:
             handlers, warnings.showwarning = saved
