@@ -127,17 +127,27 @@ def test_report_on_the_peer_trace_folder_and_on_an_export(peer_folder, peer_expo
     assert "not checked" in html and "per-message records" in html
 
 
+def summary_only(small_run, folder):
+    """``folder`` holding the small run's manifest and summary and none of its records."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("manifest.json", "summary.json"):
+        (folder / name).write_bytes((small_run.path / name).read_bytes())
+    return folder
+
+
+def report_of(folder, html) -> subprocess.CompletedProcess:
+    """``aura-lab report FOLDER -o HTML`` in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(html)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
 def test_report_on_a_run_folder_that_lost_its_traces_is_one_line(small_run, tmp_path):
     """A manifest and a summary but no ``traces/``: the notebook's kernel stopped on it
     and the user got papermill's traceback; now the kernel's InputError, one line, exit 2."""
-    folder = tmp_path / "lost"
-    folder.mkdir()
-    for name in ("manifest.json", "summary.json"):
-        (folder / name).write_bytes((small_run.path / name).read_bytes())
-    done = subprocess.run(
-        [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    folder = summary_only(small_run, tmp_path / "lost")
+    done = report_of(folder, tmp_path / "x.html")
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith(f"aura-lab: error: {folder}: ") and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.html").exists()
@@ -146,14 +156,9 @@ def test_report_on_a_run_folder_that_lost_its_traces_is_one_line(small_run, tmp_
 def test_report_on_a_run_folder_whose_traces_were_emptied_is_one_line(small_run, tmp_path):
     """An empty ``traces/`` beside a summary that counts records: the report said the run
     was complete and drew nothing (issue 25). Now one line naming it, exit 2, no HTML."""
-    folder = tmp_path / "emptied"
-    (folder / "traces").mkdir(parents=True)
-    for name in ("manifest.json", "summary.json"):
-        (folder / name).write_bytes((small_run.path / name).read_bytes())
-    done = subprocess.run(
-        [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    folder = summary_only(small_run, tmp_path / "emptied")
+    (folder / "traces").mkdir()
+    done = report_of(folder, tmp_path / "x.html")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "traces/ holds no trace part" in done.stderr and not (tmp_path / "x.html").exists()
 
@@ -194,17 +199,11 @@ def test_the_kernel_never_writes_to_the_commands_terminal(tmp_path):
 def test_report_prints_only_its_own_lines_under_load(small_run, tmp_path):
     """The issue-29 failure, provoked: ``report`` on a folder that lost its traces, five
     times with both cores kept busy beside it; stderr is its one line every time."""
-    folder = tmp_path / "lost"
-    folder.mkdir()
-    for name in ("manifest.json", "summary.json"):
-        (folder / name).write_bytes((small_run.path / name).read_bytes())
+    folder = summary_only(small_run, tmp_path / "lost")
     spinners = busy_cores(2)
     try:
         for attempt in range(5):
-            done = subprocess.run(
-                [sys.executable, "-m", "aura_lab", "report", str(folder), "-o", str(tmp_path / "x.html")],
-                capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
+            done = report_of(folder, tmp_path / "x.html")
             lines = done.stderr.splitlines()
             assert done.returncode == 2 and done.stdout == "", (attempt, done.stdout, done.stderr)
             assert len(lines) == 1 and lines[0].startswith(f"aura-lab: error: {folder}: "), (attempt, done.stderr)
